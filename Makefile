@@ -1,0 +1,33 @@
+# Set-up and checks from a fresh Debian 12 clone: every target installs what it needs.
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+APT_PKGS  := ffmpeg python3-venv
+DEMO_STORE ?= demo-store
+
+.PHONY: demo test bench system-deps
+
+system-deps:
+	@missing=""; \
+	for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml | system-deps
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: system-deps $(STAMP)
+	$(VENV)/bin/recorder run --simulate --fast --store $(DEMO_STORE) --start-at 10 --duration 65
+	$(VENV)/bin/recorder verify $(DEMO_STORE)
+
+test: system-deps $(STAMP)
+	$(PY) -m pytest -q
+
+bench: system-deps $(STAMP)
+	$(PY) bench/run.py

@@ -1,0 +1,1 @@
+"""Media sources (synthetic, later picamera2/OpenCV/microphones) and encoders."""

@@ -1,0 +1,64 @@
+"""The simulated body: synthetic camera and microphone driven by the agent's clock.
+
+Frames and audio blocks are produced in time order, each at the moment it would
+leave a real sensor, and stamped from the one monotonic clock. On a SystemClock
+that is real time; on a SimulatedClock (`--fast`) the same schedule runs as fast
+as the encoders allow.
+"""
+
+from ..clock import Clock
+from ..config import Config
+from .encoders import AudioEncoder, VideoEncoder
+from .synthetic import SyntheticCamera, SyntheticMicrophone
+
+
+class SimulatedBody:
+    def __init__(self, config: Config, clock: Clock, outputs):
+        self.clock = clock
+        self.fps = config.video.fps
+        self.camera = SyntheticCamera(config.video.width, config.video.height)
+        self.video = VideoEncoder(config.video, outputs)
+        self.audio = AudioEncoder(config.audio, outputs) if config.audio.enabled else None
+        if self.audio:
+            self.microphone = SyntheticMicrophone(config.audio.sample_rate, config.audio.channels)
+        self.origin_ns = clock.monotonic_ns()
+        self.frames = 0  # next frame index
+        self.samples = 0  # next sample index
+
+    def frame_time_ns(self, index: int) -> int:
+        return self.origin_ns + index * 1_000_000_000 // self.fps
+
+    def sample_time_ns(self, position: int) -> int:
+        return self.origin_ns + position * 1_000_000_000 // self.microphone.sample_rate
+
+    def advance_to(self, until_ns: int):
+        """Capture and encode everything stamped before until_ns, in the order it
+        becomes ready (a frame at its stamp, an audio block once its last sample is in)."""
+        while True:
+            pending = []
+            if self.frame_time_ns(self.frames) < until_ns:
+                pending.append((self.frame_time_ns(self.frames), self._capture_frame))
+            if self.audio and self.sample_time_ns(self.samples) < until_ns:
+                block_end = self.sample_time_ns(self.samples + self.microphone.block)
+                pending.append((block_end, self._capture_audio_block))
+            if not pending:
+                return
+            ready_ns, capture = min(pending, key=lambda item: item[0])
+            self.clock.sleep_until(ready_ns)
+            capture()
+
+    def _capture_frame(self):
+        stamp_us = self.frame_time_ns(self.frames) // 1000
+        self.video.encode(self.camera.frame(self.frames), stamp_us)
+        self.frames += 1
+
+    def _capture_audio_block(self):
+        stamp_us = self.sample_time_ns(self.samples) // 1000
+        self.audio.encode(self.microphone.samples(self.samples), stamp_us)
+        self.samples += self.microphone.block
+
+    def flush(self):
+        """End of capture: push every packet still inside the encoders."""
+        self.video.flush()
+        if self.audio:
+            self.audio.flush()

@@ -1,0 +1,113 @@
+"""Command line: `recorder run | status | verify`.
+
+Exit codes: 0 success (verify: everything verifies), 1 verify found problems,
+2 could not run (bad config, unusable store, bad arguments) — always with one
+clear line on stderr, and never after touching sealed evidence.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import load_config
+from .errors import RecorderError
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+def _store_root(args, config) -> Path:
+    return Path(args.store or config.device.store)
+
+
+def cmd_run(args) -> int:
+    from .simulate import run_simulated
+
+    config = load_config(args.config)
+    if not args.simulate:
+        raise RecorderError("only the simulated body exists yet: use `recorder run --simulate`")
+    if args.start_at < 0 or args.duration <= 0:
+        raise RecorderError("--start-at must be >= 0 and --duration > 0")
+    agent = run_simulated(config, _store_root(args, config), args.start_at, args.duration, args.fast)
+    for session in agent.sessions:
+        print(
+            f"session {session['session_id']}: {session['segments']} segment(s), "
+            f"{session['frames']} frames, {session['duration_us'] / 1e6:.1f} s, stop: {session['cause']}"
+        )
+    print(f"store: {agent.store.root}  device: {agent.identity.device_id}")
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    from .status import store_status
+
+    config = load_config(args.config)
+    status = store_status(_store_root(args, config))
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        for key, value in status.items():
+            print(f"{key:>16}: {value}")
+    return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from .sign.verifier import verify_store
+
+    report = verify_store(Path(args.path), Path(args.key) if args.key else None)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.summary_text())
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recorder", description="Body-worn evidence camera agent")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the agent")
+    run.add_argument("--simulate", action="store_true", help="use the simulated body")
+    run.add_argument("--config", type=Path, help="TOML configuration file")
+    run.add_argument("--store", help="evidence store directory (default: device.store)")
+    run.add_argument("--start-at", type=float, default=0.0, metavar="SECONDS",
+                     help="start recording this long after launch (pre-record fills meanwhile)")
+    run.add_argument("--duration", type=float, default=60.0, metavar="SECONDS",
+                     help="stop recording this long after the start")
+    run.add_argument("--fast", action="store_true", help="simulated time: run faster than real time")
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="device identity, ledger head and store summary")
+    status.add_argument("--config", type=Path)
+    status.add_argument("--store")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    verify = sub.add_parser("verify", help="verify a store: signatures, chain, hashes, files")
+    verify.add_argument("path", help="store directory")
+    verify.add_argument("--key", help="trusted device public key (PEM); default: the store's own")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(func=cmd_verify)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    try:
+        return args.func(args)
+    except RecorderError as exc:
+        print(f"recorder: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except KeyboardInterrupt:
+        return EXIT_CANNOT_RUN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Configuration: a TOML file, validated strictly, with documented defaults.
+
+Every setting has a default, so no file is needed on the simulated body. An
+unknown key, a wrong type or an out-of-range value is a ConfigError naming the
+setting (`video.fps`), raised before anything is opened or written.
+"""
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_STORE = "/var/lib/recorder"
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    officer_id: str = "unassigned"
+    store: str = DEFAULT_STORE
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    gop_seconds: int = 1
+    bitrate: int = 4_000_000
+    preset: str = "veryfast"  # libx264 preset
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    enabled: bool = True
+    codec: str = "aac"  # aac | opus
+    sample_rate: int = 48_000
+    channels: int = 1
+    bitrate: int = 96_000
+
+
+@dataclass(frozen=True)
+class PrerecordConfig:
+    seconds: int = 30
+    max_bytes: int = 64 * 1024 * 1024
+    audio: bool = False  # privacy: no sound before the officer presses record
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    seconds: int = 60
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    prerecord: PrerecordConfig = field(default_factory=PrerecordConfig)
+    segments: SegmentConfig = field(default_factory=SegmentConfig)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# (section, key) -> (minimum, maximum) for numbers, or the allowed values.
+LIMITS = {
+    ("video", "width"): (64, 3840),
+    ("video", "height"): (48, 2160),
+    ("video", "fps"): (1, 120),
+    ("video", "gop_seconds"): (1, 10),
+    ("video", "bitrate"): (100_000, 50_000_000),
+    ("video", "preset"): {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium"},
+    ("audio", "codec"): {"aac", "opus"},
+    ("audio", "sample_rate"): {16_000, 24_000, 32_000, 44_100, 48_000},
+    ("audio", "channels"): (1, 2),
+    ("audio", "bitrate"): (16_000, 320_000),
+    ("prerecord", "seconds"): (0, 120),
+    ("prerecord", "max_bytes"): (1024 * 1024, 4 * 1024**3),
+    ("segments", "seconds"): (2, 3600),
+}
+
+
+def _check_value(section: str, key: str, value, expected_type):
+    name = f"{section}.{key}"
+    if expected_type is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, not {value!r}")
+    elif expected_type is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be a whole number, not {value!r}")
+    elif not isinstance(value, expected_type):
+        raise ConfigError(f"{name} must be a {expected_type.__name__}, not {value!r}")
+    limit = LIMITS.get((section, key))
+    if isinstance(limit, tuple) and not limit[0] <= value <= limit[1]:
+        raise ConfigError(f"{name} = {value} is out of range {limit[0]}..{limit[1]}")
+    if isinstance(limit, set) and value not in limit:
+        raise ConfigError(f"{name} = {value!r} is not one of {', '.join(map(str, sorted(limit)))}")
+
+
+def _build_section(section: str, cls, values) -> object:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{section}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {section}.{key} (known: {', '.join(known)})")
+        _check_value(section, key, value, type(getattr(cls(), key)))
+    return cls(**values)
+
+
+def config_from_dict(data: dict) -> Config:
+    sections = {f.name: f.default_factory for f in fields(Config)}
+    built = {}
+    for section, values in data.items():
+        if section not in sections:
+            raise ConfigError(f"unknown section [{section}] (known: {', '.join(sections)})")
+        built[section] = _build_section(section, sections[section], values)
+    config = Config(**built)
+    if config.video.width % 2 or config.video.height % 2:
+        raise ConfigError("video.width and video.height must be even numbers")
+    if config.audio.codec == "opus" and config.audio.sample_rate != 48_000:
+        raise ConfigError("audio.sample_rate must be 48000 with audio.codec = opus")
+    return config
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return config_from_dict(data)

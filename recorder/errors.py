@@ -1,0 +1,13 @@
+"""Errors the CLI turns into a one-line message and exit code 2."""
+
+
+class RecorderError(Exception):
+    """Something the operator must fix before the agent can run (exit code 2)."""
+
+
+class ConfigError(RecorderError):
+    """The configuration file or a command-line setting is invalid."""
+
+
+class StoreError(RecorderError):
+    """The evidence store cannot be used (missing, unwritable, inconsistent)."""

@@ -1,0 +1,1 @@
+"""Pre-record ring, interleaving, segment writer, sealing and the store layout."""

@@ -1,0 +1,1 @@
+"""Keys, canonical JSON, signed manifests, the device ledger and its verifier."""

@@ -1,0 +1,72 @@
+"""Shared fixtures: real recordings made by the real CLI on the simulated body."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Small, fast recordings: 3 s pre-record, 4 s segments, 320x240 so decoding is quick.
+SMALL_CONFIG = """
+[video]
+width = 320
+height = 240
+bitrate = 600000
+[segments]
+seconds = 4
+[prerecord]
+seconds = 3
+audio = {prerecord_audio}
+"""
+
+
+def require_tool(name: str) -> str:
+    """A real component the tests need: missing in CI is a failure, locally a skip."""
+    path = shutil.which(name)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is required in CI (make test installs it)")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+def recorder(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "recorder", *map(str, args)],
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"recorder {args} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+def write_config(directory: Path, prerecord_audio: bool = True, extra: str = "") -> Path:
+    path = directory / "recorder.toml"
+    path.write_text(SMALL_CONFIG.format(prerecord_audio=str(prerecord_audio).lower()) + extra)
+    return path
+
+
+def record(tmp: Path, start_at=5, duration=10, prerecord_audio=True, extra="") -> Path:
+    store = tmp / "store"
+    config = write_config(tmp, prerecord_audio, extra)
+    recorder("run", "--simulate", "--fast", "--config", config, "--store", store,
+             "--start-at", start_at, "--duration", duration)
+    return store
+
+
+@pytest.fixture(scope="session")
+def recorded_store(tmp_path_factory) -> Path:
+    """Launch, 5 s of pre-record filling, record 10 s: 4 segments with pre-record audio."""
+    return record(tmp_path_factory.mktemp("rec"))
+
+
+@pytest.fixture(scope="session")
+def private_store(tmp_path_factory) -> Path:
+    """The default privacy setting: no audio kept in the pre-record."""
+    return record(tmp_path_factory.mktemp("priv"), prerecord_audio=False)
