@@ -53,12 +53,16 @@ def encode_segment(path: Path, shade: int):
         out.mux(stream.encode())
 
 
+def device_init_body(identity: DeviceIdentity) -> dict:
+    return {"public_key": public_key_pem(identity.public_key).decode(), "agent_version": "0.1.0"}
+
+
 def build_store(root: Path, seqs=range(1, SEGMENTS + 1), stop=True, shade=0) -> DeviceIdentity:
     store = Store(root).prepare()
     identity = DeviceIdentity.create(store.device_dir)
     clock = SimulatedClock(start_wall_ns=1_795_939_200_000_000_000)
     sealer = Sealer(store, identity, Ledger(store.ledger_path, identity), clock)
-    sealer.record("device_init", {"public_key": public_key_pem(identity.public_key).decode(), "agent_version": "0.1.0"}, clock.stamp())
+    sealer.record("device_init", device_init_body(identity), clock.stamp())
     sealer.record(
         "session_start",
         {
@@ -140,11 +144,11 @@ def write_ledger(store: Path, lines: list[bytes]):
 
 
 def resign_ledger(store: Path, edit):
-    """Apply `edit(entries)` and re-sign and re-chain every entry with the device key:
+    """Apply `edit(entries)` (in place) and re-sign and re-chain every entry with the device key:
     a ledger that is internally valid, as a faulty (or dishonest) device would write it."""
     identity = DeviceIdentity.load(store / "device")
     entries = [json.loads(line) for line in ledger_lines(store)]
-    entries = edit(entries) or entries
+    edit(entries)  # edits in place
     prev, lines = GENESIS_PREV, []
     for index, entry in enumerate(entries):
         line = canonical_bytes(signed(identity, {**entry, "index": index, "prev": prev}))
@@ -155,6 +159,10 @@ def resign_ledger(store: Path, edit):
 
 def manifest(store: Path, seq: int) -> dict:
     return json.loads((store / MEDIA / f"{seq:05d}.manifest.json").read_bytes())
+
+
+def range_location(name: str, part: str, sealed: dict) -> str:
+    return f"{MEDIA}/{name} {part} (offset {sealed['offset']}, {sealed['size']} bytes)"
 
 
 def codes(report) -> set[str]:
@@ -235,9 +243,7 @@ def test_flipped_media_byte_is_located(store, part):
     report = verify_store(store)
     assert not report.ok
     assert locations(report, "hash-mismatch") == [f"{MEDIA}/00002.mp4"]
-    assert locations(report, "fragment-mismatch") == [
-        f"{MEDIA}/00002.mp4 {part} (offset {target['offset']}, {target['size']} bytes)"
-    ]
+    assert locations(report, "fragment-mismatch") == [range_location("00002.mp4", part, target)]
     assert codes(report) == {"hash-mismatch", "fragment-mismatch"}
     assert report.sessions[0]["problems"] == 2
 
@@ -249,9 +255,11 @@ def test_truncated_and_extended_media(store):
     with open(writable(store / MEDIA / "00003.mp4"), "ab") as f:
         f.write(b"appended")
     report = verify_store(store)
-    assert f"{MEDIA}/00001.mp4 fragment 3 (offset {m['fragments'][2]['offset']}, {m['fragments'][2]['size']} bytes)" in locations(report, "fragment-mismatch")
-    assert f"{MEDIA}/00001.mp4 tail (offset {m['tail']['offset']}, {m['tail']['size']} bytes)" in locations(report, "fragment-mismatch")
-    assert locations(report, "trailing-data") == [f"{MEDIA}/00003.mp4 after offset {manifest(store, 3)['file']['size']}"]
+    damaged = locations(report, "fragment-mismatch")
+    assert range_location("00001.mp4", "fragment 3", m["fragments"][2]) in damaged
+    assert range_location("00001.mp4", "tail", m["tail"]) in damaged
+    sealed_size = manifest(store, 3)["file"]["size"]
+    assert locations(report, "trailing-data") == [f"{MEDIA}/00003.mp4 after offset {sealed_size}"]
     assert set(locations(report, "hash-mismatch")) == {f"{MEDIA}/00001.mp4", f"{MEDIA}/00003.mp4"}
 
 
@@ -444,7 +452,9 @@ def test_deleted_middle_entry(store):
     assert locations(report, "index-gap") == ["ledger line 4 (index 4)"]
     assert locations(report, "chain-broken") == ["ledger line 4 (index 4)"]
     assert locations(report, "seq-gap") == ["ledger line 4 (index 4)"]
-    assert sorted(locations(report, "unaccounted-file")) == [f"{MEDIA}/00002.manifest.json", f"{MEDIA}/00002.mp4"]
+    assert sorted(locations(report, "unaccounted-file")) == [
+        f"{MEDIA}/00002.manifest.json", f"{MEDIA}/00002.mp4"
+    ]
 
 
 def test_swapped_entries(store):
@@ -454,7 +464,9 @@ def test_swapped_entries(store):
     report = verify_store(store)
     assert locations(report, "index-gap") == ["ledger line 4 (index 4)"]
     assert locations(report, "index-reorder") == ["ledger line 5 (index 3)"]
-    assert locations(report, "chain-broken") == ["ledger line 4 (index 4)", "ledger line 5 (index 3)", "ledger line 6 (index 5)"]
+    assert locations(report, "chain-broken") == [
+        "ledger line 4 (index 4)", "ledger line 5 (index 3)", "ledger line 6 (index 5)"
+    ]
     assert locations(report, "seq-out-of-order") == ["ledger line 5 (index 3)"]
 
 
@@ -552,8 +564,9 @@ def test_segment_gap_in_time(store, tmp_path):
     clock = SimulatedClock(start_wall_ns=1_795_939_200_000_000_000)
     ledger = Ledger(store_.ledger_path, identity)
     sealer = Sealer(store_, identity, ledger, clock)
-    sealer.record("device_init", {"public_key": public_key_pem(identity.public_key).decode(), "agent_version": "0.1.0"}, clock.stamp())
-    sealer.record("session_start", {"session_id": SESSION, "officer_id": OFFICER, "cause": "command"}, clock.stamp())
+    sealer.record("device_init", device_init_body(identity), clock.stamp())
+    start = {"session_id": SESSION, "officer_id": OFFICER, "cause": "command"}
+    sealer.record("session_start", start, clock.stamp())
     for seq, start_us in ((1, FIRST_US), (2, FIRST_US + SEGMENT_US + 1000)):
         final = store_.segment_path(SESSION, seq)
         encode_segment(partial_path(final), shade=seq)
@@ -618,3 +631,18 @@ def test_json_report_and_summary(store):
     assert lines[-1] == f"FAILED: {len(report.problems)} problem(s)"
     assert any(f"{MEDIA}/00001.mp4 fragment" in line for line in lines)
     assert json.dumps(verify_store(store, store / "device" / "device.pub").to_json())
+
+
+def test_every_single_byte_flip_is_detected(store):
+    """Random byte flips anywhere in the ledger, manifests and media: never missed, never a crash."""
+    rng = np.random.default_rng(20261129)
+    evidence = [store / LEDGER] + sorted((store / "media").rglob("*.*"))
+    for _ in range(60):
+        path = evidence[rng.integers(len(evidence))]
+        original = writable(path).read_bytes()
+        offset = int(rng.integers(len(original)))
+        flip_byte(path, offset, mask=int(rng.integers(1, 256)))
+        report = verify_store(store)
+        assert not report.ok, f"flip at {path.relative_to(store)}:{offset} went unnoticed"
+        path.write_bytes(original)
+    assert verify_store(store).ok
