@@ -20,4 +20,8 @@ def signature_valid(public_key, document: dict) -> bool:
     if not isinstance(signature, str):
         return False
     unsigned = {k: v for k, v in document.items() if k != SIGNATURE_FIELD}
-    return verify_signature(public_key, signature, canonical_bytes(unsigned))
+    try:
+        message = canonical_bytes(unsigned)
+    except (ValueError, TypeError):  # rfc8785 rejects e.g. integers beyond 2**53
+        return False
+    return verify_signature(public_key, signature, message)

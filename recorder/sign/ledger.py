@@ -30,6 +30,9 @@ class Ledger:
         self.identity = identity
         self._lock = threading.Lock()
         self.next_index, self.head = self._read_head()
+        # After a failed or short write the file may end in a torn line: appending more
+        # would glue an entry onto it. Stop; the verifier reports the torn line as found.
+        self.failed: str | None = None
 
     def _read_head(self):
         try:
@@ -55,6 +58,8 @@ class Ledger:
     def append(self, entry_type: str, body: dict, at: dict) -> dict:
         """Sign, chain and durably append one entry; returns the entry."""
         with self._lock:
+            if self.failed:
+                raise StoreError(f"ledger is closed after a failed write: {self.failed}")
             entry = signed(
                 self.identity,
                 {
@@ -74,6 +79,9 @@ class Ledger:
                 if written != len(line) + 1:
                     raise OSError(28, "short write to ledger (storage full?)")
                 os.fsync(fd)
+            except OSError as exc:
+                self.failed = f"entry {self.next_index}: {exc.strerror or exc}"
+                raise StoreError(f"ledger write failed at {self.failed}") from None
             finally:
                 os.close(fd)
             self.next_index += 1
