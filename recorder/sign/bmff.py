@@ -45,29 +45,22 @@ def scan_boxes(data: memoryview | bytes) -> list[Box]:
 
 
 def layout_ranges(boxes: list[Box], file_size: int) -> dict:
-    """Byte ranges (offset, size) of init, each fragment, and tail."""
-    first_moof = next((b.offset for b in boxes if b.kind == b"moof"), None)
-    if first_moof is None:
+    """Byte ranges (offset, size) of init, each fragment, and tail. Ranges never overlap:
+    a fragment runs from its `moof` to the next `moof`; the last one ends after the
+    `moof`/`mdat` boxes that follow it, and whatever comes after is the tail."""
+    moofs = [b.offset for b in boxes if b.kind == b"moof"]
+    if not moofs:
         return {"init": (0, file_size), "fragments": [], "tail": None}
-    fragments, tail_start = [], None
+    last_end = moofs[-1]
     for box in boxes:
-        if box.offset < first_moof:
-            continue
-        if box.kind == b"moof":
-            fragments.append([box.offset, box.size])
-        elif box.kind in FRAGMENT_BOXES and fragments and tail_start is None:
-            fragments[-1][1] = box.offset + box.size - fragments[-1][0]
-        elif tail_start is None:
-            tail_start = box.offset
-    covered = fragments[-1][0] + fragments[-1][1]
-    if tail_start is None and covered < file_size:
-        tail_start = covered
-    tail = (tail_start, file_size - tail_start) if tail_start is not None else None
-    return {
-        "init": (0, first_moof),
-        "fragments": [tuple(f) for f in fragments],
-        "tail": tail,
-    }
+        if box.offset >= moofs[-1]:
+            if box.kind not in FRAGMENT_BOXES:
+                break
+            last_end = box.offset + box.size
+    bounds = moofs + [last_end]
+    fragments = [(start, end - start) for start, end in zip(bounds, bounds[1:])]
+    tail = (last_end, file_size - last_end) if last_end < file_size else None
+    return {"init": (0, moofs[0]), "fragments": fragments, "tail": tail}
 
 
 def _digest(data, offset, size) -> str:
