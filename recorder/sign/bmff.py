@@ -11,6 +11,7 @@ One pass over the file computes every hash.
 """
 
 import hashlib
+import os
 import struct
 from dataclasses import dataclass
 
@@ -26,15 +27,29 @@ class Box:
 
 
 def scan_boxes(data: memoryview | bytes) -> list[Box]:
-    """Top-level boxes. A torn last box is reported with the size it claims."""
-    boxes = []
-    offset, end = 0, len(data)
+    """Top-level boxes of an in-memory file. A torn last box keeps the size it claims."""
+    return _scan(lambda offset, n: bytes(data[offset : offset + n]), len(data))
+
+
+def scan_file_boxes(f, size: int) -> list[Box]:
+    """The same, reading only the box headers of an open file."""
+
+    def read_at(offset, n):
+        f.seek(offset)
+        return f.read(n)
+
+    return _scan(read_at, size)
+
+
+def _scan(read_at, end: int) -> list[Box]:
+    boxes, offset = [], 0
     while offset + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, offset)
+        header = read_at(offset, 16)
+        size, kind = struct.unpack_from(">I4s", header)
         if size == 1:
-            if offset + 16 > end:
+            if len(header) < 16:
                 break
-            (size,) = struct.unpack_from(">Q", data, offset + 8)
+            (size,) = struct.unpack_from(">Q", header, 8)
         elif size == 0:
             size = end - offset
         if size < 8:
@@ -63,22 +78,44 @@ def layout_ranges(boxes: list[Box], file_size: int) -> dict:
     return {"init": (0, moofs[0]), "fragments": fragments, "tail": tail}
 
 
-def _digest(data, offset, size) -> str:
-    return hashlib.sha256(data[offset : offset + size]).hexdigest()
-
-
 def hash_layout(path) -> dict:
-    """{"file": {size, sha256}, "init": {...}, "fragments": [...], "tail": {...}|None}."""
+    """{"file": {size, sha256}, "init": {...}, "fragments": [...], "tail": {...}|None}.
+
+    Reads the file once, in chunks (segments can be gigabytes on a long setting), feeding
+    each chunk to the whole-file hash and to the hash of the part it belongs to."""
     with open(path, "rb") as f:
-        data = memoryview(f.read())
-    ranges = layout_ranges(scan_boxes(data), len(data))
+        size = os.fstat(f.fileno()).st_size
+        ranges = layout_ranges(scan_file_boxes(f, size), size)
+        parts = [ranges["init"], *ranges["fragments"]] + ([ranges["tail"]] if ranges["tail"] else [])
+        whole = hashlib.sha256()
+        tiles_file = sum(n for _, n in parts) == size
+        digests = [_hash_range(f, offset, n, whole if tiles_file else None) for offset, n in parts]
+        if not tiles_file:  # a torn last box: parts do not cover the file exactly
+            _hash_range(f, 0, size, whole)
 
-    def part(rng):
-        return {"offset": rng[0], "size": rng[1], "sha256": _digest(data, *rng)}
+    def part(rng, digest):
+        return {"offset": rng[0], "size": rng[1], "sha256": digest}
 
+    described = [part(r, d) for r, d in zip(parts, digests)]
+    fragment_count = len(ranges["fragments"])
     return {
-        "file": {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
-        "init": part(ranges["init"]),
-        "fragments": [part(r) for r in ranges["fragments"]],
-        "tail": part(ranges["tail"]) if ranges["tail"] else None,
+        "file": {"size": size, "sha256": whole.hexdigest()},
+        "init": described[0],
+        "fragments": described[1 : 1 + fragment_count],
+        "tail": described[1 + fragment_count] if ranges["tail"] else None,
     }
+
+
+def _hash_range(f, offset: int, size: int, also=None) -> str:
+    digest = hashlib.sha256()
+    f.seek(offset)
+    remaining = size
+    while remaining > 0:
+        chunk = f.read(min(READ_CHUNK, remaining))
+        if not chunk:
+            break
+        digest.update(chunk)
+        if also is not None:
+            also.update(chunk)
+        remaining -= len(chunk)
+    return digest.hexdigest()

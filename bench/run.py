@@ -1,0 +1,137 @@
+"""`make bench`: the recorder's performance figures, each against a baseline
+measured in the same run (docs/PERFORMANCE.md says what they mean).
+
+ 1. seal path: CPU seconds per recorded hour from encoded packets to sealed
+    segments, against `ffmpeg -c copy -f segment` on the same media (target <= 1.2);
+ 2. pre-record ring: resident bytes against the encoded bytes it holds (target <= 1.1).
+
+Exit status 0 when the benchmark ran, even if a target is missed (MISSED is printed);
+non-zero when the benchmark itself failed.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+
+import ring_memory
+import seal_path
+from recorder.config import Config
+from sample import Sample
+
+SEAL_TARGET = 1.2
+RING_TARGET = 1.1
+MIB = 1024 * 1024
+
+
+def machine() -> str:
+    with open("/proc/cpuinfo") as f:
+        models = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=True).stdout
+    return (
+        f"nproc {os.cpu_count()}, CPU {models[0] if models else platform.processor()}, "
+        f"Python {platform.python_version()}, PyAV {av.__version__}, {' '.join(ffmpeg.split()[:3])}"
+    )
+
+
+def run_seal_path(packets, sample, repeats: int) -> tuple[float, float, float, float]:
+    """Prints the runs and the profile; returns CPU s of ours, of its sealer thread, of
+    hashing alone (bmff.hash_layout, unprofiled) and of ffmpeg."""
+    ours, ffmpeg = seal_path.compare(packets, sample, repeats)
+    profile = seal_path.profile(packets, sample)
+    segments = seal_path.expected_segments(packets, sample.config)
+    print(f"\n1. seal path: {segments} segments of <= {sample.config.segments.seconds} s; "
+          "CPU s per run, after one warm-up run of each")
+    print(f"   ours   (SegmentWriter + Sealer)  {'  '.join(f'{t:6.2f}' for t, _ in ours)}")
+    print(f"     of which the sealer thread     {'  '.join(f'{s:6.2f}' for _, s in ours)}")
+    print(f"   ffmpeg (-c copy -f segment)      {'  '.join(f'{t:6.2f}' for t in ffmpeg)}")
+    total = profile["total"]
+    print(f"   where ours goes: one run under cProfile, CPU of both threads, {total:.2f} s "
+          "(cProfile inflates per-call Python costs)")
+    for label, cpu in profile["stages"]:
+        print(f"     {label:<56} {cpu:6.2f} s {100 * cpu / total:5.1f} %")
+    print("   top functions by own CPU:")
+    for label, own, calls in profile["functions"]:
+        print(f"     {label[:56]:<56} {own:6.2f} s {100 * own / total:5.1f} % {calls:>8} calls")
+    ours_cpu, sealer_cpu = sorted(ours)[len(ours) // 2]  # the median run, with its split
+    return ours_cpu, sealer_cpu, profile["hash_cpu"], statistics.median(ffmpeg)
+
+
+def run_ring(sample, passes: int) -> list[dict]:
+    scratch = Path(tempfile.mkdtemp(prefix="bench-ring-", dir=seal_path.SCRATCH))
+    try:
+        ring_file = scratch / "sample.bin"
+        ring_memory.save(ring_file, sample.packets)
+        rings = [
+            ring_memory.measure(ring_file, sample.period_us, keep, passes, via_pyav)
+            for keep, via_pyav in ((False, False), (True, False), (True, True))
+        ]
+    finally:
+        shutil.rmtree(scratch)
+    print(f"\n2. pre-record ring: PrerecordRing({ring_memory.RING_SECONDS} s, "
+          f"{ring_memory.RING_MAX_BYTES // MIB} MiB) in a fresh process, fed {passes}x the sample")
+    for r in rings:
+        how = f"keep_audio={r['keep_audio']}" + (", payloads via av.Packet" if r["via_pyav"] else "")
+        print(f"   {how:<40} holds {r['packets']:>4} packets, "
+              f"{r['span_us'] / 1e6:5.2f} s, {r['bytes'] / MIB:5.2f} MiB; "
+              f"RSS grew {r['rss_delta'] / MIB:5.2f} MiB")
+    return rings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sample-seconds", type=int, default=32, help="encoded once; a multiple of 8")
+    parser.add_argument("--times", type=int, default=40, help="sample copies in the recording")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side (median)")
+    parser.add_argument("--passes", type=int, default=10, help="sample copies fed to the ring")
+    args = parser.parse_args()
+    config = Config()
+    print(f"machine: {machine()}")
+    print(f"command: {' '.join([os.path.relpath(sys.executable), *sys.argv])}")
+
+    started = time.perf_counter()
+    sample = Sample(config, args.sample_seconds)
+    packets = sample.repeated(args.times)
+    packets = packets[next(i for i, p in enumerate(packets) if p.keyframe and not p.audio) :]
+    recorded_s = args.sample_seconds * args.times
+    v = config.video
+    print(f"media: {v.width}x{v.height} {v.fps} fps H.264 + {config.audio.codec}, "
+          f"a {args.sample_seconds} s sample (encoded in {time.perf_counter() - started:.0f} s) "
+          f"{args.times}x = {recorded_s} s, {len(packets)} packets, "
+          f"{sum(len(p.data) for p in packets) / MIB:.0f} MiB")
+
+    per_hour = 3600 / recorded_s
+    ours, sealer, hashing, ffmpeg = (cpu * per_hour for cpu in run_seal_path(packets, sample, args.repeats))
+    rings = run_ring(sample, args.passes)
+
+    rows = [  # name, ours, baseline, unit, target (None: for information)
+        ("seal path: CPU s per recorded hour", ours, ffmpeg, "s", SEAL_TARGET),
+        ("  of which writer (packets -> MP4 files)", ours - sealer, ffmpeg, "s", None),
+        ("  of which sealer (hash, sign, ledger)", sealer, ffmpeg, "s", None),
+        ("    of which hashing (bmff.hash_layout)", hashing, ffmpeg, "s", None),
+    ]
+    for r in rings:
+        name = "ring RSS, " + ("video + audio" if r["keep_audio"] else "video only")
+        name += ", via av.Packet" if r["via_pyav"] else ""
+        target = None if r["via_pyav"] else RING_TARGET
+        rows.append((name, r["rss_delta"] / MIB, r["bytes"] / MIB, "MiB", target))
+    print(f"\n{'measurement':<44} {'ours':>12} {'baseline':>12} {'ratio':>6}  target")
+    for name, value, base, unit, target in rows:
+        ratio = value / base
+        verdict = "(info)" if target is None else f"<= {target:.1f}  {'ok' if ratio <= target else 'MISSED'}"
+        print(f"{name:<44} {value:8.2f} {unit:<3} {base:8.2f} {unit:<3} {ratio:6.2f}  {verdict}")
+    print(f"seal path: median of {args.repeats} runs against ffmpeg -c copy -f segment on the same media;")
+    print("ring: RSS growth against the encoded bytes it holds (ring.bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

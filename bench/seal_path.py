@@ -1,0 +1,217 @@
+"""Measurement 1, the seal path: encoded packets -> sealed segments, against ffmpeg.
+
+Ours: a fresh store on disk, then SegmentWriter.write() for every packet and
+Sealer.close(); CPU from time.process_time(), which counts the sealer thread too.
+Baseline: the same packets in one plain MP4, cut by
+`ffmpeg -c copy -f segment` into files of the same length; CPU from
+getrusage(RUSAGE_CHILDREN), user + system.
+"""
+
+import cProfile
+import math
+import os
+import pstats
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import av
+
+from recorder.clock import SimulatedClock
+from recorder.segments.store import Store
+from recorder.segments.writer import MICROSECONDS, SegmentWriter, Session, StreamTemplate
+from recorder.sign.bmff import hash_layout
+from recorder.sign.keys import DeviceIdentity
+from recorder.sign.ledger import Ledger
+from recorder.sign.sealer import Sealer
+
+SCRATCH = "/tmp"  # the real disk on this machine (not a tmpfs)
+
+
+def _scratch_dir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=SCRATCH))
+
+
+def expected_segments(packets, config) -> int:
+    video = [p.timestamp for p in packets if not p.audio]
+    frame_us = 1_000_000 / config.video.fps
+    return math.ceil((video[-1] - video[0] + frame_us) / (config.segments.seconds * 1_000_000))
+
+
+# -- ours ------------------------------------------------------------------------------------
+class TimedSealer(Sealer):
+    """Remembers the CPU its own thread used (hashing, signing, manifests, ledger)."""
+
+    def _run(self):
+        try:
+            super()._run()
+        finally:
+            self.cpu = time.thread_time()
+
+
+def seal(packets, sample, root: Path, sealer_class=TimedSealer) -> Sealer:
+    """The product's path, wired as the agent wires it, minus the router."""
+    config = sample.config
+    store = Store(root).prepare()
+    identity = DeviceIdentity.create(store.device_dir)
+    ledger = Ledger(store.ledger_path, identity)
+    sealer = sealer_class(store, identity, ledger, SimulatedClock())
+    writer = SegmentWriter(store, config.segments.seconds, config.video.fps, sealer.seal)
+    for audio, (stream, codec_name, kwargs) in sample.streams.items():
+        writer.add_stream(audio, StreamTemplate(stream, codec_name, kwargs))
+    writer.begin(Session(uuid.uuid4().hex, "bench", packets[0].timestamp, 0, False))
+    for packet in packets:
+        writer.write(packet)
+    totals = writer.end()
+    sealer.close()
+    frames = sum(not p.audio for p in packets)
+    if len(sealer.sealed) != expected_segments(packets, config) or totals["frames"] != frames:
+        raise RuntimeError(f"seal path lost media: {totals}, {len(sealer.sealed)} sealed")
+    return sealer
+
+
+def time_ours(packets, sample) -> tuple[float, float]:
+    """(CPU s of the whole process, CPU s of the sealer thread alone)."""
+    root = _scratch_dir("bench-seal-")
+    try:
+        start = time.process_time()
+        sealer = seal(packets, sample, root)
+        return time.process_time() - start, sealer.cpu
+    finally:
+        shutil.rmtree(root)
+
+
+# -- baseline --------------------------------------------------------------------------------
+def mux_one_mp4(path: Path, packets, sample):
+    """All packets in one ordinary MP4 (the baseline's input; not timed)."""
+    audio_ctx = sample.streams[True][0].codec_context
+    audio_us = round(audio_ctx.frame_size * 1_000_000 / audio_ctx.sample_rate)
+    frame_us = round(1_000_000 / sample.config.video.fps)
+    start = packets[0].timestamp
+    with av.open(str(path), "w", format="mp4") as container:
+        streams = {}
+        for audio, (template, _, _) in sample.streams.items():
+            streams[audio] = container.add_stream_from_template(template)
+            streams[audio].codec_context.extradata = template.codec_context.extradata
+        for p in packets:
+            out = av.Packet(p.data)
+            out.stream = streams[p.audio]
+            out.time_base = MICROSECONDS
+            out.pts = out.dts = p.timestamp - start
+            out.duration = audio_us if p.audio else frame_us
+            out.is_keyframe = p.keyframe
+            container.mux(out)
+
+
+def time_ffmpeg(source: Path, segment_seconds: int, expected: int) -> float:
+    out = _scratch_dir("bench-ffmpeg-")
+    command = [
+        "ffmpeg", "-v", "error", "-i", str(source), "-c", "copy", "-map", "0",
+        "-f", "segment", "-segment_time", str(segment_seconds), "-reset_timestamps", "1",
+        str(out / "out%03d.mp4"),
+    ]
+    try:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(command, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        made = len(list(out.glob("out*.mp4")))
+    finally:
+        shutil.rmtree(out)
+    if made != expected:
+        raise RuntimeError(f"ffmpeg made {made} segments, expected {expected}")
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def compare(packets, sample, repeats: int) -> tuple[list[tuple], list[float]]:
+    """CPU seconds of `repeats` runs of each side, alternating, after one untimed warm-up
+    of each (the first run in a process pays for growing the heap). Dirty pages are
+    synced before each run so one run's writeback does not land in the next."""
+    segments = expected_segments(packets, sample.config)
+    scratch = _scratch_dir("bench-source-")
+    try:
+        source = scratch / "in.mp4"
+        mux_one_mp4(source, packets, sample)
+        ours, ffmpeg = [], []  # ours: (process CPU, sealer thread CPU)
+        for _ in range(repeats + 1):
+            os.sync()
+            ours.append(time_ours(packets, sample))
+            os.sync()
+            ffmpeg.append(time_ffmpeg(source, sample.config.segments.seconds, segments))
+    finally:
+        shutil.rmtree(scratch)
+    return ours[1:], ffmpeg[1:]
+
+
+# -- where our CPU goes ----------------------------------------------------------------------
+class ProfiledSealer(TimedSealer):
+    """The sealer thread profiled on its own thread's CPU clock."""
+
+    def _run(self):
+        self.profile = cProfile.Profile(time.thread_time)
+        self.profile.runcall(super()._run)
+
+
+# Disjoint stages: (label, functions added, functions subtracted); a function is
+# (file, name, "cum" for its time with callees | "own" for its time alone).
+HASH, SIGN = ("bmff.py", "hash_layout", "cum"), ("documents.py", "signed", "cum")
+STAGES = [
+    ("writer, Python per packet (write, _mux own time)",
+     [("writer.py", "write", "own"), ("writer.py", "_mux", "own")], []),
+    ("writer, PyAV per packet (av.Packet, container.mux)",
+     [("writer.py", "_mux", "cum")], [("writer.py", "_mux", "own")]),
+    ("writer, open/close/fsync segment files",
+     [("writer.py", "_open_segment", "cum"), ("writer.py", "_close", "cum")], []),
+    ("sealer, hash segments (bmff.hash_layout)", [HASH], []),
+    ("sealer, sign documents (JCS + Ed25519)", [SIGN], []),
+    ("sealer, rest (JCS, manifest+ledger write/fsync, rename)",
+     [("sealer.py", "_seal_segment", "cum")], [HASH, SIGN]),
+]
+
+
+def _cpu(stats: pstats.Stats, file: str, name: str, kind: str) -> float:
+    return sum(
+        ct if kind == "cum" else tt
+        for (path, _, func), (_, _, tt, ct, _) in stats.stats.items()
+        if func == name and Path(path).name == file
+    )
+
+
+def _label(key) -> str:
+    path, line, func = key
+    return func if path == "~" else f"{Path(path).name}:{line}({func})"
+
+
+def profile(packets, sample, top: int = 6) -> dict:
+    """One untimed run under cProfile (thread CPU clocks, both threads), then the
+    segments it sealed hashed again with bmff.hash_layout outside the profiler."""
+    root = _scratch_dir("bench-profile-")
+    try:
+        main = cProfile.Profile(time.thread_time)
+        sealer = main.runcall(seal, packets, sample, root, ProfiledSealer)
+        segments = sorted(root.glob("media/*/*.mp4"))
+        hash_layout(segments[0])  # warm-up, as in compare()
+        start = time.thread_time()  # the sealer's main cost again, without the profiler
+        for segment in segments:
+            hash_layout(segment)
+        hash_cpu = time.thread_time() - start
+    finally:
+        shutil.rmtree(root)
+    stats = pstats.Stats(main)
+    stats.add(sealer.profile)
+    total = sum(tt for (_, _, tt, _, _) in stats.stats.values())
+    stages = []
+    for label, plus, minus in STAGES:
+        cpu = sum(_cpu(stats, *f) for f in plus) - sum(_cpu(stats, *f) for f in minus)
+        stages.append((label, cpu))
+    stages.append(("everything else (the bench's loop, set-up)", total - sum(c for _, c in stages)))
+    functions = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    return {
+        "hash_cpu": hash_cpu,
+        "total": total,
+        "stages": stages,
+        "functions": [(_label(key), tt, nc) for key, (_, nc, tt, _, _) in functions],
+    }
