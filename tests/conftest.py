@@ -34,6 +34,16 @@ def require_tool(name: str) -> str:
     return path
 
 
+def require_root_unshare() -> str:
+    """Mounting a read-only or tiny filesystem needs root and unshare (CI has both)."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or unshare is None:
+        if IN_CI:
+            pytest.fail("CI runs as root with unshare available")
+        pytest.skip("needs root and unshare to mount a test filesystem")
+    return unshare
+
+
 def recorder(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "recorder", *map(str, args)],

@@ -1,14 +1,12 @@
 """Bad input gets one clear line, exit code 2, and leaves sealed evidence untouched."""
 
 import hashlib
-import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import IN_CI, record, recorder
+from conftest import record, recorder, require_root_unshare
 
 
 def snapshot(store) -> dict:
@@ -63,11 +61,7 @@ def test_store_path_through_a_file_is_refused(tmp_path):
 
 def test_read_only_store_is_refused_and_left_as_it_was(sealed_store):
     """A store on a read-only filesystem (root ignores permission bits, so mount one)."""
-    unshare = shutil.which("unshare")
-    if os.geteuid() != 0 or unshare is None:
-        if IN_CI:
-            pytest.fail("CI runs as root with unshare available")
-        pytest.skip("needs root and unshare for a read-only mount")
+    unshare = require_root_unshare()
     before = snapshot(sealed_store)
     script = (
         f"mount --bind {sealed_store} {sealed_store} && mount -o remount,bind,ro {sealed_store} && "

@@ -1,14 +1,12 @@
 """A full disk under the ledger: the failure is reported, and no entry is glued onto a torn line."""
 
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from conftest import IN_CI
+from conftest import require_root_unshare
 
 SCRIPT = textwrap.dedent(
     """
@@ -46,11 +44,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_full_disk_closes_the_ledger(tmp_path):
-    unshare = shutil.which("unshare")
-    if os.geteuid() != 0 or unshare is None:
-        if IN_CI:
-            pytest.fail("CI runs as root with unshare available")
-        pytest.skip("needs root to mount a small tmpfs")
+    unshare = require_root_unshare()
     target = tmp_path / "small"
     target.mkdir()
     result = subprocess.run([unshare, "-m", sys.executable, "-c", SCRIPT, str(target)],
