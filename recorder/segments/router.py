@@ -25,7 +25,6 @@ class RecordingRouter(Output):
         self._interleaver = Interleaver(self._route)
         self.session: Session | None = None
         self._stop = None  # (timestamp_us, cause) once a stop is requested
-        self.packets_in = 0
 
     # -- picamera2 Output interface -------------------------------------------------------
     def _add_stream(self, encoder_stream, codec_name, **kwargs):
@@ -36,7 +35,6 @@ class RecordingRouter(Output):
 
     def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
         with self._lock:
-            self.packets_in += 1
             self._interleaver.push(Packet(timestamp, bool(keyframe), bool(audio), frame))
 
     # -- control ---------------------------------------------------------------------------
