@@ -11,3 +11,8 @@ class ConfigError(RecorderError):
 
 class StoreError(RecorderError):
     """The evidence store cannot be used (missing, unwritable, inconsistent)."""
+
+
+class CaptureError(RecorderError):
+    """A capture source failed or vanished (camera, microphone). Evidence already
+    sealed stays sealed; the open session is closed with this as its cause."""
