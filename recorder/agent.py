@@ -60,6 +60,8 @@ class Agent:
         )
         self.router = RecordingRouter(self.ring, self.writer, self._session_ended)
         self.sessions: list[dict] = []
+        self.session_listeners: list = []  # called with the session id once a session is closed
+        self._marks = 0
 
     def _identity(self) -> DeviceIdentity:
         try:
@@ -104,12 +106,39 @@ class Agent:
             self.clock.stamp(at_ns),
         )
         self.router.begin_session(session)
+        self._marks = 0
         log.info("recording started (%s), session %s", cause, session.session_id)
         return session.session_id
 
     def stop_recording(self, cause: str, at_ns: int | None = None):
         at_ns = self.clock.monotonic_ns() if at_ns is None else at_ns
         self.router.request_stop(at_ns // 1000, cause)
+
+    def mark(self, cause: str, at_ns: int | None = None) -> int:
+        """A key moment in the current session (regulation art. 7); returns its number."""
+        at_ns = self.clock.monotonic_ns() if at_ns is None else at_ns
+        session = self.router.session
+        if session is None:
+            raise RuntimeError("a mark needs a recording session")
+        self._marks += 1
+        self.sealer.record(
+            "mark",
+            {"session_id": session.session_id, "number": self._marks, "cause": cause, "position": None},
+            self.clock.stamp(at_ns),
+        )
+        log.info("mark %d (%s)", self._marks, cause)
+        return self._marks
+
+    def record_transition(self, source: str, target: str, cause: str, at_ns: int, session_id: str | None):
+        self.sealer.record(
+            "transition",
+            {"from": source, "to": target, "cause": cause, "session_id": session_id},
+            self.clock.stamp(at_ns),
+        )
+
+    def record_stealth(self, enabled: bool, cause: str, at_ns: int):
+        """Stealth changes what bystanders can see of the recording: it belongs in the evidence."""
+        self.sealer.record("stealth", {"enabled": enabled, "cause": cause}, self.clock.stamp(at_ns))
 
     def _session_ended(self, session: Session, totals: dict, stop):
         stop_us, cause = stop if stop else (totals["end_us"], "capture-ended")
@@ -122,10 +151,13 @@ class Agent:
             "frames": totals["frames"],
             "duration_us": duration,
             "end": self.clock.stamp(end_us * 1000),
+            "marks": self._marks,
         }
         self.sealer.record("session_stop", body, self.clock.stamp(stop_us * 1000))
         self.sessions.append(body)
         log.info("recording stopped (%s): %d segments, %d frames", cause, totals["segments"], totals["frames"])
+        for listener in self.session_listeners:
+            listener(session.session_id)
 
     def shutdown(self, reason: str):
         """Release everything held, seal it, and close the ledger for this run."""

@@ -21,19 +21,33 @@ def _store_root(args, config) -> Path:
     return Path(args.store or config.device.store)
 
 
+def _timeline(args):
+    from .script import load_timeline
+    from .simulate import command_timeline
+
+    if args.script is not None:
+        if args.start_at is not None or args.duration is not None:
+            raise RecorderError("--script replaces --start-at/--duration: give one or the other")
+        return load_timeline(args.script)
+    start_at = 0.0 if args.start_at is None else args.start_at
+    duration = 60.0 if args.duration is None else args.duration
+    if start_at < 0 or duration <= 0:
+        raise RecorderError("--start-at must be >= 0 and --duration > 0")
+    return command_timeline(start_at, duration)
+
+
 def cmd_run(args) -> int:
     from .simulate import run_simulated
 
     config = load_config(args.config)
     if not args.simulate:
         raise RecorderError("only the simulated body exists yet: use `recorder run --simulate`")
-    if args.start_at < 0 or args.duration <= 0:
-        raise RecorderError("--start-at must be >= 0 and --duration > 0")
-    agent = run_simulated(config, _store_root(args, config), args.start_at, args.duration, args.fast)
+    agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast)
     for session in agent.sessions:
         print(
             f"session {session['session_id']}: {session['segments']} segment(s), "
-            f"{session['frames']} frames, {session['duration_us'] / 1e6:.1f} s, stop: {session['cause']}"
+            f"{session['frames']} frames, {session['duration_us'] / 1e6:.1f} s, "
+            f"{session['marks']} mark(s), stop: {session['cause']}"
         )
     print(f"store: {agent.store.root}  device: {agent.identity.device_id}")
     return EXIT_OK
@@ -72,10 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--simulate", action="store_true", help="use the simulated body")
     run.add_argument("--config", type=Path, help="TOML configuration file")
     run.add_argument("--store", help="evidence store directory (default: device.store)")
-    run.add_argument("--start-at", type=float, default=0.0, metavar="SECONDS",
-                     help="start recording this long after launch (pre-record fills meanwhile)")
-    run.add_argument("--duration", type=float, default=60.0, metavar="SECONDS",
-                     help="stop recording this long after the start")
+    run.add_argument("--start-at", type=float, metavar="SECONDS",
+                     help="start recording by command this long after launch (default 0; "
+                          "pre-record fills meanwhile)")
+    run.add_argument("--duration", type=float, metavar="SECONDS",
+                     help="stop recording by command this long after the start (default 60)")
+    run.add_argument("--script", metavar="TIMELINE",
+                     help="drive the simulated buttons from a timeline (a file, or inline text such as "
+                          "'press record @5s; mark @20s; hold record 3.5s @65s')")
     run.add_argument("--fast", action="store_true", help="simulated time: run faster than real time")
     run.set_defaults(func=cmd_run)
 

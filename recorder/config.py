@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .buttons.pins import check_unique, resolve_pin
 from .errors import ConfigError
 
 DEFAULT_STORE = "/var/lib/recorder"
@@ -52,12 +53,42 @@ class SegmentConfig:
 
 
 @dataclass(frozen=True)
+class ButtonsConfig:
+    """Inputs (BCM numbers or pin names; hw/pinout.md). Buttons close to ground."""
+
+    record: str = "GPIO17"
+    mark: str = "GPIO27"
+    trigger: str = ""  # optional holster / light-bar sensor; "" = none
+    pull_up: bool = True
+    hold_seconds: float = 3.0  # hold RECORD this long while recording to stop
+    chord_seconds: float = 2.0  # hold RECORD + MARK together this long to toggle stealth
+    debounce_ms: int = 30  # an input counts only once stable this long
+
+
+@dataclass(frozen=True)
+class CuesConfig:
+    """Outputs ("" = not fitted) and how cues behave (docs/CUES.md)."""
+
+    green: str = "GPIO5"
+    red: str = "GPIO6"
+    amber: str = "GPIO13"
+    buzzer: str = "GPIO12"
+    vibration: str = "GPIO16"
+    active_high: bool = True
+    stealth: bool = False  # start in stealth mode: no light, no sound
+    stealth_vibration: bool = True  # haptic cues continue in stealth
+    reminder_seconds: int = 120  # still-recording reminder while recording; 0 = never
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     prerecord: PrerecordConfig = field(default_factory=PrerecordConfig)
     segments: SegmentConfig = field(default_factory=SegmentConfig)
+    buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
+    cues: CuesConfig = field(default_factory=CuesConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -78,12 +109,31 @@ LIMITS = {
     ("prerecord", "seconds"): (0, 120),
     ("prerecord", "max_bytes"): (1024 * 1024, 4 * 1024**3),
     ("segments", "seconds"): (2, 3600),
+    ("buttons", "hold_seconds"): (1.0, 10.0),
+    ("buttons", "chord_seconds"): (0.5, 10.0),
+    ("buttons", "debounce_ms"): (1, 200),
+    ("cues", "reminder_seconds"): (0, 3600),
 }
+
+# Settings that name a GPIO pin: an int or a pin name, checked against the header.
+PIN_SETTINGS = {
+    ("buttons", "record"), ("buttons", "mark"), ("buttons", "trigger"),
+    ("cues", "green"), ("cues", "red"), ("cues", "amber"), ("cues", "buzzer"), ("cues", "vibration"),
+}
+REQUIRED_PINS = {("buttons", "record"), ("buttons", "mark")}
 
 
 def _check_value(section: str, key: str, value, expected_type):
     name = f"{section}.{key}"
-    if expected_type is bool:
+    if (section, key) in PIN_SETTINGS:
+        if (section, key) in REQUIRED_PINS and value in ("", None):
+            raise ConfigError(f"{name} must name a pin: the device cannot work without it")
+        resolve_pin(name, value)
+        return
+    if expected_type is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, not {value!r}")
+    elif expected_type is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false, not {value!r}")
     elif expected_type is int:
@@ -121,6 +171,14 @@ def config_from_dict(data: dict) -> Config:
         raise ConfigError("video.width and video.height must be even numbers")
     if config.audio.codec == "opus" and config.audio.sample_rate != 48_000:
         raise ConfigError("audio.sample_rate must be 48000 with audio.codec = opus")
+    check_unique(
+        {
+            f"{section}.{key}": resolve_pin(f"{section}.{key}", getattr(getattr(config, section), key))
+            for section, key in sorted(PIN_SETTINGS)
+        }
+    )
+    if config.buttons.chord_seconds >= config.buttons.hold_seconds:
+        raise ConfigError("buttons.chord_seconds must be shorter than buttons.hold_seconds")
     return config
 
 

@@ -32,14 +32,16 @@ class SimulatedBody:
         return self.origin_ns + position * 1_000_000_000 // self.microphone.sample_rate
 
     def advance_to(self, until_ns: int):
-        """Capture and encode everything stamped before until_ns, in the order it
-        becomes ready (a frame at its stamp, an audio block once its last sample is in)."""
+        """Capture and encode everything ready by until_ns, in the order it becomes
+        ready (a frame at its stamp, an audio block once its last sample is in)."""
         while True:
             pending = []
             if self.frame_time_ns(self.frames) < until_ns:
                 pending.append((self.frame_time_ns(self.frames), self._capture_frame))
-            if self.audio and self.sample_time_ns(self.samples) < until_ns:
-                block_end = self.sample_time_ns(self.samples + self.microphone.block)
+            # An audio block is ready once its last sample is in: never run the clock past
+            # until_ns for it, or inputs due at until_ns would be read late.
+            block_end = self.audio and self.sample_time_ns(self.samples + self.microphone.block)
+            if self.audio and block_end <= until_ns:
                 pending.append((block_end, self._capture_audio_block))
             if not pending:
                 return

@@ -14,7 +14,10 @@ What is checked:
              with the entry; a damaged media file is located to its init/fragment/tail;
   sessions   start before segments, seq 1, 2, 3 … without gaps, each segment starting
              where the previous one ended, a stop after them that sums them up;
-  files      every file under media/ is accounted for by a trusted segment entry.
+  files      every file under media/ is accounted for by a trusted segment entry;
+  modes      each transition is in the state table (recorder/modes.py) and starts from
+             the mode the previous one left the recorder in (an agent_start resets it);
+  marks      name a session that is recording, numbered 1, 2, 3 … as session_stop counts.
 
 An entry is *trusted* (used for the session and file checks) only when it is
 well-formed and its signature verifies; an untrusted entry accounts for nothing.
@@ -35,6 +38,7 @@ from ..segments.store import MANIFEST_SUFFIX, PARTIAL_SUFFIX, Store, segment_nam
 from .canonical import canonical_bytes, sha256_hex
 from .documents import signature_valid
 from .keys import PUBLIC_KEY_FILE, device_id_for, load_public_key
+from ..modes import BOOTING, allowed
 from .ledger import GENESIS_PREV, entry_hash
 
 FORMAT_VERSION = 1
@@ -76,9 +80,14 @@ CODES = {
     "session-unterminated": "a session has no session_stop: recording was cut short",
     "unaccounted-file": "a file under media/ that no trusted segment entry accounts for",
     "partial-file": "an unsealed .partial segment (still written or cut by a crash)",
+    "bad-transition": "a transition not in the state table, or not from the mode the ledger was in",
+    "mark-outside-session": "a mark names a session that is not recording at that point",
 }
 
-ENTRY_TYPES = {"device_init", "agent_start", "session_start", "segment", "session_stop", "agent_stop"}
+ENTRY_TYPES = {
+    "device_init", "agent_start", "session_start", "segment", "session_stop", "agent_stop",
+    "transition", "mark", "stealth",
+}
 
 ENTRY_MEMBERS = {
     "v": int, "index": int, "prev": str, "device_id": str,
@@ -98,6 +107,9 @@ BODY_MEMBERS = {
         "session_id": str, "cause": str, "segments": int, "frames": int,
         "duration_us": int, "end": dict,
     },
+    "transition": {"from": str, "to": str, "cause": str},
+    "mark": {"session_id": str, "number": int, "cause": str},
+    "stealth": {"enabled": bool, "cause": str},
 }
 
 SELF_CONSISTENCY_NOTE = (
@@ -185,8 +197,8 @@ def _session_line(s: dict) -> str:
     return (
         f"session:  {s['session_id']} officer {s['officer_id']}: {start} ({s['start_cause']})"
         f" -> {stop}; {s['segments']} segment(s), {s['frames']} frames, "
-        f"{_duration(s['duration_us'])}, {s['problems']} problem(s)"
-    )
+        f"{_duration(s['duration_us'])}, {len(s['marks'])} mark(s), {s['problems']} problem(s)"
+    ) + "".join(f"\n  mark {m['number']}: {_wall(m['at'])} ({m['cause']})" for m in s["marks"])
 
 
 def _wall(stamp) -> str:
@@ -356,6 +368,7 @@ class _Session:
     duration_us: int = 0
     last_seq: int = 0
     last_end_us: int | None = None
+    marks: list = field(default_factory=list)
 
 
 @dataclass
@@ -368,6 +381,8 @@ class _Verification:
     accounted: set[str] = field(default_factory=set)  # store-relative paths
     segments: int = 0
     total_duration_us: int = 0
+    mode: str | None = None  # the recorder's mode as the transitions so far say; None before any
+    stealth_changes: int = 0
 
     def __post_init__(self):
         self.device_id = device_id_for(self.key)
@@ -523,9 +538,50 @@ class _Verification:
             "session_start": self.on_session_start,
             "segment": self.on_segment,
             "session_stop": self.on_session_stop,
+            "agent_start": self.on_agent_start,
+            "transition": self.on_transition,
+            "mark": self.on_mark,
+            "stealth": self.on_stealth,
         }.get(entry["type"])
         if handler:
             handler(entry, location)
+
+    def on_agent_start(self, entry: dict, location: str):
+        self.mode = BOOTING  # every run of the agent starts booting
+
+    def on_transition(self, entry: dict, location: str):
+        body = entry["body"]
+        source, target, cause = body["from"], body["to"], body["cause"]
+        if not allowed(source, target, cause):
+            self.problem(
+                "bad-transition", location, f"{source} -> {target} ({cause}) is not in the state table"
+            )
+        elif self.mode is not None and source != self.mode:
+            self.problem(
+                "bad-transition", location,
+                f"a transition from {source}, but the ledger had the recorder in {self.mode}",
+            )
+        self.mode = target
+
+    def on_mark(self, entry: dict, location: str):
+        body = entry["body"]
+        sid = body["session_id"]
+        session = self.sessions.get(sid)
+        if session is None or session.stop_location is not None:
+            state = "never started" if session is None else "already stopped"
+            self.problem("mark-outside-session", location, f"mark for session {sid}, which was {state}", sid)
+            return
+        if body["number"] != len(session.marks) + 1:
+            self.problem(
+                "seq-gap", location,
+                f"mark number {body['number']} follows mark {len(session.marks)}: marks are missing", sid,
+            )
+        session.marks.append(
+            {"number": body["number"], "at": entry["at"], "cause": body["cause"], "position": body.get("position")}
+        )
+
+    def on_stealth(self, entry: dict, location: str):
+        self.stealth_changes += 1
 
     def on_device_init(self, entry: dict, location: str):
         if not _pem_is_key(entry["body"]["public_key"].encode(), self.key):
@@ -566,6 +622,7 @@ class _Verification:
             "frames": (body["frames"], session.frames),
             "duration_us": (body["duration_us"], session.duration_us),
             "end.mono_us": (body["end"].get("mono_us"), session.last_end_us),
+            "marks": (body.get("marks", len(session.marks)), len(session.marks)),
         }
         for name, (says, found) in claimed.items():
             if says != found:
@@ -823,6 +880,7 @@ class _Verification:
                 "segments": s.segments,
                 "frames": s.frames,
                 "duration_us": s.duration_us,
+                "marks": s.marks,
                 "problems": per_session.get(s.session_id, 0),
             }
             for s in self.sessions.values()
