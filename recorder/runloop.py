@@ -8,6 +8,7 @@ shift on a SimulatedClock replays exactly the same sequence.
 """
 
 import logging
+import threading
 
 from .errors import CaptureError
 from .script import Timeline
@@ -22,6 +23,7 @@ class RunLoop:
         self.body, self.machine, self.controls = body, machine, controls
         self.indicators, self.clock = indicators, clock
         self.pull_up = pull_up
+        self.stop_requested = threading.Event()  # set from any thread (a signal, a bench) to end the run
 
     def run(self, timeline: Timeline | None, end_ns: int | None = None):
         """Run until the timeline's end (or end_ns); times in the timeline count from body.origin_ns."""
@@ -31,7 +33,7 @@ class RunLoop:
         if timeline and end_ns is None:
             end_ns = origin + timeline.end_ns
         now = self.clock.monotonic_ns()
-        while end_ns is None or now < end_ns:
+        while not self.stop_requested.is_set() and (end_ns is None or now < end_ns):
             due = [
                 origin + pins[0].at_ns if pins else None,
                 origin + commands[0].at_ns if commands else None,

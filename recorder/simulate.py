@@ -1,5 +1,7 @@
 """Run the agent on the simulated body: buttons on MockFactory pins, a scripted shift."""
 
+import threading
+
 from gpiozero.pins.mock import MockFactory
 
 from .agent import Agent
@@ -41,16 +43,19 @@ class SimulatedDevice:
         self.agent = Agent(config, store_root, clock)
         self.machine = StateMachine(self.agent, self.indicators, clock, cues.reminder_seconds)
         self.body = None
+        self.loop: RunLoop | None = None
+        self.started = threading.Event()  # the loop runs: inputs are being read
 
     def run(self, timeline: Timeline | None, end_ns: int | None = None):
         agent, machine = self.agent, self.machine
         try:
             self.body = SimulatedBody(self.config, self.clock, [agent.router])
             machine.booted(self.body.origin_ns)
-            loop = RunLoop(self.body, machine, self.controls, self.indicators, self.clock,
-                           self.config.buttons.pull_up)
+            self.loop = RunLoop(self.body, machine, self.controls, self.indicators, self.clock,
+                                self.config.buttons.pull_up)
+            self.started.set()
             try:
-                loop.run(timeline, end_ns)
+                self.loop.run(timeline, end_ns)
             except CaptureError:
                 finish(machine, self.body, agent, "capture-failed", self.clock.monotonic_ns())
                 raise
