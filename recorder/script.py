@@ -16,6 +16,7 @@ through the same debouncing, hold and chord logic as an officer's fingers.
 """
 
 import re
+from pathlib import Path
 from typing import NamedTuple
 
 from .errors import RecorderError
@@ -69,11 +70,11 @@ def parse_timeline(text: str) -> Timeline:
             words = action.split()
             kind, args = words[0].lower(), words[1:]
             if kind == "end":
-                _expect(args, 0, step)
+                _expect(args, 0)
                 end_ns = at_ns
                 continue
             if kind in ("start", "stop"):
-                _expect(args, 0, step)
+                _expect(args, 0)
                 commands.append(Command(at_ns, kind))
                 last_ns = max(last_ns, at_ns)
                 steps.append(step)
@@ -105,7 +106,7 @@ def _split_time(step: str) -> tuple[str, int]:
     return action.strip(), parse_duration(when, "time")
 
 
-def _expect(args: list[str], count: int, step: str):
+def _expect(args: list[str], count: int):
     if len(args) != count:
         raise ValueError(f"expected {count} argument(s), got {len(args)}")
 
@@ -119,20 +120,20 @@ def _input(name: str) -> str:
 def _presses(kind: str, args: list[str]) -> list[tuple[str, int]]:
     """(input, held for ns) pairs a button step makes."""
     if kind == "press":
-        _expect(args, 1, kind)
+        _expect(args, 1)
         return [(_input(args[0]), SHORT_PRESS_NS)]
     if kind == "hold":
-        _expect(args, 2, kind)
+        _expect(args, 2)
         return [(_input(args[0]), parse_duration(args[1], "hold"))]
     if kind == "mark":
-        _expect(args, 0, kind)
+        _expect(args, 0)
         return [("mark", SHORT_PRESS_NS)]
     if kind == "trigger":
         if len(args) > 1:
             raise ValueError("trigger takes at most a duration")
         return [("trigger", parse_duration(args[0], "pulse") if args else TRIGGER_PULSE_NS)]
     if kind == "chord":
-        _expect(args, 1, kind)
+        _expect(args, 1)
         held = parse_duration(args[0], "chord")
         return [("record", held), ("mark", held)]
     raise ValueError(f"unknown step {kind!r} (steps: press, hold, mark, trigger, chord, start, stop, end)")
@@ -140,8 +141,6 @@ def _presses(kind: str, args: list[str]) -> list[tuple[str, int]]:
 
 def load_timeline(value: str) -> Timeline:
     """--script: a file name, or the timeline itself."""
-    from pathlib import Path
-
     path = Path(value)
     if "@" not in value and path.exists():
         try:

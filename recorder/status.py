@@ -1,7 +1,6 @@
 """`recorder status`: identity, ledger head and a summary of the store (read-only)."""
 
 import json
-from pathlib import Path
 
 from .errors import StoreError
 from .segments.store import PARTIAL_SUFFIX, Store

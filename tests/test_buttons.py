@@ -5,7 +5,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recorder.modes import OFF, READY, RECORDING, STOPPING
 from recorder.script import PinChange, Timeline
 from shifts import ledger, of_type, origin_us, run_device, since_launch_s, transitions
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import require_tool
-from media import audio_samples, decoded_audio, frame_indices, locate, manifest_of, segments_of, stream_durations
+from media import decoded_audio, frame_indices, locate, manifest_of, segments_of, stream_durations
 
 FPS = 30
 PRESS_FRAME, STOP_FRAME = 5 * FPS, 15 * FPS  # frames are stamped at index / 30 s after launch

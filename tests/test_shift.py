@@ -7,7 +7,7 @@ import pytest
 
 from conftest import recorder, write_config
 from media import frame_indices, segments_of
-from shifts import ledger, of_type, origin_us, run_device, since_launch_s, transitions
+from shifts import ledger, origin_us, run_device, since_launch_s
 
 FPS = 30
 SCRIPT = "press record @4s; mark @6s; hold record 1s @8s; mark @10s; hold record 3.5s @12s"

@@ -14,7 +14,6 @@ Events (all dated on the monotonic clock, ns):
 A chord consumes the RECORD press: no record_held follows it.
 """
 
-import threading
 from collections import deque
 from typing import NamedTuple
 
@@ -40,7 +39,6 @@ class Controls:
         self.hold_ns = int(config.hold_seconds * 1e9)
         self.chord_ns = int(config.chord_seconds * 1e9)
         self._edges: deque[tuple[int, str, bool]] = deque()
-        self._wake = threading.Event()  # set on every raw edge: the run loop may sleep on it
         self.devices: dict[str, Button] = {}
         self._debounce: dict[str, Debouncer] = {}
         stable_ns = config.debounce_ms * 1_000_000
@@ -64,13 +62,8 @@ class Controls:
         """The gpiozero pin behind an input (scripts and tests drive MockFactory pins)."""
         return self.devices[name].pin
 
-    @property
-    def wake(self) -> threading.Event:
-        return self._wake
-
     def _raw_edge(self, name: str, pressed: bool):
-        self._edges.append((self.clock.monotonic_ns(), name, pressed))
-        self._wake.set()
+        self._edges.append((self.clock.monotonic_ns(), name, pressed))  # deque: thread-safe append
 
     # -- turning raw edges into events ----------------------------------------------------
     def poll(self, now_ns: int) -> list[InputEvent]:
@@ -80,7 +73,6 @@ class Controls:
             self._timed(at, events)
             for level, since in self._debounce[name].edge(pressed, at):
                 self._accepted(name, level, since, events)
-        self._wake.clear()
         for name, debouncer in self._debounce.items():
             for level, since in debouncer.poll(now_ns):
                 self._accepted(name, level, since, events)
