@@ -185,3 +185,11 @@ def test_stealth_darkens_and_silences_but_keeps_recording(tmp_path):
     [(_, stop)] = sessions(tmp_path)
     assert stop["body"]["cause"] == "shutdown"
     assert stop["body"]["marks"] == 2, "the chord's MARK press is a mark too (docs/STATE_MACHINE.md)"
+
+
+def test_simultaneous_presses_start_and_never_stop(tmp_path):
+    run_device(tmp_path, "press record @1s; press mark @1s; press record @3s; press mark @3s; end @5s")
+    [(start, stop)] = sessions(tmp_path)
+    assert since_launch_s(start, origin_us(tmp_path)) == pytest.approx(1.0)
+    assert stop["body"]["cause"] == "shutdown"
+    assert stop["body"]["marks"] == 2, "a MARK pressed with the start marks the start: RECORD is acted on first"
