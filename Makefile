@@ -3,6 +3,8 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 APT_PKGS  := ffmpeg python3-venv
+# picamera2 tests: a Debian trixie chroot with libcamera's virtual camera (tests/support/picam)
+APT_PKGS  += debootstrap
 DEMO_STORE ?= demo-store
 
 .PHONY: demo test bench system-deps
