@@ -52,12 +52,27 @@ class SegmentConfig:
 
 
 @dataclass(frozen=True)
+class CaptureConfig:
+    camera: str = "auto"  # auto | picamera2 | opencv | synthetic
+    camera_device: str = ""  # opencv: /dev/videoN, an index "0", or a video file path
+    microphone: str = "auto"  # auto | sounddevice | pyaudio | synthetic
+    microphone_device: str = ""  # back-end device name or index; "" = the system default
+
+
+@dataclass(frozen=True)
+class OsdConfig:
+    enabled: bool = True  # time, device id, officer id burned into every frame
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     prerecord: PrerecordConfig = field(default_factory=PrerecordConfig)
     segments: SegmentConfig = field(default_factory=SegmentConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    osd: OsdConfig = field(default_factory=OsdConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -78,6 +93,8 @@ LIMITS = {
     ("prerecord", "seconds"): (0, 120),
     ("prerecord", "max_bytes"): (1024 * 1024, 4 * 1024**3),
     ("segments", "seconds"): (2, 3600),
+    ("capture", "camera"): {"auto", "picamera2", "opencv", "synthetic"},
+    ("capture", "microphone"): {"auto", "sounddevice", "pyaudio", "synthetic"},
 }
 
 
@@ -121,6 +138,13 @@ def config_from_dict(data: dict) -> Config:
         raise ConfigError("video.width and video.height must be even numbers")
     if config.audio.codec == "opus" and config.audio.sample_rate != 48_000:
         raise ConfigError("audio.sample_rate must be 48000 with audio.codec = opus")
+    capture = config.capture
+    if capture.camera_device and capture.camera not in ("opencv", "auto"):
+        raise ConfigError(f"capture.camera_device is only used with capture.camera = opencv, not {capture.camera!r}")
+    if capture.microphone_device and capture.microphone in ("synthetic",):
+        raise ConfigError("capture.microphone_device is not used with capture.microphone = synthetic")
+    if not config.audio.enabled and capture.microphone not in ("auto", "synthetic"):
+        raise ConfigError(f"capture.microphone = {capture.microphone!r} needs audio.enabled = true")
     return config
 
 

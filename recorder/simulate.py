@@ -1,7 +1,7 @@
 """Run the agent on the simulated body for one scripted recording."""
 
 from .agent import Agent
-from .capture.body import SimulatedBody
+from .capture.select import open_body
 from .clock import SimulatedClock, SystemClock
 from .config import Config
 
@@ -11,7 +11,7 @@ def run_simulated(config: Config, store_root, start_at_s: float, duration_s: flo
     clock = SimulatedClock() if fast else SystemClock()
     agent = Agent(config, store_root, clock)
     try:
-        body = SimulatedBody(config, clock, [agent.router])
+        body = open_body(config, clock, [agent.router], agent.identity.device_id, simulate=True)
         start_ns = body.origin_ns + int(start_at_s * 1e9)
         stop_ns = start_ns + int(duration_s * 1e9)
         body.advance_to(start_ns)

@@ -1,0 +1,92 @@
+"""Microphones on the real sound stack: PortAudio (sounddevice, pyaudio) -> ALSA pulse
+plugin -> a private PulseAudio whose null sink we play speech into."""
+
+import av
+import numpy as np
+import pytest
+
+from conftest import require_tool
+from media import decoded_audio, manifest_of, segments_of
+from recorder.capture.microphone import MICROPHONES
+from recorder.capture.select import make_watermark
+from recorder.capture.synthetic_sources import SyntheticCameraSource
+from recorder.config import config_from_dict
+from recorder.sign.verifier import verify_store
+from support.live_agent import record_live
+from support.pulse import PulseServer, speech_wav, use_pulse_in_this_process
+
+RATE = 48_000
+
+
+@pytest.fixture
+def pulse(monkeypatch):
+    for tool in ("pulseaudio", "pactl", "pacat", "paplay", "espeak-ng"):
+        require_tool(tool)
+    server = PulseServer().start()
+    use_pulse_in_this_process(server, monkeypatch)
+    yield server
+    server.stop()
+
+
+def live_config(backend: str):
+    return config_from_dict({
+        "video": {"width": 320, "height": 240, "bitrate": 600_000},
+        "segments": {"seconds": 30},
+        "prerecord": {"seconds": 1, "audio": True},
+        "capture": {"camera": "synthetic", "microphone": backend},
+    })
+
+
+def sources_for(backend: str):
+    def make(config, device_id):
+        camera = SyntheticCameraSource(config.video, make_watermark(config, device_id))
+        return camera, MICROPHONES[backend](config.audio, "")
+    return make
+
+
+def wav_at_48k(path) -> np.ndarray:
+    """The WAV as PulseAudio plays it into a 48 kHz sink: resampled by a proper (sinc) resampler."""
+    resampler = av.AudioResampler(format="dbl", layout="mono", rate=RATE)
+    with av.open(str(path)) as container:
+        frames = [out for frame in container.decode(audio=0) for out in resampler.resample(frame)]
+    frames += resampler.resample(None)
+    return np.concatenate([frame.to_ndarray()[0] for frame in frames])
+
+
+def find(recorded: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
+    """(position in recorded, normalised correlation) of the best match of reference."""
+    n = len(recorded) + len(reference)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(recorded, size) * np.conj(np.fft.rfft(reference, size)), size)
+    corr = corr[: len(recorded) - len(reference) + 1]
+    energy = np.sqrt(np.convolve(recorded**2, np.ones(len(reference)), mode="valid") * np.sum(reference**2))
+    score = corr / np.maximum(energy, 1e-12)
+    best = int(np.argmax(score))
+    return best, float(score[best])
+
+
+@pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
+def test_speech_played_into_the_sink_is_found_in_the_recording(pulse, tmp_path, backend):
+    speech = speech_wav(tmp_path)
+    reference = wav_at_48k(speech)
+
+    def play(run):
+        run.marks["play"] = run.clock.monotonic_ns()
+        pulse.play(speech)
+
+    store = tmp_path / "store"
+    run = record_live(live_config(backend), store, sources_for(backend), record_s=len(reference) / RATE + 1.5,
+                      during=play)
+    assert run.error is None
+    mic = run.body.microphone.counters
+    assert mic["overruns"] == 0 and mic["gap_samples"] == 0 and mic["dropped_samples"] == 0
+    assert verify_store(store).ok
+
+    [segment] = segments_of(store)
+    samples, first = decoded_audio(segment)
+    position, score = find(samples.astype(np.float64), reference)
+    assert score > 0.9, f"speech not found (best correlation {score:.2f})"
+    # Where the speech sits on the monotonic clock: after paplay started, within its latency.
+    found_ns = manifest_of(segment)["start"]["mono_us"] * 1000 + (first + position) * 1_000_000_000 // RATE
+    delay_ms = (found_ns - run.marks["play"]) / 1e6
+    assert 0 <= delay_ms < 500, f"speech placed {delay_ms:.0f} ms after it was played"
