@@ -4,6 +4,8 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
  1. seal path: CPU seconds per recorded hour from encoded packets to sealed
     segments, against `ffmpeg -c copy -f segment` on the same media (target <= 1.2);
  2. pre-record ring: resident bytes against the encoded bytes it holds (target <= 1.1).
+ OSD (bench/osd.py): CPU per frame of frame -> watermark -> x264 against the same
+    pipeline without the watermark, at 720p and 1080p; the burn alone per frame.
 
 Exit status 0 when the benchmark ran, even if a target is missed (MISSED is printed);
 non-zero when the benchmark itself failed.
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import av
 
+import osd
 import ring_memory
 import seal_path
 from recorder.config import Config
@@ -92,6 +95,7 @@ def main() -> int:
     parser.add_argument("--times", type=int, default=40, help="sample copies in the recording")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side (median)")
     parser.add_argument("--passes", type=int, default=10, help="sample copies fed to the ring")
+    parser.add_argument("--osd-frames", type=int, default=150, help="frames per OSD run; 0 skips it")
     args = parser.parse_args()
     config = Config()
     print(f"machine: {machine()}")
@@ -123,6 +127,10 @@ def main() -> int:
         name += ", via av.Packet" if r["via_pyav"] else ""
         target = None if r["via_pyav"] else RING_TARGET
         rows.append((name, r["rss_delta"] / MIB, r["bytes"] / MIB, "MiB", target))
+    if args.osd_frames > 0:  # OSD: with the watermark against the same pipeline without it
+        for r in osd.run(args.osd_frames, args.repeats):
+            rows.append((f"OSD {r['size']}: pipeline CPU ms per frame", r["osd_ms"], r["plain_ms"], "ms", None))
+            rows.append((f"  of which burn_luma (cached overlay)", r["burn_us"] / 1000, r["plain_ms"], "ms", None))
     print(f"\n{'measurement':<44} {'ours':>12} {'baseline':>12} {'ratio':>6}  target")
     for name, value, base, unit, target in rows:
         ratio = value / base

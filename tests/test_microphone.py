@@ -90,3 +90,32 @@ def test_speech_played_into_the_sink_is_found_in_the_recording(pulse, tmp_path, 
     found_ns = manifest_of(segment)["start"]["mono_us"] * 1000 + (first + position) * 1_000_000_000 // RATE
     delay_ms = (found_ns - run.marks["play"]) / 1e6
     assert 0 <= delay_ms < 500, f"speech placed {delay_ms:.0f} ms after it was played"
+
+
+@pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
+def test_losing_the_microphone_mid_recording_is_a_clear_error_and_the_recording_verifies(
+        pulse, tmp_path, backend):
+    def kill_the_sound_server_after_a_second(run):
+        run.body.advance_to(run.start_ns + 1_000_000_000)
+        run.marks["lost"] = run.clock.monotonic_ns()
+        pulse.kill()
+
+    store = tmp_path / "store"
+    run = record_live(live_config(backend), store, sources_for(backend), record_s=6.0,
+                      during=kill_the_sound_server_after_a_second)
+    assert run.error is not None
+    # The stream ends by itself (sounddevice's finished callback) or goes silent (watchdog).
+    assert str(run.error).startswith(f"{backend}: ") and "input device 'default'" in str(run.error)
+    assert "(device lost?)" in str(run.error)
+    # Noticed within the loss timeout (1 s) and a step, not at the end of the recording.
+    noticed_s = (run.agent.sessions[-1]["end"]["mono_us"] * 1000 - run.marks["lost"]) / 1e9
+    assert noticed_s < 2.0
+    assert run.agent.sessions[-1]["cause"] == "capture-error"
+    report = verify_store(store)
+    assert report.ok, report.problems
+    # The audio captured before the loss is in the sealed segment, up to the loss.
+    [segment] = segments_of(store)
+    samples, first = decoded_audio(segment)
+    start_us = manifest_of(segment)["start"]["mono_us"]
+    audio_end_ns = start_us * 1000 + (first + len(samples)) * 1_000_000_000 // RATE
+    assert abs(audio_end_ns - run.marks["lost"]) < 300_000_000

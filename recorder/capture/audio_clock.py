@@ -18,13 +18,15 @@ resamples them so the output sample j is the sound at `origin + j / rate`:
 * The output is the input resampled by linear interpolation at a ratio that walks
   the accumulated slip towards the measured offset once they differ by more than
   `dead_band_ms` (5 ms: the measurement's own jitter is ~1 ms and must not make the
-  pitch wobble), proportionally with a `time_constant_s` of 10 s and at most
+  pitch wobble), proportionally with a `time_constant_s` of 3 s and at most
   `max_ppm` (1000 ppm, 1.7 cents of pitch: inaudible) — the correction never jumps.
   A steady drift d then leaves at most dead band + d x time constant of skew
-  (5 ms + 1 ms at 100 ppm): far inside one frame (33 ms).
+  (5 ms + 0.3 ms at 100 ppm, + 1.5 ms at 500 ppm): far inside one frame (33 ms).
 * Samples the device lost (an overrun) show up as a step in the offset. A step
-  larger than `step_ms` is filled with silence at once and counted (`gap_samples`),
-  never stretched over minutes; an excess of samples is dropped and counted.
+  larger than `step_ms` (20 ms) is recognised within ~1 s (every reading of the last
+  second is above the window's low), filled with silence at once and counted
+  (`gap_samples`), never stretched over minutes; an excess of samples is dropped and
+  counted (`dropped_samples`).
 
 Pure computation (no threads, no device): a test drives it with any clock error.
 """
@@ -39,12 +41,14 @@ NS = 1_000_000_000
 class ClockMapper:
     def __init__(self, sample_rate: int, channels: int, window_s: float = 5.0,
                  max_ppm: float = 1000.0, step_ms: float = 20.0, dead_band_ms: float = 5.0,
-                 time_constant_s: float = 10.0, latency_ns: int = 0):
+                 time_constant_s: float = 3.0, latency_ns: int = 0):
         self.rate = sample_rate
         self.channels = channels
         self.window_ns = int(window_s * NS)
         self.max_ppm = max_ppm
         self.step_samples = sample_rate * step_ms / 1000
+        self.step_ns = step_ms * 1_000_000
+        self.recent_ns = NS  # the "last second" that tells a step from jitter
         self.dead_band = sample_rate * dead_band_ms / 1000
         self.time_constant_samples = time_constant_s * sample_rate
         self.latency_ns = latency_ns  # driver-reported input latency: capture precedes arrival by it
@@ -70,6 +74,16 @@ class ClockMapper:
         self._lows.append((arrival_ns, offset))
         while self._lows[0][0] < arrival_ns - self.window_ns:
             self._lows.popleft()
+        # A step (samples lost in an overrun) lifts every recent reading at once; drift
+        # cannot move the offset by step_ms within a few seconds. Once the last second's
+        # low is a step above the window's, forget the older readings: the gap is then
+        # filled within ~1 s instead of after the whole window.
+        recent = arrival_ns - self.recent_ns
+        if self._lows[0][0] < recent:
+            recent_low = next((o for a, o in self._lows if a >= recent), None)
+            if recent_low is not None and recent_low - self._lows[0][1] > self.step_ns:
+                while self._lows[0][0] < recent:
+                    self._lows.popleft()
 
     @property
     def offset_ns(self) -> float:

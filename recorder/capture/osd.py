@@ -52,7 +52,8 @@ class Overlay(NamedTuple):
     left: int
     mask: np.ndarray  # bool (h, w): pixels the overlay writes
     luma: np.ndarray  # uint8 (h, w): their values on a Y plane
-    bgr: np.ndarray  # uint8 (h, w, 1): their values on a BGR image (broadcast over channels)
+    bgr_mask: np.ndarray  # bool (h, w, 3): the mask per channel (a broadcast `where` is 10x slower)
+    bgr: np.ndarray  # uint8 (h, w, 3): the values on a BGR image
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -103,9 +104,10 @@ class Watermark:
         height = min(height, self.height - self.margin)
         text, mask = text[-height:, :width], mask[-height:, :width]
         luma = np.where(text, TEXT_LUMA, EDGE_LUMA).astype(np.uint8)
-        bgr = np.where(text, TEXT_RGB, EDGE_RGB).astype(np.uint8)[:, :, None]
+        bgr = np.repeat(np.where(text, TEXT_RGB, EDGE_RGB).astype(np.uint8)[:, :, None], 3, axis=2)
+        bgr_mask = np.repeat(mask[:, :, None], 3, axis=2)
         top = self.height - self.margin - height
-        return Overlay(top, self.margin, mask, luma, bgr)
+        return Overlay(top, self.margin, mask, luma, bgr_mask, bgr)
 
     def burn_luma(self, y_plane: np.ndarray, wall_ns: int) -> None:
         """In place on a (H, W) uint8 view of the Y plane (may be strided or wider than W)."""
@@ -117,7 +119,7 @@ class Watermark:
         """In place on a (H, W, 3) uint8 BGR (or RGB) image."""
         ov = self.overlay(wall_ns)
         h, w = ov.mask.shape
-        np.copyto(image[ov.top : ov.top + h, ov.left : ov.left + w], ov.bgr, where=ov.mask[:, :, None])
+        np.copyto(image[ov.top : ov.top + h, ov.left : ov.left + w], ov.bgr, where=ov.bgr_mask)
 
 
 def overlay_correlation(luma: np.ndarray, watermark: Watermark, wall_ns: int) -> float:
