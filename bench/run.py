@@ -6,6 +6,8 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
  2. pre-record ring: resident bytes against the encoded bytes it holds (target <= 1.1).
  OSD (bench/osd.py): CPU per frame of frame -> watermark -> x264 against the same
     pipeline without the watermark, at 720p and 1080p; the burn alone per frame.
+ microphone (bench/microphone.py): sounddevice on a PulseAudio null sink, a click every
+    5 s; where each click lands on the monotonic clock, its drift against one frame.
 
 Exit status 0 when the benchmark ran, even if a target is missed (MISSED is printed);
 non-zero when the benchmark itself failed.
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import av
 
+import microphone
 import osd
 import ring_memory
 import seal_path
@@ -96,6 +99,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side (median)")
     parser.add_argument("--passes", type=int, default=10, help="sample copies fed to the ring")
     parser.add_argument("--osd-frames", type=int, default=150, help="frames per OSD run; 0 skips it")
+    parser.add_argument("--mic-seconds", type=float, default=60, help="microphone run; 0 skips it")
     args = parser.parse_args()
     config = Config()
     print(f"machine: {machine()}")
@@ -131,6 +135,11 @@ def main() -> int:
         for r in osd.run(args.osd_frames, args.repeats):
             rows.append((f"OSD {r['size']}: pipeline CPU ms per frame", r["osd_ms"], r["plain_ms"], "ms", None))
             rows.append((f"  of which burn_luma (cached overlay)", r["burn_us"] / 1000, r["plain_ms"], "ms", None))
+    if args.mic_seconds > 0:  # where clicks land on the monotonic clock, against one frame
+        mic = microphone.run(args.mic_seconds)
+        frame_ms = 1000 / config.video.fps
+        rows.append(("mic: click placement drift, first to last", abs(mic["delay_drift_ms"]), frame_ms, "ms", 1.0))
+        rows.append(("mic: click placement spread (paplay incl.)", mic["delay_spread_ms"], frame_ms, "ms", None))
     print(f"\n{'measurement':<44} {'ours':>12} {'baseline':>12} {'ratio':>6}  target")
     for name, value, base, unit, target in rows:
         ratio = value / base

@@ -116,6 +116,12 @@ class Microphone(CaptureSource):
 
     # --- encoder thread ----------------------------------------------------------
     def _encode_loop(self) -> None:
+        try:
+            self._encode_blocks()
+        except Exception as exc:  # an encoder error must not end the thread unnoticed
+            self.fail(f"encoding audio failed: {exc}", exc)
+
+    def _encode_blocks(self) -> None:
         pending = []  # blocks held until sample 0 is placed on the clock
         last_arrival = self.clock.monotonic_ns()
         while True:
