@@ -3,7 +3,9 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
 
  1. seal path: CPU seconds per recorded hour from encoded packets to sealed
     segments, against `ffmpeg -c copy -f segment` on the same media (target <= 1.2);
- 2. pre-record ring: resident bytes against the encoded bytes it holds (target <= 1.1).
+ 2. pre-record ring: resident bytes against the encoded bytes it holds (target <= 1.1);
+ 3. picamera2 on the virtual camera (bench/picamera2_long.py, 10 min): frames sealed
+    against frames delivered, agent CPU per recorded minute, A/V skew.
  OSD (bench/osd.py): CPU per frame of frame -> watermark -> x264 against the same
     pipeline without the watermark, at 720p and 1080p; the burn alone per frame.
  microphone (bench/microphone.py): sounddevice on a PulseAudio null sink, a click every
@@ -28,6 +30,7 @@ import av
 
 import microphone
 import osd
+import picamera2_long
 import ring_memory
 import seal_path
 from recorder.config import Config
@@ -100,6 +103,8 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=10, help="sample copies fed to the ring")
     parser.add_argument("--osd-frames", type=int, default=150, help="frames per OSD run; 0 skips it")
     parser.add_argument("--mic-seconds", type=float, default=60, help="microphone run; 0 skips it")
+    parser.add_argument("--picamera2-seconds", type=float, default=picamera2_long.bench_seconds(),
+                        help="picamera2 long run (default 600, or PICAMERA2_BENCH_SECONDS); 0 skips it")
     args = parser.parse_args()
     config = Config()
     print(f"machine: {machine()}")
@@ -140,6 +145,8 @@ def main() -> int:
         frame_ms = 1000 / config.video.fps
         rows.append(("mic: click placement drift, first to last", abs(mic["delay_drift_ms"]), frame_ms, "ms", 1.0))
         rows.append(("mic: click placement spread (paplay incl.)", mic["delay_spread_ms"], frame_ms, "ms", None))
+    if args.picamera2_seconds > 0:  # the longest: 10 min of picamera2 on the virtual camera
+        rows += picamera2_long.run(args.picamera2_seconds)
     print(f"\n{'measurement':<44} {'ours':>12} {'baseline':>12} {'ratio':>6}  target")
     for name, value, base, unit, target in rows:
         ratio = value / base

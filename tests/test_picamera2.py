@@ -45,6 +45,21 @@ def decoded_video(store: Path):
     return frames
 
 
+def assert_contiguous(indices: list[int]):
+    """Image i is shown for frames 4i..4i+3: runs of 4 equal markers, each run the next
+    image (mod the image count). A lost or repeated frame breaks a run's length."""
+    runs = []
+    for value in indices:
+        if runs and runs[-1][0] == value:
+            runs[-1][1] += 1
+        else:
+            runs.append([value, 1])
+    for (prev, _), (value, _) in zip(runs, runs[1:]):
+        assert value == (prev + 1) % IMAGES
+    assert all(length == REPEAT for _, length in runs[1:-1])
+    assert all(1 <= length <= REPEAT for _, length in (runs[0], runs[-1]))
+
+
 def test_store_verifies(recording):
     report = verify_store(recording.store)
     assert report.ok, report.problems
@@ -72,18 +87,7 @@ def test_every_frame_decodes_in_order(recording):
         assert None not in found, f"{segment.name}: unreadable frame marker"
         assert len(found) == manifest_of(segment)["video"]["frames"]
         indices += found
-    # Image i is shown for frames 4i..4i+3: runs of 4 equal markers, each run the next
-    # image (mod the image count). A lost or repeated frame breaks a run's length.
-    runs = []
-    for value in indices:
-        if runs and runs[-1][0] == value:
-            runs[-1][1] += 1
-        else:
-            runs.append([value, 1])
-    for (prev, _), (value, _) in zip(runs, runs[1:]):
-        assert value == (prev + 1) % IMAGES
-    assert all(length == REPEAT for _, length in runs[1:-1])
-    assert all(1 <= length <= REPEAT for _, length in (runs[0], runs[-1]))
+    assert_contiguous(indices)
 
 
 def test_osd_text_in_decoded_frames(recording, monkeypatch):
@@ -108,16 +112,18 @@ def test_osd_text_in_decoded_frames(recording, monkeypatch):
 
 
 def test_frame_timestamps_steady(recording):
+    """The sealed frames carry the sensor timestamps (here the virtual sensor's frame
+    grid): steady 1/30 s steps, none lost or doubled, and each one is its frame's own."""
     stamps = np.array([us for _, us, _ in decoded_video(recording.store)])
     steps = np.diff(stamps)
     period = 1e6 / FPS
     jitter = np.abs(steps - period)
     print(f"frame intervals: median {statistics.median(steps):.0f} µs, "
-          f"p99 deviation {np.percentile(jitter, 99):.0f} µs, max {jitter.max():.0f} µs over {len(steps)}")
-    assert abs(statistics.median(steps) - period) < 0.01 * period
-    assert np.all(steps > 0.5 * period) and np.all(steps < 1.5 * period)  # none lost or doubled
-    # No drift: the span is the frame count times the period, within one period.
-    assert abs((stamps[-1] - stamps[0]) - period * (len(stamps) - 1)) < period
+          f"max deviation {jitter.max():.0f} µs over {len(steps)}")
+    assert np.all(jitter < 1000)  # steady, and none lost or doubled
+    ticks_us = np.array(recording.report["ticks_ns"]) / 1000
+    nearest = np.abs(stamps[:, None] - ticks_us[None, :]).min(axis=1)
+    assert nearest.max() < 100  # MP4 timescale rounding only
 
 
 def test_camera_lost_mid_recording(chroot_root, tmp_path):
@@ -130,8 +136,45 @@ def test_camera_lost_mid_recording(chroot_root, tmp_path):
     assert report.ok, report.problems
     segments = segments_of(run.store)
     assert len(segments) >= 2
-    for segment in segments:
-        assert None not in frame_indices(segment)
+    indices = [index for segment in segments for index in frame_indices(segment)]
+    assert_contiguous(indices)  # up to the loss, no frame missing
+    # The frames still inside the encoder when the camera went were delivered and sealed.
+    assert run.report["camera"]["packets_delivered"] == run.report["camera"]["frames_captured"]
     (session,) = run.report["sessions"]
     assert session["cause"] == "capture-error"
     assert 4.0 < session["duration_us"] / 1e6 < 8.0  # recorded until the camera went away
+
+
+def test_parameter_sets_from_repeated_headers(tmp_path):
+    """Both picamera2 encoders run with repeated SPS/PPS (the hardware one always has no
+    extradata); the source builds the MP4 extradata from the first keyframe. Checked on
+    libx264 output with in-band headers: the extracted units are SPS + PPS, and an MP4
+    muxed with them as extradata decodes."""
+    from fractions import Fraction
+
+    from recorder.capture.picamera2_source import parameter_sets
+
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt = 320, 240, "yuv420p"
+    enc.time_base, enc.gop_size = Fraction(1, 30), 30
+    enc.options = {"preset": "ultrafast", "tune": "zerolatency"}
+    packets = []
+    for i in range(10):
+        frame = av.VideoFrame.from_ndarray(np.full((360, 320), i * 20, np.uint8), format="yuv420p")
+        frame.pts = i
+        packets += [bytes(p) for p in enc.encode(frame)]
+    packets += [bytes(p) for p in enc.encode(None)]
+    headers = parameter_sets(packets[0])
+    kinds = [unit[0] & 0x1F for unit in headers.split(b"\x00\x00\x00\x01")[1:]]
+    assert kinds == [7, 8]
+    path = tmp_path / "h.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("h264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.extradata = headers
+        for i, data in enumerate(packets):
+            packet = av.Packet(data)
+            packet.stream, packet.time_base, packet.pts, packet.dts = stream, Fraction(1, 30), i, i
+            out.mux(packet)
+    with av.open(str(path)) as back:
+        assert sum(1 for _ in back.decode(video=0)) == 10

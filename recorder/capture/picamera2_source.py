@@ -171,11 +171,14 @@ class Picamera2Source(CaptureSource):
         )
 
     def _burn_osd(self, request):
-        sensor_ns = request.request.metadata[self._sensor_timestamp]
-        with self._mapped_array(request, "main") as mapped:
-            # NV12/YUV420 buffers map as (height * 3/2, stride): the Y plane is the top rows.
-            self.watermark.burn_luma(mapped.array[: self.video.height, : self.video.width],
-                                     self._clock.wall_ns_at(sensor_ns))
+        try:
+            sensor_ns = request.request.metadata[self._sensor_timestamp]
+            with self._mapped_array(request, "main") as mapped:
+                # NV12/YUV420 buffers map as (height * 3/2, stride): the Y plane is the top rows.
+                self.watermark.burn_luma(mapped.array[: self.video.height, : self.video.width],
+                                         self._clock.wall_ns_at(sensor_ns))
+        except Exception as exc:  # an exception here would end picamera2's event loop silently
+            self.fail(f"burning the OSD failed: {exc}", exc)
 
     def _packet_delivered(self):
         self._packets += 1
@@ -236,6 +239,8 @@ def _monotonic_output_class(Picamera2Output):
             super().__init__()
             self.source, self.outputs = source, list(outputs)
             self._template = None
+            # A lost camera still has frames inside the encoder: they are delivered at stop().
+            self._broken = False
 
         def _add_stream(self, encoder_stream, codec_name, **kwargs):
             # The outputs copy codec parameters and extradata from the stream they are
@@ -248,8 +253,8 @@ def _monotonic_output_class(Picamera2Output):
 
         def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
             source = self.source
-            if source.failure is not None:
-                return
+            if self._broken:
+                return  # the outputs failed: the source has stopped delivering
             try:
                 if keyframe and not self._template.codec_context.extradata:
                     self._template.codec_context.extradata = parameter_sets(bytes(frame))
@@ -259,6 +264,7 @@ def _monotonic_output_class(Picamera2Output):
                     out.outputframe(data, keyframe, origin_us + timestamp, packet, audio)
                 source._packet_delivered()
             except Exception as exc:  # never let an error die silently in picamera2's thread
+                self._broken = True
                 source.fail(f"delivering a packet failed: {exc}", exc)
 
     return MonotonicOutput

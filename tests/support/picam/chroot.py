@@ -18,6 +18,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 
@@ -28,6 +29,7 @@ CACHE = Path(os.environ.get("RECORDER_TEST_CACHE", "/var/cache/recorder-test"))
 VIRTUAL_YAML = "usr/share/libcamera/pipeline/virtual/virtual.yaml"
 STUBS = "/src/tests/support/picam/stubs"  # the kms stub, inside the chroot
 HOST_TOOLS = ("debootstrap", "unshare", "chroot")
+STALE_S = 7 * 24 * 3600
 
 
 class ChrootUnavailable(Exception):
@@ -56,6 +58,7 @@ def ensure_chroot(log=print) -> Path:
     key = recipe_key()
     root = CACHE / f"trixie-{key}"
     if (root / ".ready").exists():
+        (root / ".ready").touch()  # last use, for _remove_stale
         return root
     with open(CACHE / f"trixie-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent build finishes before we look again
@@ -81,9 +84,12 @@ def ensure_chroot(log=print) -> Path:
 
 
 def _remove_stale(keep: Path):
-    """Chroots of older recipes are ~1.2 GB each: drop them once a new one is ready."""
+    """Chroots of other recipes are ~1.2 GB each: drop those unused for STALE_S. (Another
+    work tree may use another recipe right now: never remove a recently used one.)"""
     for old in CACHE.glob("trixie-*"):
-        if old.is_dir() and old != keep and not old.name.endswith(".partial"):
+        ready = old / ".ready"
+        if old.is_dir() and old != keep and ready.exists() and time.time() - ready.stat().st_mtime > STALE_S:
+            ready.unlink()
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -5,9 +5,11 @@ on libcamera's virtual camera, driven like recorder/simulate.py::run_simulated.
       JPEG frames 0.jpg .. for the virtual camera, each with its index as a
       framecode at the top; --flash images are white (the A/V sync flash).
   drive.py record --config C --store S --report R.json [--prerecord S] [--record S]
-      [--lose-after S] [--flash-image I --click-fixture]
+      [--lose-after S] [--microphone] [--click-at-frame K ...]
       pre-record, record, stop, seal; the report says what the camera and the
       pacer did and the CaptureError when the camera was lost.
+  drive.py baseline --config C --output F.mp4 --report R.json --seconds S
+      the same camera, OSD and encoder into picamera2's own PyavOutput (benchmarks).
 
 Exit status 0 when the recording ended as planned, 2 with the error message on
 stderr when a CaptureError ended it (as the CLI does), 1 on anything else.
@@ -44,6 +46,31 @@ def make_frames(directory: Path, count: int, width: int, height: int, flash: set
         cv2.imwrite(str(directory / f"{index}.jpg"), luma, [cv2.IMWRITE_JPEG_QUALITY, 95])
 
 
+class ArrivalWatch:
+    """Between the sources and the router: how far one stream's packets arrive behind
+    the other's (the router's interleaver waits at most 1 s for a lagging stream)."""
+
+    def __init__(self, router):
+        self.router = router
+        self.newest = {False: None, True: None}
+        self.max_behind_us = {False: 0, True: 0}  # video / audio behind the other stream
+        self.min_step_us = {False: None, True: None}  # closest consecutive timestamps
+
+    def _add_stream(self, *args, **kwargs):
+        self.router._add_stream(*args, **kwargs)
+
+    def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
+        other = self.newest[not audio]
+        if other is not None and other - timestamp > self.max_behind_us[audio]:
+            self.max_behind_us[audio] = other - timestamp
+        last = self.newest[audio]
+        if last is not None and (self.min_step_us[audio] is None or timestamp - last < self.min_step_us[audio]):
+            self.min_step_us[audio] = timestamp - last
+        if last is None or timestamp > last:
+            self.newest[audio] = timestamp
+        self.router.outputframe(frame, keyframe, timestamp, packet, audio)
+
+
 class Timeline:
     """Queue times of the virtual camera's frames (= their sensor timestamps)."""
 
@@ -78,6 +105,7 @@ def record(args) -> int:
     microphone = None
     error = None
     exit_code = 0
+    outputs = [ArrivalWatch(agent.router)]
     try:
         if player is not None:
             player.start()
@@ -85,8 +113,8 @@ def record(args) -> int:
             from recorder.capture.microphone import SoundDeviceMicrophone
 
             microphone = SoundDeviceMicrophone(config.audio)  # ALSA default -> PulseAudio
-            microphone.start([agent.router], clock)
-        camera.start([agent.router], clock)
+            microphone.start(outputs, clock)
+        camera.start(outputs, clock)
         origin = clock.monotonic_ns()
         start_ns = origin + int(args.prerecord * 1e9)
         stop_ns = start_ns + int(args.record * 1e9)
@@ -104,7 +132,11 @@ def record(args) -> int:
     finally:
         for source in (camera, microphone):
             if source is not None:
-                source.stop()
+                try:
+                    source.stop()
+                except Exception as exc:  # report it, and still seal what was recorded
+                    error, exit_code = error or f"{source.name}: stopping failed: {exc}", exit_code or 1
+                    logging.exception("stopping %s", source.name)
         if player is not None:
             player.stop()
         agent.shutdown("capture-error" if error else "run-complete")
@@ -119,12 +151,50 @@ def record(args) -> int:
         "late_ticks": paced.late_ticks if paced else 0,
         "ticks_ns": timeline.ticks,
         "click": player.report() if player else None,
+        "behind_us": {"video": outputs[0].max_behind_us[False], "audio": outputs[0].max_behind_us[True]},
+        "min_step_us": {"video": outputs[0].min_step_us[False], "audio": outputs[0].min_step_us[True]},
+        "late_packets": agent.router.late_packets,
         "sessions": agent.sessions,
     }
     Path(args.report).write_text(json.dumps(report))
     if error:
         print(f"recorder: {error}", file=sys.stderr)
     return exit_code
+
+
+def baseline(args) -> int:
+    """The same camera, OSD and encoder without the recorder: picamera2's own
+    LibavH264Encoder into picamera2's PyavOutput (one plain MP4 file)."""
+    from picamera2.encoders import LibavH264Encoder
+    from picamera2.outputs import PyavOutput
+
+    config = load_config(Path(args.config))
+    v, clock = config.video, SystemClock()
+    factory = virtual.camera_factory(v.fps)
+    camera = factory(0)
+    camera.configure(camera.create_video_configuration(
+        main={"size": (v.width, v.height), "format": "YUV420"}, controls={"FrameRate": v.fps}))
+    watermark = Watermark(v.width, v.height, osd_lines("rec-baseline", config.device.officer_id))
+
+    def burn(request):
+        from libcamera import controls
+        from picamera2 import MappedArray
+
+        with MappedArray(request, "main") as mapped:
+            ts = request.request.metadata[controls.SensorTimestamp]
+            watermark.burn_luma(mapped.array[: v.height, : v.width], clock.wall_ns_at(ts))
+
+    camera.pre_callback = burn
+    encoder = LibavH264Encoder(bitrate=v.bitrate, iperiod=v.fps * v.gop_seconds, framerate=v.fps)
+    encoder.preset = v.preset
+    output = PyavOutput(args.output)
+    camera.start_recording(encoder, output)
+    time.sleep(args.seconds)
+    camera.stop_recording()
+    camera.close()
+    Path(args.report).write_text(json.dumps({"frames_encoded": encoder.frames_encoded,
+                                             "frames_queued": factory.cameras[0].frames_queued}))
+    return 0
 
 
 def sleep_until(clock, until_ns, *sources):
@@ -157,7 +227,14 @@ def main() -> int:
     rec.add_argument("--lose-after", type=float)
     rec.add_argument("--microphone", action="store_true")
     rec.add_argument("--click-at-frame", type=int, action="append")
+    base = sub.add_parser("baseline")
+    base.add_argument("--config", required=True)
+    base.add_argument("--output", required=True)
+    base.add_argument("--report", required=True)
+    base.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
+    if args.command == "baseline":
+        return baseline(args)
     if args.command == "frames":
         make_frames(args.directory, args.count, args.width, args.height, set(args.flash))
         return 0

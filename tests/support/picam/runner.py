@@ -54,6 +54,17 @@ class VirtualRun:
         return json.loads((self.directory / "report.json").read_text())
 
 
+def prepare_frames(root: Path, directory: Path, images: int, width: int, height: int, flash=()):
+    """The virtual camera's frames in directory/frames (JPEG, framecode = image index)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    command = ["python3", DRIVE, "frames", "/out/frames", str(images), str(width), str(height)]
+    for index in flash:
+        command += ["--flash", str(index)]
+    made = chroot.run_in_chroot(root, command, directory, capture_output=True)
+    if made.returncode != 0:
+        raise RuntimeError(f"making frames failed: {made.stderr}")
+
+
 def record_virtual(root: Path, directory: Path, *, width=640, height=360, fps=30, images=64,
                    flash=(), prerecord_s=1.5, record_s=6.0, segment_s=2, lose_after=None,
                    pulse_dir: Path | None = None, click_at_frame=(), bitrate=1_000_000,
@@ -66,12 +77,8 @@ def record_virtual(root: Path, directory: Path, *, width=640, height=360, fps=30
         segment_s=segment_s, prerecord_s=max(1, int(prerecord_s)), audio=str(audio).lower(),
     ))
     (directory / "virtual.yaml").write_text(chroot.virtual_yaml(width, height, fps, "/out/frames"))
-    frames_cmd = ["python3", DRIVE, "frames", "/out/frames", str(images), str(width), str(height)]
-    for index in flash:
-        frames_cmd += ["--flash", str(index)]
-    made = chroot.run_in_chroot(root, frames_cmd, directory, capture_output=True)
-    if made.returncode != 0:
-        raise RuntimeError(f"making frames failed: {made.stderr}")
+    if not (directory / "frames").exists():
+        prepare_frames(root, directory, images, width, height, flash)
     command = ["python3", DRIVE, "record", "--config", "/out/recorder.toml", "--store", "/out/store",
                "--report", "/out/report.json", "--prerecord", str(prerecord_s), "--record", str(record_s)]
     if lose_after is not None:

@@ -23,6 +23,7 @@ import time
 
 import libcamera
 import picamera2.picamera2
+import picamera2.request
 from picamera2 import Picamera2
 from picamera2.allocators.allocator import Allocator, Sync
 
@@ -109,6 +110,7 @@ class PacedCamera:
         self._thread = None
         self._running = threading.Event()
         self.lost = threading.Event()
+        self.ticks: list[int] = []  # queue tick of each request, by libcamera's request sequence
         self.frames_queued = 0
         self.late_ticks = 0  # grid slots missed because no buffer was free (a dropped frame)
         self.first_tick_ns = None
@@ -122,6 +124,7 @@ class PacedCamera:
     __hash__ = object.__hash__
 
     def start(self, *args):
+        self.ticks = []  # libcamera numbers requests from 0 again after a start
         result = self._camera.start(*args)
         self._running.set()
         self._thread = threading.Thread(target=self._pace, name="virtual-camera-pacer", daemon=True)
@@ -141,7 +144,7 @@ class PacedCamera:
         return self._camera.stop(*args)
 
     def queue_request(self, request):
-        self._pending.put(request)
+        self._pending.put(getattr(request, "request", request))  # unwrap a GridRequest
 
     def lose(self):
         """The camera vanishes mid-recording: no more frames (libcamera stops it)."""
@@ -166,9 +169,31 @@ class PacedCamera:
                 time.sleep(delay / 1e9)
             if self.on_queue is not None:
                 self.on_queue(self.frames_queued, tick)
-            self._camera.queue_request(request)  # SensorTimestamp is taken here
+            self.ticks.append(tick)
+            self._camera.queue_request(request)
             self.frames_queued += 1
             tick += self.period_ns
+
+
+class GridRequest:
+    """A completed libcamera request whose SensorTimestamp is its frame's grid tick."""
+
+    def __init__(self, request, paced: PacedCamera):
+        self.request = request
+        self.metadata = dict(request.metadata)
+        sequence = request.sequence
+        if sequence < len(paced.ticks):
+            self.metadata[libcamera.controls.SensorTimestamp] = paced.ticks[sequence]
+
+    def __getattr__(self, name):
+        return getattr(self.request, name)
+
+
+class _GridCompletedRequest(picamera2.request.CompletedRequest):
+    def __init__(self, request, picam2):
+        if isinstance(picam2.camera, PacedCamera):
+            request = GridRequest(request, picam2.camera)
+        super().__init__(request, picam2)
 
 
 class VirtualPicamera2(Picamera2):
@@ -182,16 +207,17 @@ class VirtualPicamera2(Picamera2):
         ]
 
 
-def _no_dma_heap():
+def _patch_picamera2():
     # Picamera2.close() puts a fresh DmaAllocator in place, which needs /dev/dma_heap.
     picamera2.picamera2.DmaAllocator = MemfdAllocator
+    picamera2.picamera2.CompletedRequest = _GridCompletedRequest
 
 
 def camera_factory(fps: int, on_queue=None):
     """open_camera for Picamera2Source; `.cameras` collects the PacedCamera of each open."""
 
     def open_virtual_camera(camera_num=0):
-        _no_dma_heap()
+        _patch_picamera2()
         picam2 = VirtualPicamera2(camera_num, allocator=MemfdAllocator())
         picam2.camera = PacedCamera(picam2.camera, fps, on_queue)
         open_virtual_camera.cameras.append(picam2.camera)
