@@ -82,10 +82,25 @@ def test_explicit_picamera2_without_picamera2_is_a_clear_error():
         open_body(config, SimulatedClock(), [], "rec-test", simulate=False)
 
 
-def test_explicit_opencv_device_that_does_not_exist_is_a_clear_error():
-    config = config_from_dict({"capture": {"camera": "opencv", "camera_device": "/dev/video99"}})
-    with pytest.raises(CaptureError, match=r"capture\.camera_device = '/dev/video99' does not exist"):
+@pytest.mark.parametrize("device", ["/dev/video99", "missing-file.mp4"])
+def test_explicit_opencv_device_that_does_not_exist_is_a_clear_error(device):
+    config = config_from_dict({"capture": {"camera": "opencv", "camera_device": device}})
+    with pytest.raises(CaptureError, match=rf"capture\.camera_device = '{device}' does not exist"):
         choose_camera(config)
+
+
+def test_a_named_microphone_that_is_missing_is_an_error_even_with_auto():
+    result = run_python("""
+        from recorder.capture.select import choose_microphone
+        from recorder.config import config_from_dict
+        from recorder.errors import CaptureError
+        try:
+            choose_microphone(config_from_dict({"capture": {"microphone_device": "USB Mic"}}))
+        except CaptureError as exc:
+            print("ERROR", exc)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "ERROR capture.microphone_device = 'USB Mic' but sounddevice finds no input device" in result.stdout
 
 
 @pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])

@@ -57,6 +57,7 @@ def test_video_file_frames_are_recorded_contiguously_with_the_osd(tmp_path):
     store = tmp_path / "store"
     run = record_live(opencv_config(path), store, opencv_sources, prerecord_s=0.5, record_s=2.0)
     assert run.error is None
+    assert run.body.camera.counters["frame_gaps"] == 0
     assert verify_store(store).ok
     indices = recorded_indices(store)
     assert None not in indices

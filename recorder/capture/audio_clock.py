@@ -63,6 +63,7 @@ class ClockMapper:
         self.samples_out = 0
         self.gap_samples = 0
         self.dropped_samples = 0
+        self._drift_base: tuple[int, float] | None = None  # (samples_in, slip) 10 s in
 
     # --- measuring -------------------------------------------------------------
     def observe(self, frames: int, arrival_ns: int) -> None:
@@ -74,6 +75,8 @@ class ClockMapper:
         self._lows.append((arrival_ns, offset))
         while self._lows[0][0] < arrival_ns - self.window_ns:
             self._lows.popleft()
+        if self._drift_base is None and self.reference_ns is not None and self.samples_in >= 10 * self.rate:
+            self._drift_base = (self.samples_in, self.slip_samples)
         # A step (samples lost in an overrun) lifts every recent reading at once; drift
         # cannot move the offset by step_ms within a few seconds. Once the last second's
         # low is a step above the window's, forget the older readings: the gap is then
@@ -106,8 +109,17 @@ class ClockMapper:
         return (self.offset_ns - self.reference_ns) * self.rate / NS
 
     @property
-    def drift_ppm(self) -> float:
-        return 1e6 * self.slip_samples / self.samples_in if self.samples_in else 0.0
+    def drift_ppm(self) -> float | None:
+        """The device's rate error against the monotonic clock (negative: it runs fast),
+        from the slip since 10 s in (when the window is full; the first 0.5 s placed
+        sample 0 from few readings). None until a minute after that: the readings jitter
+        by ~1 ms, which over a minute is still ~17 ppm."""
+        if self._drift_base is None:
+            return None
+        base_in, base_slip = self._drift_base
+        if self.samples_in - base_in < 60 * self.rate:
+            return None
+        return 1e6 * (self.slip_samples - base_slip) / (self.samples_in - base_in)
 
     # --- resampling ------------------------------------------------------------
     def resample(self, block: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ BLOCK = 1024  # samples per driver callback: 21 ms at 48 kHz
 SETTLE_S = 0.5  # arrival times gathered before sample 0 is placed on the clock
 QUEUE_SECONDS = 10  # audio the encoder thread may fall behind before it is a failure
 START_TIMEOUT_S = 3.0  # a device may take a while to deliver its first block (PulseAudio ~1-2 s)
+CLOSE_TIMEOUT_S = 2.0  # closing a vanished device can block for ever inside PortAudio
 
 
 class Microphone(CaptureSource):
@@ -71,16 +72,28 @@ class Microphone(CaptureSource):
     def stop(self) -> None:
         """Close the device, then encode and deliver every block it captured."""
         self._stopping.set()
-        try:
-            self._close()
-        except Exception as exc:
-            self.fail(f"closing the input device failed: {exc}", exc)
+        # Pa_StopStream waits for the driver's callback thread, which can hang for ever
+        # in ALSA's poll once the sound server is gone: close on a helper thread and give
+        # up on it after a while, so that what was captured is still delivered.
+        closer = threading.Thread(target=self._close_reporting, name=f"{self.name}-close", daemon=True)
+        closer.start()
+        closer.join(CLOSE_TIMEOUT_S)
+        if closer.is_alive():
+            log.error("%s: the input device did not close within %.0f s; abandoned", self.name, CLOSE_TIMEOUT_S)
+            self.fail(f"input device {self.device or 'default'!r} did not close within {CLOSE_TIMEOUT_S:.0f} s "
+                      "(driver hung; abandoned)")
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
         if self.encoder is not None:
             self.encoder.flush()
+
+    def _close_reporting(self) -> None:
+        try:
+            self._close()
+        except Exception as exc:
+            self.fail(f"closing the input device failed: {exc}", exc)
 
     @property
     def counters(self) -> dict:
@@ -95,7 +108,7 @@ class Microphone(CaptureSource):
             # The offset of the device clock against the monotonic clock so far (ms; slow change =
             # drift). A rate in ppm means something only over minutes: scheduling jitter is ~1 ms.
             "clock_slip_ms": round(m.slip_samples * 1000 / m.rate, 2) if m and m.reference_ns is not None else 0.0,
-            "drift_ppm": round(m.drift_ppm, 1) if m and m.samples_in >= 60 * m.rate else None,
+            "drift_ppm": round(m.drift_ppm, 1) if m and m.drift_ppm is not None else None,
         }
 
     # --- driver side (callback thread): copy, stamp, queue; never block ---------

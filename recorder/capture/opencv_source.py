@@ -38,6 +38,8 @@ class OpenCVSource(CaptureSource):
         self.device = device or "0"
         self.is_file = _is_file(self.device)
         self.frames = 0
+        self.frame_gaps = 0  # camera: intervals over 1.5 frame periods (frames the driver dropped)
+        self._last_stamp_ns: int | None = None
         self.resized = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,10 +88,20 @@ class OpenCVSource(CaptureSource):
                     what = "video file ended" if self.is_file else "camera stopped delivering frames"
                     self.fail(f"{what} after {self.frames} frames ({self.device})")
                     return
+                self._note_gap(stamp_ns)
                 self._encode(image, stamp_ns)
                 self.frames += 1
         except Exception as exc:
             self.fail(f"capture failed after {self.frames} frames: {exc}", exc)
+
+    def _note_gap(self, stamp_ns: int):
+        """A camera whose frames we read too late drops them in the driver, unseen by us:
+        count and log the gaps in the timestamps, so a loss is never hidden."""
+        last, self._last_stamp_ns = self._last_stamp_ns, stamp_ns
+        if last is not None and stamp_ns - last > 1.5e9 / self.video.fps:
+            self.frame_gaps += 1
+            log.warning("opencv: %.0f ms between frames from %s (frames dropped before capture)",
+                        (stamp_ns - last) / 1e6, self.device)
 
     def _encode(self, image: np.ndarray, stamp_ns: int):
         import cv2
@@ -119,4 +131,4 @@ class OpenCVSource(CaptureSource):
 
     @property
     def counters(self) -> dict:
-        return {"frames_captured": self.frames}
+        return {"frames_captured": self.frames, "frame_gaps": self.frame_gaps}

@@ -70,7 +70,7 @@ def choose_camera(config: Config) -> tuple[str, str, str]:
         if problem := _opencv_missing():
             raise CaptureError(f"capture.camera = opencv but {problem}")
         device = capture.camera_device or "0"
-        if device.startswith("/dev/") and not os.path.exists(device):
+        if not device.isdigit() and "://" not in device and not os.path.exists(device):
             raise CaptureError(f"capture.camera_device = {device!r} does not exist")
         return "opencv", device, "capture.camera = opencv"
     # auto
@@ -138,6 +138,8 @@ def choose_microphone(config: Config) -> tuple[str | None, str, str]:
         if not problem:
             return backend, capture.microphone_device, "; ".join(reasons + [f"{backend} input found"])
         reasons.append(problem)
+    if capture.microphone_device:  # a named microphone that is missing is a fault, not a test signal
+        raise CaptureError(f"capture.microphone_device = {capture.microphone_device!r} but " + "; ".join(reasons))
     return "synthetic", "", "; ".join(reasons)
 
 
