@@ -28,8 +28,9 @@ def pulse(monkeypatch):
     server.stop()
 
 
-def live_config(backend: str):
+def live_config(backend: str, codec: str = "aac"):
     return config_from_dict({
+        "audio": {"codec": codec},
         "video": {"width": 320, "height": 240, "bitrate": 600_000},
         "segments": {"seconds": 30},
         "prerecord": {"seconds": 1, "audio": True},
@@ -65,8 +66,8 @@ def find(recorded: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
     return best, float(score[best])
 
 
-@pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
-def test_speech_played_into_the_sink_is_found_in_the_recording(pulse, tmp_path, backend):
+@pytest.mark.parametrize("backend, codec", [("sounddevice", "aac"), ("pyaudio", "aac"), ("sounddevice", "opus")])
+def test_speech_played_into_the_sink_is_found_in_the_recording(pulse, tmp_path, backend, codec):
     speech = speech_wav(tmp_path)
     reference = wav_at_48k(speech)
 
@@ -75,7 +76,7 @@ def test_speech_played_into_the_sink_is_found_in_the_recording(pulse, tmp_path, 
         pulse.play(speech)
 
     store = tmp_path / "store"
-    run = record_live(live_config(backend), store, sources_for(backend), record_s=len(reference) / RATE + 1.5,
+    run = record_live(live_config(backend, codec), store, sources_for(backend), record_s=len(reference) / RATE + 1.5,
                       during=play)
     assert run.error is None
     mic = run.body.microphone.counters

@@ -77,13 +77,14 @@ class OpenCVSource(CaptureSource):
     def _run(self):
         try:
             while not self._stop.is_set():
+                due_ns = None
                 if self.is_file:  # release frame i at its time, not as fast as the file decodes
-                    due = self.origin_ns + self.frames * 1_000_000_000 // self.video.fps
-                    delay = (due - self.clock.monotonic_ns()) / 1e9
+                    due_ns = self.origin_ns + self.frames * 1_000_000_000 // self.video.fps
+                    delay = (due_ns - self.clock.monotonic_ns()) / 1e9
                     if delay > 0 and self._stop.wait(delay):
                         return
                 ok, image = self._capture.read()
-                stamp_ns = due if self.is_file else self.clock.monotonic_ns()
+                stamp_ns = self.clock.monotonic_ns() if due_ns is None else due_ns
                 if not ok:
                     what = "video file ended" if self.is_file else "camera stopped delivering frames"
                     self.fail(f"{what} after {self.frames} frames ({self.device})")

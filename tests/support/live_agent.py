@@ -1,7 +1,6 @@
 """Drive the agent on a live body in tests, as recorder/simulate.py does on the simulated one
 (until the live run loop exists): pre-record, record, stop, flush, shutdown."""
 
-import time
 from dataclasses import dataclass, field
 
 from recorder.agent import Agent
@@ -51,7 +50,3 @@ def record_live(config, store, make_sources, prerecord_s=0.3, record_s=3.0, duri
     finally:
         agent.shutdown("run-complete")
     return run
-
-
-def wait_s(seconds: float) -> None:
-    time.sleep(seconds)
