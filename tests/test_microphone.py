@@ -93,17 +93,18 @@ def test_speech_played_into_the_sink_is_found_in_the_recording(pulse, tmp_path, 
     assert 0 <= delay_ms < 500, f"speech placed {delay_ms:.0f} ms after it was played"
 
 
+@pytest.mark.parametrize("how", ["kill", "remove_sink"])
 @pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
 def test_losing_the_microphone_mid_recording_is_a_clear_error_and_the_recording_verifies(
-        pulse, tmp_path, backend):
-    def kill_the_sound_server_after_a_second(run):
+        pulse, tmp_path, backend, how):
+    def lose_the_microphone_after_a_second(run):
         run.body.advance_to(run.start_ns + 1_000_000_000)
         run.marks["lost"] = run.clock.monotonic_ns()
-        pulse.kill()
+        getattr(pulse, how)()  # the sound server dies, or the sink and its monitor vanish
 
     store = tmp_path / "store"
     run = record_live(live_config(backend), store, sources_for(backend), record_s=6.0,
-                      during=kill_the_sound_server_after_a_second)
+                      during=lose_the_microphone_after_a_second)
     assert run.error is not None
     # The stream ends by itself (sounddevice's finished callback) or goes silent (watchdog).
     assert str(run.error).startswith(f"{backend}: ") and "input device 'default'" in str(run.error)

@@ -65,6 +65,10 @@ class PulseServer:
         return subprocess.Popen(["paplay", f"--device={SINK}", str(wav)], env=self.env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def remove_sink(self) -> None:
+        """The sink (and with it the default source, its monitor) disappears."""
+        self.pactl("unload-module", "module-null-sink")
+
     def kill(self) -> None:
         """The sound server vanishes, as a USB microphone pulled out mid-recording."""
         for proc in (self.busy, self.server):
