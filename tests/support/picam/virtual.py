@@ -139,8 +139,6 @@ class PacedCamera:
             self._thread = None
         while not self._pending.empty():
             self._pending.get_nowait()
-        if self.lost.is_set():
-            return 0
         return self._camera.stop(*args)
 
     def queue_request(self, request):
