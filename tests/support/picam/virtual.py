@@ -8,10 +8,15 @@ factory and otherwise runs exactly as on a Pi.
   * VirtualPicamera2 — the virtual pipeline rejects the Raw stream role that
     picamera2 probes at construction: report the processed sizes as sensor modes.
   * PacedCamera — the virtual camera ignores FrameRate and completes requests as
-    fast as they come; it also stamps SensorTimestamp when a request is queued.
-    Queueing one request per frame period on a fixed grid gives a steady 30 fps
-    *and* one sensor timestamp per frame, like a real sensor. It can also stop
-    the camera underneath picamera2 (a camera lost mid-recording).
+    fast as they come: queueing one request per frame period on a fixed grid
+    gives a steady 30 fps (a slot with no free buffer is skipped and counted, as
+    a sensor drops a frame). `lose()` makes it deliver nothing more (a camera
+    lost mid-recording).
+  * GridRequest — the virtual camera stamps SensorTimestamp when its thread gets
+    to a queued request: 1-5 ms jitter, and on a loaded machine two frames a few
+    µs apart, which the MP4 muxer rejects (EINVAL). A real sensor stamps frames on
+    its frame grid: a request's SensorTimestamp becomes the pacer's tick for it
+    (libcamera numbers requests in queue order).
 (The pykms import stub lives in stubs/, on PYTHONPATH inside the chroot.)
 """
 
@@ -26,8 +31,6 @@ import picamera2.picamera2
 import picamera2.request
 from picamera2 import Picamera2
 from picamera2.allocators.allocator import Allocator, Sync
-
-FRAME_REPEAT = 4  # the virtual camera shows each image file for 4 frames (libcamera 0.7)
 
 
 class MemfdAllocator(Allocator):
