@@ -3,6 +3,10 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 APT_PKGS  := ffmpeg python3-venv
+# picamera2 tests: a Debian trixie chroot with libcamera's virtual camera (tests/support/picam)
+APT_PKGS  += debootstrap
+# microphones on real PortAudio/PulseAudio (tests: null sink + espeak-ng); pyaudio builds against these
+APT_PKGS  += pulseaudio pulseaudio-utils libasound2-plugins portaudio19-dev espeak-ng python3-dev gcc
 DEMO_STORE ?= demo-store
 
 .PHONY: demo test bench system-deps

@@ -7,6 +7,12 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
  3. responsiveness: RECORD press -> recording mode and first cue in real time on the
     simulated body at 720p30, against the same on a 64x48 body (capture load ~ nil);
     target: maximum <= 200 ms.
+ 4. picamera2 on the virtual camera (bench/picamera2_long.py, 10 min): frames sealed
+    against frames delivered, agent CPU per recorded minute, A/V skew.
+ OSD (bench/osd.py): CPU per frame of frame -> watermark -> x264 against the same
+    pipeline without the watermark, at 720p and 1080p; the burn alone per frame.
+ microphone (bench/microphone.py): sounddevice on a PulseAudio null sink, a click every
+    5 s; where each click lands on the monotonic clock, its drift against one frame.
 
 Exit status 0 when the benchmark ran, even if a target is missed (MISSED is printed);
 non-zero when the benchmark itself failed.
@@ -25,6 +31,9 @@ from pathlib import Path
 
 import av
 
+import microphone
+import osd
+import picamera2_long
 import responsiveness
 import ring_memory
 import seal_path
@@ -109,6 +118,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side (median)")
     parser.add_argument("--passes", type=int, default=10, help="sample copies fed to the ring")
     parser.add_argument("--presses", type=int, default=20, help="RECORD presses per body (responsiveness)")
+    parser.add_argument("--osd-frames", type=int, default=150, help="frames per OSD run; 0 skips it")
+    parser.add_argument("--mic-seconds", type=float, default=60, help="microphone run; 0 skips it")
+    parser.add_argument("--picamera2-seconds", type=float, default=picamera2_long.bench_seconds(),
+                        help="picamera2 long run (default 600, or PICAMERA2_BENCH_SECONDS); 0 skips it")
     args = parser.parse_args()
     config = Config()
     print(f"machine: {machine()}")
@@ -145,6 +158,17 @@ def main() -> int:
         label = "press -> recording mode" if what == "state" else "press -> first cue"
         rows.append((f"{label}, median", loaded[f"{what}_median"], idle[f"{what}_median"], "ms", None))
         rows.append((f"{label}, max", loaded[f"{what}_max"], idle[f"{what}_max"], "ms", "200 ms"))
+    if args.osd_frames > 0:  # OSD: with the watermark against the same pipeline without it
+        for r in osd.run(args.osd_frames, args.repeats):
+            rows.append((f"OSD {r['size']}: pipeline CPU ms per frame", r["osd_ms"], r["plain_ms"], "ms", None))
+            rows.append((f"  of which burn_luma (cached overlay)", r["burn_us"] / 1000, r["plain_ms"], "ms", None))
+    if args.mic_seconds > 0:  # where clicks land on the monotonic clock, against one frame
+        mic = microphone.run(args.mic_seconds)
+        frame_ms = 1000 / config.video.fps
+        rows.append(("mic: click placement drift, first to last", abs(mic["delay_drift_ms"]), frame_ms, "ms", 1.0))
+        rows.append(("mic: click placement spread (paplay incl.)", mic["delay_spread_ms"], frame_ms, "ms", None))
+    if args.picamera2_seconds > 0:  # the longest: 10 min of picamera2 on the virtual camera
+        rows += picamera2_long.run(args.picamera2_seconds)
     print(f"\n{'measurement':<44} {'ours':>12} {'baseline':>12} {'ratio':>6}  target")
     for name, value, base, unit, target in rows:
         ratio = value / base

@@ -37,12 +37,18 @@ def _timeline(args):
 
 
 def cmd_run(args) -> int:
-    from .simulate import run_simulated
-
     config = load_config(args.config)
-    if not args.simulate:
-        raise RecorderError("only the simulated body exists yet: use `recorder run --simulate`")
-    agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast)
+    if args.simulate:
+        from .simulate import run_simulated
+
+        agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast)
+    else:
+        from .device import run_on_device
+
+        if args.script is not None or args.start_at is not None or args.duration is not None or args.fast:
+            raise RecorderError("--script, --start-at, --duration and --fast need --simulate: "
+                                "on the device the buttons drive recording")
+        agent = run_on_device(config, _store_root(args, config))
     for session in agent.sessions:
         print(
             f"session {session['session_id']}: {session['segments']} segment(s), "
@@ -82,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the agent")
-    run.add_argument("--simulate", action="store_true", help="use the simulated body")
+    run = sub.add_parser("run", help="run the agent (on the device: until SIGTERM or SIGINT)")
+    run.add_argument("--simulate", action="store_true",
+                     help="use the simulated body (synthetic capture, buttons on mock pins)")
     run.add_argument("--config", type=Path, help="TOML configuration file")
     run.add_argument("--store", help="evidence store directory (default: device.store)")
     run.add_argument("--start-at", type=float, metavar="SECONDS",

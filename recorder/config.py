@@ -81,6 +81,19 @@ class CuesConfig:
 
 
 @dataclass(frozen=True)
+class CaptureConfig:
+    camera: str = "auto"  # auto | picamera2 | opencv | synthetic
+    camera_device: str = ""  # opencv: /dev/videoN, an index "0", or a video file path
+    microphone: str = "auto"  # auto | sounddevice | pyaudio | synthetic
+    microphone_device: str = ""  # back-end device name or index; "" = the system default
+
+
+@dataclass(frozen=True)
+class OsdConfig:
+    enabled: bool = True  # time, device id, officer id burned into every frame
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
@@ -89,6 +102,8 @@ class Config:
     segments: SegmentConfig = field(default_factory=SegmentConfig)
     buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
     cues: CuesConfig = field(default_factory=CuesConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    osd: OsdConfig = field(default_factory=OsdConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -113,6 +128,8 @@ LIMITS = {
     ("buttons", "chord_seconds"): (0.5, 10.0),
     ("buttons", "debounce_ms"): (1, 200),
     ("cues", "reminder_seconds"): (0, 3600),
+    ("capture", "camera"): {"auto", "picamera2", "opencv", "synthetic"},
+    ("capture", "microphone"): {"auto", "sounddevice", "pyaudio", "synthetic"},
 }
 
 # Settings that name a GPIO pin: an int or a pin name, checked against the header.
@@ -179,6 +196,13 @@ def config_from_dict(data: dict) -> Config:
     )
     if config.buttons.chord_seconds >= config.buttons.hold_seconds:
         raise ConfigError("buttons.chord_seconds must be shorter than buttons.hold_seconds")
+    capture = config.capture
+    if capture.camera_device and capture.camera not in ("opencv", "auto"):
+        raise ConfigError(f"capture.camera_device is only used with capture.camera = opencv, not {capture.camera!r}")
+    if capture.microphone_device and capture.microphone in ("synthetic",):
+        raise ConfigError("capture.microphone_device is not used with capture.microphone = synthetic")
+    if not config.audio.enabled and capture.microphone not in ("auto", "synthetic"):
+        raise ConfigError(f"capture.microphone = {capture.microphone!r} needs audio.enabled = true")
     return config
 
 

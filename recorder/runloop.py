@@ -19,11 +19,12 @@ STEP_NS = 20_000_000  # how long inputs may wait at most: well inside the 200 ms
 
 
 class RunLoop:
-    def __init__(self, body, machine, controls, indicators, clock, pull_up: bool = True):
+    def __init__(self, body, machine, controls, indicators, clock, pull_up: bool = True, stop_requested=None):
         self.body, self.machine, self.controls = body, machine, controls
         self.indicators, self.clock = indicators, clock
         self.pull_up = pull_up
-        self.stop_requested = threading.Event()  # set from any thread (a signal, a bench) to end the run
+        # Set from any thread (a signal handler, a bench) to end the run.
+        self.stop_requested = stop_requested or threading.Event()
 
     def run(self, timeline: Timeline | None, end_ns: int | None = None):
         """Run until the timeline's end (or end_ns); times in the timeline count from body.origin_ns."""

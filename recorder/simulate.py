@@ -1,9 +1,11 @@
 """The simulated body's device: synthetic capture, gpiozero devices on MockFactory pins."""
 
+from functools import partial
+
 from gpiozero.pins.mock import MockFactory
 
 from .agent import Agent
-from .capture.body import SimulatedBody
+from .capture.select import open_body
 from .clock import SimulatedClock, SystemClock
 from .config import Config
 from .device import Device
@@ -16,13 +18,10 @@ def command_timeline(start_at_s: float, duration_s: float) -> Timeline:
     return parse_timeline(f"start @{start_at_s:.6f}s; stop @{stop_s:.6f}s; end @{stop_s:.6f}s")
 
 
-def _simulated_body(config, clock, outputs, device_id):
-    return SimulatedBody(config, clock, outputs)
-
-
 class SimulatedDevice(Device):
     def __init__(self, config: Config, store_root, clock, pin_factory=None):
-        super().__init__(config, store_root, clock, pin_factory or MockFactory(), _simulated_body)
+        super().__init__(config, store_root, clock, pin_factory or MockFactory(),
+                         partial(open_body, simulate=True))
 
 
 def run_simulated(config: Config, store_root, timeline: Timeline, fast: bool) -> Agent:

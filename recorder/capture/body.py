@@ -9,12 +9,16 @@ as the encoders allow.
 from ..clock import Clock
 from ..config import Config
 from .encoders import AudioEncoder, VideoEncoder
+from .osd import Watermark
 from .synthetic import SyntheticCamera, SyntheticMicrophone
 
 
 class SimulatedBody:
-    def __init__(self, config: Config, clock: Clock, outputs):
+    description = "camera: synthetic; microphone: synthetic"
+
+    def __init__(self, config: Config, clock: Clock, outputs, watermark: Watermark | None = None):
         self.clock = clock
+        self.watermark = watermark  # the OSD, burned below the frame code and frame number
         self.fps = config.video.fps
         self.camera = SyntheticCamera(config.video.width, config.video.height)
         self.video = VideoEncoder(config.video, outputs)
@@ -50,8 +54,11 @@ class SimulatedBody:
             capture()
 
     def _capture_frame(self):
-        stamp_us = self.frame_time_ns(self.frames) // 1000
-        self.video.encode(self.camera.frame(self.frames), stamp_us)
+        stamp_ns = self.frame_time_ns(self.frames)
+        image = self.camera.frame(self.frames)
+        if self.watermark is not None:
+            self.watermark.burn_luma(image[: self.camera.height], self.clock.wall_ns_at(stamp_ns))
+        self.video.encode(image, stamp_ns // 1000)
         self.frames += 1
 
     def _capture_audio_block(self):

@@ -1,0 +1,74 @@
+"""The live body: real capture sources running on their own, on the real clock.
+
+Same interface as SimulatedBody (`origin_ns`, `advance_to`, `flush`), so the agent
+drives either. Sources capture and deliver from their own threads from the moment
+the body exists; `advance_to` only waits on the clock, watching for a source that
+failed, and raises its CaptureError at once (within one step).
+"""
+
+import logging
+
+from ..clock import Clock
+from ..errors import CaptureError
+from .sources import CaptureSource
+
+log = logging.getLogger(__name__)
+
+STEP_NS = 50_000_000  # how often advance_to looks at the sources
+
+
+class LiveBody:
+    def __init__(self, clock: Clock, camera: CaptureSource, microphone: CaptureSource | None, outputs,
+                 description: str = ""):
+        self.clock = clock
+        self.camera, self.microphone = camera, microphone
+        self.description = description or self._describe()
+        self.origin_ns = clock.monotonic_ns()
+        self._started: list[CaptureSource] = []
+        try:
+            for source in self.sources:
+                source.start(outputs, clock)
+                self._started.append(source)
+        except Exception:
+            self.flush()  # stop what did start; its packets are delivered
+            raise
+
+    @property
+    def sources(self) -> list[CaptureSource]:
+        return [s for s in (self.camera, self.microphone) if s is not None]
+
+    def _describe(self) -> str:
+        cam = getattr(self.camera, "description", self.camera.name)
+        mic = getattr(self.microphone, "description", self.microphone.name) if self.microphone else "none"
+        return f"camera: {cam}; microphone: {mic}"
+
+    def check(self) -> None:
+        """Raise the first source failure, if any."""
+        for source in self.sources:
+            if source.failure is not None:
+                raise source.failure
+
+    def advance_to(self, until_ns: int) -> None:
+        while True:
+            self.check()
+            now = self.clock.monotonic_ns()
+            if now >= until_ns:
+                return
+            self.clock.sleep_until(min(until_ns, now + STEP_NS))
+
+    def flush(self) -> None:
+        """Stop every started source; each delivers everything it captured."""
+        errors = []
+        while self._started:
+            source = self._started.pop()
+            try:
+                source.stop()
+            except Exception as exc:  # stop the others anyway, then report
+                log.error("stopping %s failed: %s", source.name, exc)
+                errors.append(exc if isinstance(exc, CaptureError) else source.fail(f"stop failed: {exc}", exc))
+        if errors:
+            raise errors[0]
+
+    @property
+    def counters(self) -> dict:
+        return {source.name: source.counters for source in self.sources}

@@ -1,0 +1,125 @@
+"""Capture settings and source selection: which source, and why, said clearly."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from recorder.capture.select import choose_camera, open_body
+from recorder.clock import SimulatedClock
+from recorder.config import config_from_dict
+from recorder.errors import CaptureError, ConfigError
+
+
+@pytest.mark.parametrize(
+    "data, name",
+    [
+        ({"capture": {"camera": "webcam"}}, "capture.camera"),
+        ({"capture": {"microphone": "alsa"}}, "capture.microphone"),
+        ({"capture": {"camera": "synthetic", "camera_device": "/dev/video0"}}, "capture.camera_device"),
+        ({"capture": {"microphone": "synthetic", "microphone_device": "hw:1"}}, "capture.microphone_device"),
+        ({"capture": {"microphone": "pyaudio"}, "audio": {"enabled": False}}, "capture.microphone"),
+        ({"capture": {"camera_device": 0}}, "capture.camera_device"),
+        ({"capture": {"lens": "wide"}}, "capture.lens"),
+        ({"osd": {"enabled": "yes"}}, "osd.enabled"),
+        ({"osd": {"position": "top"}}, "osd.position"),
+    ],
+)
+def test_invalid_capture_settings_name_the_setting(data, name):
+    with pytest.raises(ConfigError, match=name.replace(".", r"\.")):
+        config_from_dict(data)
+
+
+def test_defaults_are_auto_with_osd():
+    config = config_from_dict({})
+    assert (config.capture.camera, config.capture.microphone) == ("auto", "auto")
+    assert config.osd.enabled is True
+
+
+def no_sound_server_env() -> dict:
+    """An environment where PortAudio finds no input: no PulseAudio reachable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "XDG_RUNTIME"))}
+    env["PULSE_SERVER"] = "unix:/nonexistent/pulse/native"
+    return env
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=no_sound_server_env(), timeout=60)
+
+
+def test_auto_without_hardware_falls_back_to_the_simulated_body_and_says_why():
+    if importlib.util.find_spec("picamera2") is not None or any(
+            name.startswith("video") for name in os.listdir("/dev")):
+        pytest.skip("this machine has camera software or a V4L2 device")
+    result = run_python("""
+        import logging
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        from recorder.capture.select import open_body
+        from recorder.clock import SimulatedClock
+        from recorder.config import config_from_dict
+        body = open_body(config_from_dict({}), SimulatedClock(), [], "rec-test", simulate=False)
+        print(type(body).__name__)
+        print(body.description)
+    """)
+    assert result.returncode == 0, result.stderr
+    kind, description = result.stdout.strip().splitlines()[-2:]
+    assert kind == "SimulatedBody"
+    assert description.startswith("camera: synthetic (picamera2 not installed")
+    assert "no /dev/video* camera" in description
+    assert "microphone: synthetic (sounddevice finds no input device" in description
+    assert description in result.stderr  # the same line is logged
+
+
+def test_explicit_picamera2_without_picamera2_is_a_clear_error():
+    if importlib.util.find_spec("picamera2") is not None:
+        pytest.skip("picamera2 is installed here")
+    config = config_from_dict({"capture": {"camera": "picamera2"}})
+    with pytest.raises(CaptureError, match=r"capture\.camera = picamera2 but picamera2 not installed"):
+        open_body(config, SimulatedClock(), [], "rec-test", simulate=False)
+
+
+@pytest.mark.parametrize("device", ["/dev/video99", "missing-file.mp4"])
+def test_explicit_opencv_device_that_does_not_exist_is_a_clear_error(device):
+    config = config_from_dict({"capture": {"camera": "opencv", "camera_device": device}})
+    with pytest.raises(CaptureError, match=rf"capture\.camera_device = '{device}' does not exist"):
+        choose_camera(config)
+
+
+def test_a_named_microphone_that_is_missing_is_an_error_even_with_auto():
+    result = run_python("""
+        from recorder.capture.select import choose_microphone
+        from recorder.config import config_from_dict
+        from recorder.errors import CaptureError
+        try:
+            choose_microphone(config_from_dict({"capture": {"microphone_device": "USB Mic"}}))
+        except CaptureError as exc:
+            print("ERROR", exc)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "ERROR capture.microphone_device = 'USB Mic' but sounddevice finds no input device" in result.stdout
+
+
+@pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
+def test_explicit_microphone_without_an_input_device_is_a_clear_error(backend):
+    result = run_python(f"""
+        from recorder.capture.select import choose_microphone
+        from recorder.config import config_from_dict
+        from recorder.errors import CaptureError
+        try:
+            choose_microphone(config_from_dict({{"capture": {{"microphone": "{backend}"}}}}))
+        except CaptureError as exc:
+            print("ERROR", exc)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert f"ERROR capture.microphone = {backend} but {backend} finds no input device" in result.stdout
+
+
+def test_simulate_forces_the_simulated_body_whatever_is_configured():
+    config = config_from_dict({"capture": {"camera": "picamera2", "microphone": "pyaudio"}})
+    body = open_body(config, SimulatedClock(), [], "rec-test", simulate=True)
+    assert type(body).__name__ == "SimulatedBody"
+    assert body.description.startswith("camera: synthetic (simulated body)")

@@ -1,0 +1,53 @@
+"""`recorder run` without --simulate: the device's service, on the system clock, until SIGTERM."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import recorder
+from shifts import ledger, transitions
+
+CONFIG = """
+[video]
+width = 320
+height = 240
+[capture]
+camera = "synthetic"
+microphone = "synthetic"
+[prerecord]
+seconds = 2
+"""
+
+
+def test_runs_until_sigterm_then_seals_everything(tmp_path):
+    config = tmp_path / "recorder.toml"
+    config.write_text(CONFIG)
+    store = tmp_path / "store"
+    env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock")  # no GPIO on a build machine
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recorder", "run", "--config", str(config), "--store", str(store)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    time.sleep(3)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "camera: synthetic (capture.camera = synthetic)" in err, "which source, and why"
+    assert transitions(store) == [("booting", "ready", "boot"), ("ready", "off", "shutdown")]
+    assert ledger(store)[-1]["type"] == "agent_stop"
+    assert "VERIFIED" in recorder("verify", store).stdout
+
+
+def test_without_gpio_is_a_clear_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    result = recorder("run", "--store", tmp_path / "store", check=False, env=env)
+    assert result.returncode == 2
+    assert "no GPIO on this machine" in result.stderr and "--simulate" in result.stderr
+    assert not (tmp_path / "store").exists(), "nothing is written before the pins are found"
+
+
+def test_simulation_options_need_simulate(tmp_path):
+    result = recorder("run", "--store", tmp_path / "store", "--script", "press record @1s", check=False)
+    assert result.returncode == 2 and "need --simulate" in result.stderr

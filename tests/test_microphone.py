@@ -1,0 +1,140 @@
+"""Microphones on the real sound stack: PortAudio (sounddevice, pyaudio) -> ALSA pulse
+plugin -> a private PulseAudio whose null sink we play speech into."""
+
+import av
+import numpy as np
+import pytest
+
+from conftest import require_tool
+from media import decoded_audio, manifest_of, segments_of
+from recorder.capture.microphone import MICROPHONES
+from recorder.capture.select import make_watermark
+from recorder.capture.synthetic_sources import SyntheticCameraSource
+from recorder.config import config_from_dict
+from recorder.sign.verifier import verify_store
+from support.live_agent import record_live
+from support.pulse import PulseServer, speech_wav, use_pulse_in_this_process
+
+RATE = 48_000
+
+
+@pytest.fixture
+def pulse(monkeypatch):
+    for tool in ("pulseaudio", "pactl", "pacat", "paplay", "espeak-ng"):
+        require_tool(tool)
+    server = PulseServer().start()
+    use_pulse_in_this_process(server, monkeypatch)
+    yield server
+    server.stop()
+
+
+def live_config(backend: str, codec: str = "aac"):
+    return config_from_dict({
+        "audio": {"codec": codec},
+        "video": {"width": 320, "height": 240, "bitrate": 600_000},
+        "segments": {"seconds": 30},
+        "prerecord": {"seconds": 1, "audio": True},
+        "capture": {"camera": "synthetic", "microphone": backend},
+    })
+
+
+def sources_for(backend: str):
+    def make(config, device_id):
+        camera = SyntheticCameraSource(config.video, make_watermark(config, device_id))
+        return camera, MICROPHONES[backend](config.audio, "")
+    return make
+
+
+def wav_at_48k(path) -> np.ndarray:
+    """The WAV as PulseAudio plays it into a 48 kHz sink: resampled by a proper (sinc) resampler."""
+    resampler = av.AudioResampler(format="dbl", layout="mono", rate=RATE)
+    with av.open(str(path)) as container:
+        frames = [out for frame in container.decode(audio=0) for out in resampler.resample(frame)]
+    frames += resampler.resample(None)
+    return np.concatenate([frame.to_ndarray()[0] for frame in frames])
+
+
+def find(recorded: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
+    """(position in recorded, normalised correlation) of the best match of reference."""
+    n = len(recorded) + len(reference)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(recorded, size) * np.conj(np.fft.rfft(reference, size)), size)
+    corr = corr[: len(recorded) - len(reference) + 1]
+    energy = np.sqrt(np.convolve(recorded**2, np.ones(len(reference)), mode="valid") * np.sum(reference**2))
+    score = corr / np.maximum(energy, 1e-12)
+    best = int(np.argmax(score))
+    return best, float(score[best])
+
+
+@pytest.mark.parametrize("backend, codec", [("sounddevice", "aac"), ("pyaudio", "aac"), ("sounddevice", "opus")])
+def test_speech_played_into_the_sink_is_found_in_the_recording(pulse, tmp_path, backend, codec):
+    speech = speech_wav(tmp_path)
+    reference = wav_at_48k(speech)
+
+    def play(run):
+        run.marks["play"] = run.clock.monotonic_ns()
+        pulse.play(speech)
+
+    store = tmp_path / "store"
+    run = record_live(live_config(backend, codec), store, sources_for(backend), record_s=len(reference) / RATE + 1.5,
+                      during=play)
+    assert run.error is None
+    mic = run.body.microphone.counters
+    assert mic["overruns"] == 0 and mic["gap_samples"] == 0 and mic["dropped_samples"] == 0
+    assert verify_store(store).ok
+
+    [segment] = segments_of(store)
+    samples, first = decoded_audio(segment)
+    position, score = find(samples.astype(np.float64), reference)
+    assert score > 0.9, f"speech not found (best correlation {score:.2f})"
+    # Where the speech sits on the monotonic clock: after paplay started, within its latency.
+    found_ns = manifest_of(segment)["start"]["mono_us"] * 1000 + (first + position) * 1_000_000_000 // RATE
+    delay_ms = (found_ns - run.marks["play"]) / 1e6
+    assert 0 <= delay_ms < 500, f"speech placed {delay_ms:.0f} ms after it was played"
+
+
+@pytest.mark.parametrize("how", ["kill", "remove_sink"])
+@pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
+def test_losing_the_microphone_mid_recording_is_a_clear_error_and_the_recording_verifies(
+        pulse, tmp_path, backend, how):
+    def lose_the_microphone_after_a_second(run):
+        run.body.advance_to(run.start_ns + 1_000_000_000)
+        run.marks["lost"] = run.clock.monotonic_ns()
+        getattr(pulse, how)()  # the sound server dies, or the sink and its monitor vanish
+
+    store = tmp_path / "store"
+    run = record_live(live_config(backend), store, sources_for(backend), record_s=6.0,
+                      during=lose_the_microphone_after_a_second)
+    assert run.error is not None
+    # The stream ends by itself (sounddevice's finished callback) or goes silent (watchdog).
+    assert str(run.error).startswith(f"{backend}: ") and "input device 'default'" in str(run.error)
+    assert "(device lost?)" in str(run.error)
+    # Noticed within the loss timeout (1 s) and a step, not at the end of the recording.
+    noticed_s = (run.agent.sessions[-1]["end"]["mono_us"] * 1000 - run.marks["lost"]) / 1e9
+    assert noticed_s < 2.0
+    assert run.agent.sessions[-1]["cause"] == "capture-error"
+    report = verify_store(store)
+    assert report.ok, report.problems
+    # The audio captured before the loss is in the sealed segment, up to the loss.
+    [segment] = segments_of(store)
+    samples, first = decoded_audio(segment)
+    start_us = manifest_of(segment)["start"]["mono_us"]
+    audio_end_ns = start_us * 1000 + (first + len(samples)) * 1_000_000_000 // RATE
+    assert abs(audio_end_ns - run.marks["lost"]) < 300_000_000
+
+
+def test_auto_picks_the_real_microphone_next_to_a_synthetic_camera(pulse, tmp_path):
+    """Selection on a machine with a sound input but no camera: a live body, and it says so."""
+    from recorder.capture.select import open_body
+    from recorder.clock import SystemClock
+
+    config = config_from_dict({"video": {"width": 320, "height": 240}})
+    body = open_body(config, SystemClock(), [], "rec-test", simulate=False)
+    try:
+        assert type(body).__name__ == "LiveBody"
+        assert body.description.startswith("camera: synthetic (")
+        assert "microphone: sounddevice (sounddevice input found)" in body.description
+        body.advance_to(body.origin_ns + 1_000_000_000)
+    finally:
+        body.flush()
+    assert body.microphone.counters["samples_captured"] > 0
