@@ -60,7 +60,9 @@ def find(recorded: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
     size = 1 << (n - 1).bit_length()
     corr = np.fft.irfft(np.fft.rfft(recorded, size) * np.conj(np.fft.rfft(reference, size)), size)
     corr = corr[: len(recorded) - len(reference) + 1]
-    energy = np.sqrt(np.convolve(recorded**2, np.ones(len(reference)), mode="valid") * np.sum(reference**2))
+    power = np.concatenate([[0.0], np.cumsum(recorded**2)])
+    window_energy = power[len(reference):] - power[: len(power) - len(reference)]  # O(n), not a convolution
+    energy = np.sqrt(np.maximum(window_energy, 0) * np.sum(reference**2))
     score = corr / np.maximum(energy, 1e-12)
     best = int(np.argmax(score))
     return best, float(score[best])

@@ -215,7 +215,9 @@ class SoundDeviceMicrophone(Microphone):
         if stream is not None:
             self._stream = None
             try:
-                stream.stop()
+                # A lost device: abort (PortAudio cancels its callback thread, which may be
+                # stuck in ALSA's poll); stop would wait for it for ever.
+                stream.abort() if self.failure is not None else stream.stop()
             finally:
                 stream.close()
 
@@ -249,11 +251,21 @@ class PyAudioMicrophone(Microphone):
         self._stream = self._pa = None
         try:
             if stream is not None:
-                stream.stop_stream()
+                if self.failure is not None and hasattr(pyaudio_module(), "_portaudio"):
+                    # PyAudio has no public abort; see SoundDeviceMicrophone._close for why.
+                    pyaudio_module()._portaudio.abort_stream(stream._stream)
+                else:
+                    stream.stop_stream()
                 stream.close()
         finally:
             if pa is not None:
                 pa.terminate()
+
+
+def pyaudio_module():
+    import pyaudio
+
+    return pyaudio
 
 
 def _pyaudio_index(pa, name: str) -> int:
