@@ -161,7 +161,7 @@ def main() -> int:
     if args.osd_frames > 0:  # OSD: with the watermark against the same pipeline without it
         for r in osd.run(args.osd_frames, args.repeats):
             rows.append((f"OSD {r['size']}: pipeline CPU ms per frame", r["osd_ms"], r["plain_ms"], "ms", None))
-            rows.append((f"  of which burn_luma (cached overlay)", r["burn_us"] / 1000, r["plain_ms"], "ms", None))
+            rows.append(("  of which burn_luma (cached overlay)", r["burn_us"] / 1000, r["plain_ms"], "ms", None))
     if args.mic_seconds > 0:  # where clicks land on the monotonic clock, against one frame
         mic = microphone.run(args.mic_seconds)
         frame_ms = 1000 / config.video.fps

@@ -22,7 +22,6 @@ frames silently.
 import logging
 import os
 import threading
-import time
 
 from ..clock import Clock
 from ..config import VideoConfig

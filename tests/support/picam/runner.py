@@ -11,7 +11,6 @@ where host tests verify and decode it.
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
