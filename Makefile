@@ -8,6 +8,7 @@ APT_PKGS  += debootstrap
 # microphones on real PortAudio/PulseAudio (tests: null sink + espeak-ng); pyaudio builds against these
 APT_PKGS  += pulseaudio pulseaudio-utils libasound2-plugins portaudio19-dev espeak-ng python3-dev gcc
 DEMO_STORE ?= demo-store
+# A scripted shift: arrive and press, two key moments, an accidental short hold, a held stop.
 
 .PHONY: demo test bench system-deps
 
@@ -27,7 +28,8 @@ $(STAMP): pyproject.toml | system-deps
 	touch $(STAMP)
 
 demo: system-deps $(STAMP)
-	$(VENV)/bin/recorder run --simulate --fast --store $(DEMO_STORE) --start-at 10 --duration 65
+	$(VENV)/bin/recorder run --simulate --fast --store $(DEMO_STORE) \
+	  --script 'press record @10s; mark @30s; hold record 1s @45s; mark @60s; hold record 3.5s @72s'
 	$(VENV)/bin/recorder verify $(DEMO_STORE)
 
 test: system-deps $(STAMP)

@@ -1,0 +1,41 @@
+"""The whole device on a live body: real gpiozero devices (MockFactory pins moved by a script),
+the state machine and the OpenCV source reading a real video file on the system clock.
+When the file ends the camera is gone: the session closes with cause capture-failed,
+the ledger says so, and everything recorded before verifies, frame by frame."""
+
+from functools import partial
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from media import frame_indices, segments_of
+from recorder.capture.select import open_body
+from recorder.clock import SystemClock
+from recorder.device import Device
+from recorder.errors import CaptureError
+from recorder.script import parse_timeline
+from recorder.sign.verifier import verify_store
+from shifts import ledger, of_type, transitions
+from test_opencv_source import FPS, opencv_config, video_file
+
+
+def test_camera_lost_while_recording_closes_the_session_and_keeps_the_evidence(tmp_path):
+    path = video_file(tmp_path / "scene.mp4", 3 * FPS)  # the "camera" delivers 3 s, then is gone
+    store = tmp_path / "store"
+    device = Device(opencv_config(path), store, SystemClock(), MockFactory(), partial(open_body, simulate=False))
+    with pytest.raises(CaptureError, match="opencv"):
+        device.run(parse_timeline("press record @1s; mark @1.5s; end @10s"))
+    assert transitions(store) == [
+        ("booting", "ready", "boot"),
+        ("ready", "recording", "button:record"),
+        ("recording", "stopping", "capture-failed"),
+        ("stopping", "ready", "session-closed"),
+        ("ready", "off", "capture-failed"),
+    ]
+    [stop] = of_type(ledger(store), "session_stop")
+    assert stop["body"]["cause"] == "capture-failed" and stop["body"]["marks"] == 1
+    report = verify_store(store)
+    assert report.ok, report.summary_text()
+    indices = [i for segment in segments_of(store) for i in frame_indices(segment)]
+    assert indices == list(range(indices[0], indices[-1] + 1)), "contiguous up to the loss"
+    assert indices[-1] >= 3 * FPS - 2, "frames up to the end of the file are kept"
