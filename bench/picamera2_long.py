@@ -82,7 +82,7 @@ def run(seconds: float) -> list[tuple]:
         prepare_frames(root, work, IMAGES, WIDTH, HEIGHT, flash=[FLASH_IMAGE])
         total_frames = int((seconds + 2) * FPS)
         clicks = list(range(FLASH_IMAGE * REPEAT, total_frames, CYCLE)) if pulse else []
-        print(f"\n3. picamera2 on the virtual camera: {WIDTH}x{HEIGHT} {FPS} fps, libx264 {PRESET}, "
+        print(f"\n4. picamera2 on the virtual camera: {WIDTH}x{HEIGHT} {FPS} fps, libx264 {PRESET}, "
               f"{seconds:.0f} s recorded" + (" with microphone" if pulse else ""))
         started, before = time.monotonic(), children_cpu()
         rec = record_virtual(root, work, width=WIDTH, height=HEIGHT, fps=FPS, images=IMAGES,
