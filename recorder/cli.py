@@ -8,11 +8,12 @@ clear line on stderr, and never after touching sealed evidence.
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from .config import load_config
-from .errors import RecorderError
+from .errors import CaptureError, RecorderError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -127,6 +128,12 @@ def main(argv=None) -> int:
     )
     try:
         return args.func(args)
+    except CaptureError as exc:
+        # Everything is sealed and fsync'd by now. A sound device lost mid-stream can leave
+        # PortAudio unable to terminate, which would hang its exit handler: leave without it.
+        print(f"recorder: error: {exc}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_CANNOT_RUN)
     except RecorderError as exc:
         print(f"recorder: error: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN

@@ -1,6 +1,13 @@
 """Microphones on the real sound stack: PortAudio (sounddevice, pyaudio) -> ALSA pulse
 plugin -> a private PulseAudio whose null sink we play speech into."""
 
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import av
 import numpy as np
 import pytest
@@ -99,22 +106,30 @@ def test_speech_played_into_the_sink_is_found_in_the_recording(pulse, tmp_path, 
 @pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
 def test_losing_the_microphone_mid_recording_is_a_clear_error_and_the_recording_verifies(
         pulse, tmp_path, backend, how):
-    def lose_the_microphone_after_a_second(run):
-        run.body.advance_to(run.start_ns + 1_000_000_000)
-        run.marks["lost"] = run.clock.monotonic_ns()
+    # In a child process: after a lost server PortAudio may never terminate again, and the
+    # next test's PortAudio re-initialisation would hang in this one.
+    store, result = tmp_path / "store", tmp_path / "result.json"
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "support" / "mic_loss_child.py"), backend, str(store), str(result)],
+        stdout=subprocess.PIPE, text=True, env=dict(os.environ, **pulse.env),
+    )
+    try:
+        assert child.stdout.readline().strip() == "lose-it-now"
+        lost_ns = time.monotonic_ns()  # CLOCK_MONOTONIC: the child's SystemClock reads the same clock
         getattr(pulse, how)()  # the sound server dies, or the sink and its monitor vanish
-
-    store = tmp_path / "store"
-    run = record_live(live_config(backend), store, sources_for(backend), record_s=6.0,
-                      during=lose_the_microphone_after_a_second)
-    assert run.error is not None
+        child.wait(timeout=60)
+    finally:
+        child.kill()
+    outcome = json.loads(result.read_text())
+    error = outcome["error"]
+    assert error is not None
     # The stream ends by itself (sounddevice's finished callback) or goes silent (watchdog).
-    assert str(run.error).startswith(f"{backend}: ") and "input device 'default'" in str(run.error)
-    assert "(device lost?)" in str(run.error)
+    assert error.startswith(f"{backend}: ") and "input device 'default'" in error
+    assert "(device lost?)" in error
     # Noticed within the loss timeout (1 s) and a step, not at the end of the recording.
-    noticed_s = (run.agent.sessions[-1]["end"]["mono_us"] * 1000 - run.marks["lost"]) / 1e9
+    noticed_s = (outcome["end_mono_us"] * 1000 - lost_ns) / 1e9
     assert noticed_s < 2.0
-    assert run.agent.sessions[-1]["cause"] == "capture-error"
+    assert outcome["cause"] == "capture-error"
     report = verify_store(store)
     assert report.ok, report.problems
     # The audio captured before the loss is in the sealed segment, up to the loss.
@@ -122,7 +137,7 @@ def test_losing_the_microphone_mid_recording_is_a_clear_error_and_the_recording_
     samples, first = decoded_audio(segment)
     start_us = manifest_of(segment)["start"]["mono_us"]
     audio_end_ns = start_us * 1000 + (first + len(samples)) * 1_000_000_000 // RATE
-    assert abs(audio_end_ns - run.marks["lost"]) < 300_000_000
+    assert abs(audio_end_ns - lost_ns) < 300_000_000
 
 
 def test_auto_picks_the_real_microphone_next_to_a_synthetic_camera(pulse, tmp_path):

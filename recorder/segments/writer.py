@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import av
 
+from ..errors import CaptureError
 from ..sign.sealer import ClosedSegment
 from .store import Store, partial_path
 
@@ -107,6 +108,8 @@ class SegmentWriter:
             if seg.audio_first_us is None:
                 seg.audio_first_us = packet.timestamp
         else:
+            if seg.frames:
+                _check_increasing(seg.streams[False].time_base, seg.last_video_us - seg.start_us, out.dts)
             out.duration = self.frame_us
             out.is_keyframe = packet.keyframe
             seg.frames += 1
@@ -193,4 +196,19 @@ class SegmentWriter:
             audio=audio_info,
             prerecord=prerecord,
             notes=seg.notes,
+        )
+
+
+def _check_increasing(time_base: Fraction, previous_us: int, current_us: int):
+    """The MP4 muxer refuses (EINVAL) a frame whose time does not advance in the track's
+    time base; say what is wrong instead: the capture source's timestamps are broken."""
+    def ticks(us: int) -> int:
+        return us * time_base.denominator // (1_000_000 * time_base.numerator)
+
+    if ticks(current_us) <= ticks(previous_us):
+        raise CaptureError(
+            f"video timestamps do not advance: a frame at +{current_us} µs follows one at "
+            f"+{previous_us} µs in this segment (the track's resolution is "
+            f"{1_000_000 * time_base.numerator / time_base.denominator:.1f} µs); "
+            "the camera delivered broken timestamps"
         )
