@@ -145,8 +145,7 @@ def _check_value(section: str, key: str, value, expected_type):
     if (section, key) in PIN_SETTINGS:
         if (section, key) in REQUIRED_PINS and value in ("", None):
             raise ConfigError(f"{name} must name a pin: the device cannot work without it")
-        resolve_pin(name, value)
-        return
+        return  # resolved (and type-checked) once, with the duplicate check in config_from_dict
     if expected_type is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name} must be a number, not {value!r}")

@@ -72,7 +72,6 @@ class StateMachine:
 
     def stop(self, cause: str, at_ns: int | None = None):
         at_ns = self._now(at_ns)
-        self._pending_start = None if cause in ("shutdown", "capture-failed") else self._pending_start
         if self.mode != RECORDING:
             return
         self._enter(STOPPING, cause, at_ns)
@@ -96,10 +95,10 @@ class StateMachine:
         self.indicators.cue("stealth_on" if stealth else "stealth_off", at_ns)
 
     def power_off(self, cause: str, at_ns: int | None = None):
-        """The agent is stopping: stop any recording and go dark."""
+        """The agent is stopping and its last session is closed (runloop.finish): drop any
+        kept start, take the close into account, and go dark."""
         at_ns = self._now(at_ns)
-        self.stop(cause, at_ns)
-        self._pending_start = None
+        self._pending_start = None  # before settle(), which would carry it out
         self.settle()
         if self.mode in (BOOTING, READY):
             self._enter(OFF, cause, at_ns)

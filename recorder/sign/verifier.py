@@ -546,6 +546,13 @@ class _Verification:
         if handler:
             handler(entry, location)
 
+    def known_session(self, sid: str, location: str, unknown: str) -> "_Session | None":
+        """The session an entry names, or None after reporting it as unknown."""
+        session = self.sessions.get(sid)
+        if session is None:
+            self.problem("unknown-session", location, unknown, sid)
+        return session
+
     def on_agent_start(self, entry: dict, location: str):
         self.mode = BOOTING  # every run of the agent starts booting
 
@@ -604,11 +611,8 @@ class _Verification:
     def on_session_stop(self, entry: dict, location: str):
         body = entry["body"]
         sid = body["session_id"]
-        session = self.sessions.get(sid)
+        session = self.known_session(sid, location, f"session_stop for session {sid}, which was never started")
         if session is None:
-            self.problem(
-                "unknown-session", location, f"session_stop for session {sid}, which was never started", sid
-            )
             return
         if session.stop_location is not None:
             self.problem(
@@ -634,13 +638,8 @@ class _Verification:
     def on_segment(self, entry: dict, location: str):
         body = entry["body"]
         sid = body["session_id"]
-        session = self.sessions.get(sid)
-        if session is None:
-            self.problem(
-                "unknown-session", location,
-                f"segment of session {sid}, which has no session_start before it", sid,
-            )
-        else:
+        session = self.known_session(sid, location, f"segment of session {sid}, which has no session_start before it")
+        if session is not None:
             self.check_segment_order(session, body, location)
         if body["end_mono_us"] - body["start_mono_us"] != body["duration_us"]:
             self.problem(
