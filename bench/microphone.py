@@ -29,23 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from recorder.capture.microphone import SoundDeviceMicrophone  # noqa: E402
 from recorder.clock import SystemClock  # noqa: E402
 from recorder.config import AudioConfig  # noqa: E402
-from recorder.packets import Output  # noqa: E402
+from recorder.sim.doubles import CollectingOutput  # noqa: E402
 from support.pulse import PulseServer  # noqa: E402
 
 RATE = 48_000
 CLICK_EVERY_S = 5
-
-
-class Keep(Output):
-    def __init__(self):
-        super().__init__()
-        self.packets = []
-
-    def _add_stream(self, stream, codec_name, **kwargs):
-        self.stream = stream
-
-    def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
-        self.packets.append((timestamp, frame))
 
 
 def click_wav(path: Path) -> Path:
@@ -59,12 +47,13 @@ def click_wav(path: Path) -> Path:
     return path
 
 
-def decode(out: Keep) -> tuple[np.ndarray, int]:
+def decode(out: CollectingOutput) -> tuple[np.ndarray, int]:
     """(samples, monotonic µs of the first one) from the packets' own timestamps."""
-    decoder = av.CodecContext.create(out.stream.codec_context.name, "r")
-    decoder.extradata = out.stream.codec_context.extradata
+    [(stream, _, _)] = out.streams
+    decoder = av.CodecContext.create(stream.codec_context.name, "r")
+    decoder.extradata = stream.codec_context.extradata
     pieces, first_us = [], None
-    for timestamp, data in out.packets:
+    for timestamp, _, _, data in out.packets:
         for frame in decoder.decode(av.Packet(data)):
             if first_us is None:
                 first_us = timestamp
@@ -83,7 +72,7 @@ def run(seconds: float) -> dict:
         sounddevice._terminate()
         sounddevice._initialize()
         click = click_wav(Path(scratch) / "click.wav")
-        clock, out = SystemClock(), Keep()
+        clock, out = SystemClock(), CollectingOutput()
         mic = SoundDeviceMicrophone(AudioConfig(), "")
         cpu0 = time.process_time()
         mic.start([out], clock)

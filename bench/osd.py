@@ -19,7 +19,7 @@ from recorder.capture.encoders import VideoEncoder
 from recorder.capture.osd import Watermark, osd_lines
 from recorder.capture.synthetic import SyntheticCamera
 from recorder.config import Config
-from recorder.packets import Output
+from recorder.pipeline.packets import Output
 
 WALL_NS = 1_795_977_000_000_000_000  # a fixed wall time: every run renders the same text
 DEVICE, OFFICER = "rec-0123456789abcdef", "officer-00042"

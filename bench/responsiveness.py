@@ -1,6 +1,6 @@
 """Measurement 3, responsiveness: RECORD press -> recording mode and first cue, in real time.
 
-A SimulatedDevice runs on the SystemClock (real time, capture and encoding
+A SimulatedAgent runs on the SystemClock (real time, capture and encoding
 loading the machine as on the device). A second thread plays the officer: it
 presses RECORD on the gpiozero MockFactory pin at random moments, then holds it
 to stop, over and over. Latencies are measured from the instant the pin moves
@@ -17,8 +17,9 @@ from pathlib import Path
 
 from recorder.clock import SystemClock
 from recorder.config import config_from_dict
-from recorder.modes import READY, RECORDING
-from recorder.simulate import SimulatedDevice
+from recorder.agent.assembly import CUE_OUTPUTS
+from recorder.evidence.modes import READY, RECORDING
+from recorder.sim.agent import SimulatedAgent
 
 HOLD_SECONDS = 1.0  # the shortest allowed, so each press-stop cycle is quick
 
@@ -29,7 +30,6 @@ def _officer(device, presses: int, latencies: list, entered: dict, rng: random.R
     try:
         for _ in range(presses):
             time.sleep(rng.uniform(0.3, 0.7))
-            cues_before = len(device.indicators.changes)
             entered.clear()
             pressed = time.monotonic_ns()
             pin.drive_low()
@@ -38,7 +38,7 @@ def _officer(device, presses: int, latencies: list, entered: dict, rng: random.R
             deadline = time.monotonic() + 5
             while RECORDING not in entered and time.monotonic() < deadline:
                 time.sleep(0.005)
-            cue = next((t for t, _, _ in device.indicators.changes[cues_before:] if t >= pressed), None)
+            cue = _first_cue_after(device, pressed)
             if RECORDING in entered and cue is not None:
                 latencies.append(((entered[RECORDING] - pressed) / 1e6, (cue - pressed) / 1e6))
             time.sleep(0.3)
@@ -48,7 +48,14 @@ def _officer(device, presses: int, latencies: list, entered: dict, rng: random.R
             while device.machine.mode != READY and time.monotonic() < deadline + 5:
                 time.sleep(0.01)
     finally:
-        device.loop.stop_requested.set()
+        device.stop_requested.set()
+
+
+def _first_cue_after(device, pressed_ns: int):
+    """The first change of any cue output's pin at or after the press (pin history, on the
+    agent's clock, which is the system clock here)."""
+    changes = [t for name in CUE_OUTPUTS for t, _ in device.pin(name).values(since_ns=pressed_ns)]
+    return min(changes, default=None)
 
 
 def measure(width: int, height: int, presses: int, seed: int = 1) -> list[tuple[float, float]]:
@@ -61,19 +68,19 @@ def measure(width: int, height: int, presses: int, seed: int = 1) -> list[tuple[
     latencies: list[tuple[float, float]] = []
     entered: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="bench-press-") as scratch:
-        device = SimulatedDevice(config, Path(scratch) / "store", SystemClock())
-        record_transition = device.agent.record_transition
+        device = SimulatedAgent(config, Path(scratch) / "store", SystemClock())
+        record_transition = device.recorder.record_transition
 
         def observed(source, target, cause, at_ns, session_id):
             entered[target] = time.monotonic_ns()
             record_transition(source, target, cause, at_ns, session_id)
 
-        device.agent.record_transition = observed
+        device.recorder.record_transition = observed
         officer = threading.Thread(
             target=_officer, args=(device, presses, latencies, entered, random.Random(seed)), daemon=True
         )
         officer.start()
-        device.run(None)
+        device.run()
         officer.join()
     return latencies
 

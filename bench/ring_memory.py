@@ -49,8 +49,8 @@ def _child(sample_path: str, period_us: int, keep_audio: bool, passes: int, via_
     import av
     import psutil
 
-    from recorder.packets import Packet
-    from recorder.segments.ring import PrerecordRing
+    from recorder.pipeline.packets import Packet
+    from recorder.pipeline.ring import PrerecordRing
 
     process = psutil.Process()
     ring = PrerecordRing(seconds=RING_SECONDS, max_bytes=RING_MAX_BYTES, keep_audio=keep_audio)

@@ -9,25 +9,11 @@ streams strictly increasing and moves video and audio by exactly the same time.
 
 from fractions import Fraction
 
-from recorder.capture.body import SimulatedBody
+from recorder.sim.body import SimulatedBody
 from recorder.clock import SimulatedClock
 from recorder.config import Config
-from recorder.packets import Output, Packet
-
-
-class Collector(Output):
-    """A picamera2-style output that keeps every packet and every announced stream."""
-
-    def __init__(self):
-        super().__init__()
-        self.packets: list[Packet] = []
-        self.streams: dict[bool, tuple] = {}  # is audio -> (encoder_stream, codec_name, kwargs)
-
-    def _add_stream(self, encoder_stream, codec_name, **kwargs):
-        self.streams[encoder_stream.type == "audio"] = (encoder_stream, codec_name, kwargs)
-
-    def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
-        self.packets.append(Packet(timestamp, bool(keyframe), bool(audio), frame))
+from recorder.pipeline.packets import Packet
+from recorder.sim.doubles import CollectingOutput
 
 
 class Sample:
@@ -38,15 +24,15 @@ class Sample:
         audio_frames = Fraction(seconds * audio.sample_rate, 1024)  # AAC: 1024 samples a frame
         if seconds % video.gop_seconds or audio_frames.denominator != 1:
             raise ValueError(f"{seconds} s is not a whole number of GOPs and audio frames")
-        collector = Collector()
-        body = SimulatedBody(config, SimulatedClock(), [collector])
-        body.advance_to(body.origin_ns + seconds * 1_000_000_000)
-        body.flush()
+        collector = CollectingOutput()
+        with SimulatedBody(config, SimulatedClock(), [collector]) as body:
+            body.advance_to(body.origin_ns + seconds * 1_000_000_000)
         frames = [p for p in collector.packets if not p.audio][: seconds * video.fps]
         blocks = [p for p in collector.packets if p.audio][: int(audio_frames)]
         if len(frames) != seconds * video.fps or len(blocks) != audio_frames or not frames[0].keyframe:
             raise RuntimeError("the encoders did not produce the expected sample")
-        self.streams = collector.streams
+        # is audio -> (encoder_stream, codec_name, kwargs)
+        self.streams = {stream.type == "audio": (stream, name, kw) for stream, name, kw in collector.streams}
         self.config = config
         self.period_us = seconds * 1_000_000
         self.packets = sorted(frames + blocks, key=lambda p: p.timestamp)

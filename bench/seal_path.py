@@ -22,12 +22,12 @@ from pathlib import Path
 import av
 
 from recorder.clock import SimulatedClock
-from recorder.segments.store import Store
-from recorder.segments.writer import MICROSECONDS, SegmentWriter, Session, StreamTemplate
-from recorder.sign.bmff import hash_layout
-from recorder.sign.keys import DeviceIdentity
-from recorder.sign.ledger import Ledger
-from recorder.sign.sealer import Sealer
+from recorder.store.disk import Store
+from recorder.pipeline.writer import MICROSECONDS, SegmentWriter, Session, StreamTemplate
+from recorder.evidence.bmff import hash_layout
+from recorder.seal.identity import DeviceIdentity
+from recorder.seal.ledger import Ledger
+from recorder.seal.sealer import Sealer
 
 SCRATCH = "/tmp"  # the real disk on this machine (not a tmpfs)
 
@@ -69,8 +69,8 @@ def seal(packets, sample, root: Path, sealer_class=TimedSealer) -> Sealer:
     totals = writer.end()
     sealer.close()
     frames = sum(not p.audio for p in packets)
-    if len(sealer.sealed) != expected_segments(packets, config) or totals["frames"] != frames:
-        raise RuntimeError(f"seal path lost media: {totals}, {len(sealer.sealed)} sealed")
+    if sealer.sealed_count != expected_segments(packets, config) or totals["frames"] != frames:
+        raise RuntimeError(f"seal path lost media: {totals}, {sealer.sealed_count} sealed")
     return sealer
 
 

@@ -1,8 +1,10 @@
 """Command line: `recorder run | status | verify`.
 
 Exit codes: 0 success (verify: everything verifies), 1 verify found problems,
-2 could not run (bad config, unusable store, bad arguments) — always with one
-clear line on stderr, and never after touching sealed evidence.
+2 could not run (bad config, unusable store, bad arguments, a capture source lost),
+3 the recorder went into fault mode (writing or sealing failed; what was recorded
+is sealed as far as the disk allowed) — always with one clear line on stderr, and
+never after touching sealed evidence.
 """
 
 import argparse
@@ -12,10 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import load_config
-from .errors import CaptureError, RecorderError
+from .errors import CaptureError, PipelineFault, RecorderError
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN, EXIT_FAULT = 0, 1, 2, 3
 
 
 def _store_root(args, config) -> Path:
@@ -23,8 +24,8 @@ def _store_root(args, config) -> Path:
 
 
 def _timeline(args):
-    from .script import load_timeline
-    from .simulate import command_timeline
+    from .sim.agent import command_timeline
+    from .sim.script import load_timeline
 
     if args.script is not None:
         if args.start_at is not None or args.duration is not None:
@@ -38,29 +39,32 @@ def _timeline(args):
 
 
 def cmd_run(args) -> int:
+    from .config import load_config
+
     config = load_config(args.config)
     if args.simulate:
-        from .simulate import run_simulated
+        from .sim.agent import run_simulated
 
         agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast)
     else:
-        from .device import run_on_device
+        from .agent.assembly import run_on_device
 
         if args.script is not None or args.start_at is not None or args.duration is not None or args.fast:
             raise RecorderError("--script, --start-at, --duration and --fast need --simulate: "
                                 "on the device the buttons drive recording")
         agent = run_on_device(config, _store_root(args, config))
-    for session in agent.sessions:
+    for session in agent.recorder.sessions:
         print(
             f"session {session['session_id']}: {session['segments']} segment(s), "
             f"{session['frames']} frames, {session['duration_us'] / 1e6:.1f} s, "
             f"{session['marks']} mark(s), stop: {session['cause']}"
         )
-    print(f"store: {agent.store.root}  device: {agent.identity.device_id}")
+    print(f"store: {agent.recorder.store.root}  device: {agent.recorder.identity.device_id}")
     return EXIT_OK
 
 
 def cmd_status(args) -> int:
+    from .config import load_config
     from .status import store_status
 
     config = load_config(args.config)
@@ -74,7 +78,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .sign.verifier import verify_store
+    from .evidence.verifier import verify_store
 
     report = verify_store(Path(args.path), Path(args.key) if args.key else None)
     if args.json:
@@ -134,6 +138,9 @@ def main(argv=None) -> int:
         print(f"recorder: error: {exc}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(EXIT_CANNOT_RUN)
+    except PipelineFault as exc:
+        print(f"recorder: fault: {exc}", file=sys.stderr)
+        return EXIT_FAULT
     except RecorderError as exc:
         print(f"recorder: error: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN

@@ -16,3 +16,9 @@ class StoreError(RecorderError):
 class CaptureError(RecorderError):
     """A capture source failed or vanished (camera, microphone). Evidence already
     sealed stays sealed; the open session is closed with this as its cause."""
+
+
+class PipelineFault(RecorderError):
+    """Writing or sealing failed on the device (a full disk, an I/O error): the recorder
+    went into fault mode and ended its run with what was sealed. Its own exit code, so a
+    supervisor can tell it from a configuration error."""

@@ -1,12 +1,12 @@
-"""Running a simulated device in-process on a SimulatedClock, and reading its ledger."""
+"""Running a simulated agent in-process on a SimulatedClock, and reading its ledger and pins."""
 
 import json
 from pathlib import Path
 
 from recorder.clock import SimulatedClock
 from recorder.config import config_from_dict
-from recorder.script import Timeline, parse_timeline
-from recorder.simulate import SimulatedDevice
+from recorder.sim.script import Timeline, parse_timeline
+from recorder.sim.agent import SimulatedAgent
 
 # Tiny and quick: the state machine is under test here, not the picture.
 TINY = {
@@ -17,13 +17,21 @@ TINY = {
 }
 
 
-def run_device(store: Path, timeline: Timeline | str, overrides: dict | None = None) -> SimulatedDevice:
+def run_device(store: Path, timeline: Timeline | str, overrides: dict | None = None) -> SimulatedAgent:
     settings = {section: dict(values) for section, values in TINY.items()}
     for section, values in (overrides or {}).items():
         settings.setdefault(section, {}).update(values)
-    device = SimulatedDevice(config_from_dict(settings), store, SimulatedClock())
-    device.run(parse_timeline(timeline) if isinstance(timeline, str) else timeline)
-    return device
+    agent = SimulatedAgent(config_from_dict(settings), store, SimulatedClock())
+    return agent.play(parse_timeline(timeline) if isinstance(timeline, str) else timeline)
+
+
+def pin_writes(agent: SimulatedAgent, output: str) -> list[tuple[float, bool]]:
+    """[(seconds since launch, level)] of every change the output's pin went through, read
+    from the mock pin's own history (on the agent's clock), active-high or not."""
+    origin = agent.body.origin_ns
+    active_high = agent.config.cues.active_high
+    return [(round((t - origin) / 1e9, 3), level == active_high)
+            for t, level in agent.pin(output).values(since_ns=origin)]
 
 
 def ledger(store: Path) -> list[dict]:

@@ -15,27 +15,17 @@ from recorder.capture.audio_clock import ClockMapper
 from recorder.capture.encoders import AudioEncoder
 from recorder.capture.synthetic import reference_samples
 from recorder.config import AudioConfig
+from recorder.sim.doubles import CollectingOutput
 
 RATE, BLOCK = 48_000, 1024
 FRAME_MS = 1000 / 30
-
-
-class Packets:
-    def __init__(self):
-        self.data = []
-
-    def _add_stream(self, stream, codec_name, **kwargs):
-        self.stream = stream
-
-    def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
-        self.data.append(frame)
 
 
 def capture(ppm: float, seconds: float, lose_at_s=None, lose_ms=0, **mapper_options):
     """Returns (decoded output, mapper). Device sample d is taken at d / (RATE * (1 + ppm))."""
     device_rate = RATE * (1 + ppm * 1e-6)
     mapper = ClockMapper(RATE, 1, **mapper_options)
-    out = Packets()
+    out = CollectingOutput()
     encoder = AudioEncoder(AudioConfig(), [out])
     jitter = np.random.default_rng(7)
     position, pending, origin_us = 0, [], None
@@ -57,8 +47,8 @@ def capture(ppm: float, seconds: float, lose_at_s=None, lose_ms=0, **mapper_opti
         encoder.encode(mapper.resample(block), origin_us)
     encoder.flush()
     decoder = av.CodecContext.create("aac", "r")
-    decoder.extradata = out.stream.codec_context.extradata
-    frames = [f for data in out.data for f in decoder.decode(av.Packet(data))]
+    decoder.extradata = out.streams[0][0].codec_context.extradata
+    frames = [f for packet in out.packets for f in decoder.decode(av.Packet(packet.data))]
     return np.concatenate([f.to_ndarray()[0] for f in frames]), mapper
 
 

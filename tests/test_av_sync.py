@@ -4,7 +4,7 @@ from the chroot through its socket). The camera shows white flash frames; a clic
 played into the sink when a flash frame is captured (support/picam/clicker.py). In the
 sealed files, each flash and its click must be within one frame (33 ms at 30 fps)."""
 
-from recorder.sign.verifier import verify_store
+from recorder.evidence.verifier import verify_store
 from support.picam.avsync import click_onsets_us, flash_onsets_us, rig_errors_ms
 from support.picam.runner import chroot_or_skip, record_virtual
 from support.pulse import PulseServer

@@ -1,28 +1,14 @@
 """A camera whose timestamps stop advancing: a clear error naming the cause (the MP4 muxer
 would only say EINVAL), and everything written before it stays sealed and verifies."""
 
-import pytest
-
-from recorder.agent import Agent
+from recorder.agent.recording import SessionRecorder
 from recorder.capture.encoders import VideoEncoder
 from recorder.capture.synthetic import SyntheticCamera
 from recorder.clock import SimulatedClock
 from recorder.config import config_from_dict
 from recorder.errors import CaptureError
-from recorder.packets import Output
-from recorder.sign.verifier import verify_store
-
-
-class Collect(Output):
-    def __init__(self):
-        super().__init__()
-        self.streams, self.packets = [], []
-
-    def _add_stream(self, encoder_stream, codec_name, **kwargs):
-        self.streams.append((encoder_stream, codec_name, kwargs))
-
-    def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
-        self.packets.append((frame, keyframe, timestamp))
+from recorder.sim.doubles import CollectingOutput
+from recorder.evidence.verifier import verify_store
 
 
 def test_timestamps_that_stop_advancing_are_named_and_evidence_is_kept(tmp_path):
@@ -31,7 +17,7 @@ def test_timestamps_that_stop_advancing_are_named_and_evidence_is_kept(tmp_path)
         "audio": {"enabled": False}, "prerecord": {"seconds": 0},
     })
     clock = SimulatedClock()
-    collected = Collect()
+    collected = CollectingOutput()
     encoder = VideoEncoder(config.video, [collected])
     camera = SyntheticCamera(160, 120)
     origin_us = clock.monotonic_ns() // 1000
@@ -39,21 +25,24 @@ def test_timestamps_that_stop_advancing_are_named_and_evidence_is_kept(tmp_path)
         encoder.encode(camera.frame(index), origin_us + index * 33_333)
     encoder.flush()
 
-    agent = Agent(config, tmp_path, clock)
-    router = agent.router
+    errors = []
+    recorder = SessionRecorder(config, tmp_path, clock, on_write_error=errors.append)
+    router = recorder.router
     for stream in collected.streams:
         router._add_stream(*stream[:2], **stream[2])
-    agent.start_recording("command", origin_us * 1000)
+    recorder.start_recording("command", origin_us * 1000)
     frames = collected.packets
-    for frame, keyframe, timestamp in frames[:40]:
+    for timestamp, keyframe, _, frame in frames[:40]:
         router.outputframe(frame, keyframe, timestamp)
-    frame, keyframe, timestamp = frames[40]
-    with pytest.raises(CaptureError, match="video timestamps do not advance"):
-        # the same instant as the frame before
-        router.outputframe(frame, keyframe, frames[39][2])
-        router.outputframe(*frames[41])  # released by the interleaver once a later packet comes
-        router.flush()
-    agent.shutdown("test")
+    # the same instant as the frame before; released by the interleaver once a later packet comes
+    router.outputframe(frames[40].data, frames[40].keyframe, frames[39].timestamp)
+    router.outputframe(frames[41].data, frames[41].keyframe, frames[41].timestamp)
+    router.flush()
+    recorder.close("test")
+    [error] = errors  # reported by the pipeline at once, from its own thread
+    assert isinstance(error, CaptureError) and "video timestamps do not advance" in str(error)
+    [session] = recorder.sessions
+    assert session["cause"] == "capture-failed"
     report = verify_store(tmp_path)
     assert report.ok, report.summary_text()
     assert report.sessions[0]["frames"] >= 30, "the frames before the broken one are sealed"

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from recorder.capture.select import choose_camera, open_body
+from recorder.sim.body import open_simulated_body
 from recorder.clock import SimulatedClock
 from recorder.config import config_from_dict
 from recorder.errors import CaptureError, ConfigError
@@ -51,7 +52,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
                           env=no_sound_server_env(), timeout=60)
 
 
-def test_auto_without_hardware_falls_back_to_the_simulated_body_and_says_why():
+def test_auto_without_hardware_falls_back_to_synthetic_sources_and_says_why():
     if importlib.util.find_spec("picamera2") is not None or any(
             name.startswith("video") for name in os.listdir("/dev")):
         pytest.skip("this machine has camera software or a V4L2 device")
@@ -61,13 +62,13 @@ def test_auto_without_hardware_falls_back_to_the_simulated_body_and_says_why():
         from recorder.capture.select import open_body
         from recorder.clock import SimulatedClock
         from recorder.config import config_from_dict
-        body = open_body(config_from_dict({}), SimulatedClock(), [], "rec-test", simulate=False)
-        print(type(body).__name__)
-        print(body.description)
+        with open_body(config_from_dict({}), SimulatedClock(), [], "rec-test") as body:
+            print(type(body.camera).__name__, type(body.microphone).__name__)
+            print(body.description)
     """)
     assert result.returncode == 0, result.stderr
     kind, description = result.stdout.strip().splitlines()[-2:]
-    assert kind == "SimulatedBody"
+    assert kind == "SyntheticCameraSource SyntheticMicrophoneSource"
     assert description.startswith("camera: synthetic (picamera2 not installed")
     assert "no /dev/video* camera" in description
     assert "microphone: synthetic (sounddevice finds no input device" in description
@@ -79,7 +80,7 @@ def test_explicit_picamera2_without_picamera2_is_a_clear_error():
         pytest.skip("picamera2 is installed here")
     config = config_from_dict({"capture": {"camera": "picamera2"}})
     with pytest.raises(CaptureError, match=r"capture\.camera = picamera2 but picamera2 not installed"):
-        open_body(config, SimulatedClock(), [], "rec-test", simulate=False)
+        open_body(config, SimulatedClock(), [], "rec-test")
 
 
 @pytest.mark.parametrize("device", ["/dev/video99", "missing-file.mp4"])
@@ -120,6 +121,6 @@ def test_explicit_microphone_without_an_input_device_is_a_clear_error(backend):
 
 def test_simulate_forces_the_simulated_body_whatever_is_configured():
     config = config_from_dict({"capture": {"camera": "picamera2", "microphone": "pyaudio"}})
-    body = open_body(config, SimulatedClock(), [], "rec-test", simulate=True)
+    body = open_simulated_body(config, SimulatedClock(), [], "rec-test")
     assert type(body).__name__ == "SimulatedBody"
     assert body.description.startswith("camera: synthetic (simulated body)")

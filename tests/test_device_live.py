@@ -3,18 +3,17 @@ the state machine and the OpenCV source reading a real video file on the system 
 When the file ends the camera is gone: the session closes with cause capture-failed,
 the ledger says so, and everything recorded before verifies, frame by frame."""
 
-from functools import partial
-
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from media import frame_indices, segments_of
+from recorder.agent.assembly import Agent
 from recorder.capture.select import open_body
 from recorder.clock import SystemClock
-from recorder.device import Device
 from recorder.errors import CaptureError
-from recorder.script import parse_timeline
-from recorder.sign.verifier import verify_store
+from recorder.sim.doubles import ClockedMockFactory
+from recorder.sim.fingers import scripted
+from recorder.sim.script import parse_timeline
+from recorder.evidence.verifier import verify_store
 from shifts import ledger, of_type, transitions
 from test_opencv_source import FPS, opencv_config, video_file
 
@@ -22,9 +21,10 @@ from test_opencv_source import FPS, opencv_config, video_file
 def test_camera_lost_while_recording_closes_the_session_and_keeps_the_evidence(tmp_path):
     path = video_file(tmp_path / "scene.mp4", 3 * FPS)  # the "camera" delivers 3 s, then is gone
     store = tmp_path / "store"
-    device = Device(opencv_config(path), store, SystemClock(), MockFactory(), partial(open_body, simulate=False))
+    clock = SystemClock()
+    agent = Agent(opencv_config(path), store, clock, ClockedMockFactory(clock), open_body)
     with pytest.raises(CaptureError, match="opencv"):
-        device.run(parse_timeline("press record @1s; mark @1.5s; end @10s"))
+        agent.run(scripted(parse_timeline("press record @1s; mark @1.5s; end @10s")))
     assert transitions(store) == [
         ("booting", "ready", "boot"),
         ("ready", "recording", "button:record"),

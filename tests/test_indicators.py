@@ -10,10 +10,11 @@ from gpiozero.pins.mock import MockFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recorder.buttons.indicators import Indicators
-from recorder.buttons.patterns import CUES, MODES, table_rows
+from recorder.io.indicators import Indicators
+from recorder.io.patterns import CUES, MODES, table_rows
 from recorder.clock import SimulatedClock
 from recorder.errors import ConfigError
+from recorder.sim.doubles import ClockedMockFactory
 
 MS = 1_000_000
 PINS = {"green": 17, "red": 27, "amber": 22, "buzzer": 23, "vibration": 24}
@@ -24,8 +25,8 @@ ALL_MODES = ("booting", "ready", "recording", "stopping", "interrupted", "fault"
 
 
 def make(pins=PINS, factory=None, **kw):
-    factory = factory or MockFactory()
     clock = SimulatedClock()
+    factory = factory or ClockedMockFactory(clock)
     return Indicators(pins, clock, pin_factory=factory, **kw), clock, factory
 
 
@@ -261,7 +262,7 @@ def test_absent_outputs_are_skipped():
         follow(ind, clock, factory, 2000, pins=pins)
     ind.cue("mark")
     assert lit(factory, pins=pins) == S("red", "vibration")
-    assert {name for _, name, _ in ind.changes} == {"red", "vibration"}
+    assert {pin.info.name for pin in factory.pins.values() if pin.history} == {"GPIO27", "GPIO24"}
     ind.close()
 
 
@@ -304,7 +305,7 @@ def test_blinking_modes():
     ind.close()
 
 
-def test_cue_anchored_at_the_event_time_and_changes_log_real_writes():
+def test_cue_anchored_at_the_event_time_and_written_at_once():
     ind, clock, factory = make()
     ind.show("recording")
     pressed = clock.monotonic_ns()
@@ -312,7 +313,7 @@ def test_cue_anchored_at_the_event_time_and_changes_log_real_writes():
     ind.cue("start", at_ns=pressed)
     now = clock.monotonic_ns()
     assert lit(factory) == S("red", *BV)
-    assert ("buzzer", True) in {(n, v) for t, n, v in ind.changes if t == now}
+    assert (now, True) in factory.pin(PINS["buzzer"]).history
     assert ind.next_deadline_ns() == pressed + 600 * MS
     ind.close()
 

@@ -11,8 +11,8 @@ SCRIPT = textwrap.dedent(
     """
     import json, subprocess, sys
     from pathlib import Path
-    from recorder.sign.keys import DeviceIdentity
-    from recorder.sign.ledger import Ledger
+    from recorder.seal.identity import DeviceIdentity
+    from recorder.seal.ledger import Ledger
     from recorder.errors import StoreError
     from recorder.clock import SimulatedClock
 

@@ -18,7 +18,7 @@ from recorder.capture.microphone import MICROPHONES
 from recorder.capture.select import make_watermark
 from recorder.capture.synthetic_sources import SyntheticCameraSource
 from recorder.config import config_from_dict
-from recorder.sign.verifier import verify_store
+from recorder.evidence.verifier import verify_store
 from support.live_agent import record_live
 from support.pulse import PulseServer, speech_wav, use_pulse_in_this_process
 
@@ -129,7 +129,7 @@ def test_losing_the_microphone_mid_recording_is_a_clear_error_and_the_recording_
     # Noticed within the loss timeout (1 s) and a step, not at the end of the recording.
     noticed_s = (outcome["end_mono_us"] * 1000 - lost_ns) / 1e9
     assert noticed_s < 2.0
-    assert outcome["cause"] == "capture-error"
+    assert outcome["cause"] == "capture-failed"
     report = verify_store(store)
     assert report.ok, report.problems
     # The audio captured before the loss is in the sealed segment, up to the loss.
@@ -146,12 +146,9 @@ def test_auto_picks_the_real_microphone_next_to_a_synthetic_camera(pulse, tmp_pa
     from recorder.clock import SystemClock
 
     config = config_from_dict({"video": {"width": 320, "height": 240}})
-    body = open_body(config, SystemClock(), [], "rec-test", simulate=False)
-    try:
+    with open_body(config, SystemClock(), [], "rec-test") as body:
         assert type(body).__name__ == "LiveBody"
         assert body.description.startswith("camera: synthetic (")
         assert "microphone: sounddevice (sounddevice input found)" in body.description
         body.advance_to(body.origin_ns + 1_000_000_000)
-    finally:
-        body.flush()
     assert body.microphone.counters["samples_captured"] > 0

@@ -30,11 +30,11 @@ def test_no_code_path_deletes_or_overwrites_files():
         if name in FORBIDDEN
     ]
     # The one allowed write_bytes publishes the public key at key creation (O_EXCL on the key).
-    assert offenders == ["sign/keys.py:{} write_bytes()".format(_public_key_write_line())]
+    assert offenders == ["seal/identity.py:{} write_bytes()".format(_public_key_write_line())]
 
 
 def _public_key_write_line() -> int:
-    for name, line in calls_in(PACKAGE / "sign" / "keys.py"):
+    for name, line in calls_in(PACKAGE / "seal" / "identity.py"):
         if name == "write_bytes":
             return line
     return -1
@@ -47,11 +47,11 @@ def test_renames_only_move_partials_to_their_sealed_name():
         for name, line in calls_in(path)
         if name == "rename"
     ]
-    assert [r[0] for r in renames] == ["sign/sealer.py"]
+    assert [r[0] for r in renames] == ["seal/sealer.py"]
 
 
 def test_ledger_is_only_ever_opened_for_append():
-    source = (PACKAGE / "sign" / "ledger.py").read_text()
+    source = (PACKAGE / "seal" / "ledger.py").read_text()
     assert "O_APPEND" in source and "O_TRUNC" not in source and '"w"' not in source
 
 

@@ -4,7 +4,6 @@ every recorded frame says which file frame it is): paced, contiguous, watermarke
 from fractions import Fraction
 
 import av
-import pytest
 
 from media import frame_indices, manifest_of, segments_of
 from recorder.capture.opencv_source import OpenCVSource
@@ -12,7 +11,7 @@ from recorder.capture.osd import overlay_correlation
 from recorder.capture.select import make_watermark
 from recorder.capture.synthetic import SyntheticCamera
 from recorder.config import config_from_dict
-from recorder.sign.verifier import verify_store
+from recorder.evidence.verifier import verify_store
 from support.live_agent import record_live
 from test_osd import decoded_lumas, watermark_for
 
@@ -86,5 +85,6 @@ def test_a_file_that_is_not_a_video_is_a_clear_error(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("not a video")
     config = opencv_config(path)
-    with pytest.raises(Exception, match="opencv: cannot open video file"):
-        record_live(config, tmp_path / "store", opencv_sources)
+    run = record_live(config, tmp_path / "store", opencv_sources)
+    assert "opencv: cannot open video file" in str(run.error)
+    assert run.sessions == [] and not segments_of(tmp_path / "store")

@@ -13,7 +13,7 @@ import pytest
 
 from media import frame_indices, manifest_of, segments_of
 from recorder.capture.osd import Watermark, osd_lines, overlay_correlation
-from recorder.sign.verifier import verify_store
+from recorder.evidence.verifier import verify_store
 from support.picam.runner import chroot_or_skip, record_virtual
 
 FPS, WIDTH, HEIGHT, IMAGES = 30, 640, 360, 64
@@ -141,7 +141,7 @@ def test_camera_lost_mid_recording(chroot_root, tmp_path):
     # The frames still inside the encoder when the camera went were delivered and sealed.
     assert run.report["camera"]["packets_delivered"] == run.report["camera"]["frames_captured"]
     (session,) = run.report["sessions"]
-    assert session["cause"] == "capture-error"
+    assert session["cause"] == "capture-failed"  # the state table's cause, as on the device
     assert 4.0 < session["duration_us"] / 1e6 < 8.0  # recorded until the camera went away
 
 

@@ -8,7 +8,7 @@ import time
 
 from conftest import require_tool, write_config
 from media import frame_indices
-from recorder.sign.bmff import layout_ranges, scan_boxes
+from recorder.evidence.bmff import layout_ranges, scan_boxes
 
 
 def complete_fragments(data: bytes) -> list[tuple[int, int]]:

@@ -16,13 +16,17 @@ import pytest
 
 from recorder.clock import SimulatedClock
 from recorder.errors import StoreError
-from recorder.segments.store import Store, partial_path
-from recorder.sign.canonical import canonical_bytes
-from recorder.sign.documents import signed
-from recorder.sign.keys import DeviceIdentity, public_key_pem
-from recorder.sign.ledger import GENESIS_PREV, Ledger, entry_hash
-from recorder.sign.sealer import ClosedSegment, Sealer
-from recorder.sign.verifier import CODES, verify_store
+from recorder.evidence.layout import partial_path
+from recorder.store.disk import Store
+from recorder.evidence.canonical import canonical_bytes
+from recorder.evidence.documents import signed
+from recorder.evidence.keys import public_key_pem
+from recorder.seal.identity import DeviceIdentity
+from recorder.evidence.ledger import GENESIS_PREV, entry_hash
+from recorder.seal.ledger import Ledger
+from recorder.seal.sealer import ClosedSegment, Sealer
+from recorder.evidence.report import CODES
+from recorder.evidence.verifier import verify_store
 
 SESSION = "20261129T080000Z-a1b2"
 OFFICER = "officer-4711"
@@ -72,6 +76,7 @@ def build_store(root: Path, seqs=range(1, SEGMENTS + 1), stop=True, shade=0) -> 
         clock.stamp(FIRST_US * 1000),
     )
     start_us = FIRST_US
+    store.new_session_dir(SESSION)
     for seq in seqs:
         final = store.segment_path(SESSION, seq)
         encode_segment(partial_path(final), shade=shade + 40 * seq)
@@ -567,6 +572,7 @@ def test_segment_gap_in_time(store, tmp_path):
     sealer.record("device_init", device_init_body(identity), clock.stamp())
     start = {"session_id": SESSION, "officer_id": OFFICER, "cause": "command"}
     sealer.record("session_start", start, clock.stamp())
+    store_.new_session_dir(SESSION)
     for seq, start_us in ((1, FIRST_US), (2, FIRST_US + SEGMENT_US + 1000)):
         final = store_.segment_path(SESSION, seq)
         encode_segment(partial_path(final), shade=seq)

@@ -98,10 +98,6 @@ class ClockMapper:
         self.reference_ns = self.offset_ns
         return int(self.reference_ns)
 
-    def time_of_input_ns(self, position: float) -> float:
-        """Monotonic time of an input sample position by the current measurement."""
-        return self.offset_ns + position * NS / self.rate
-
     @property
     def slip_samples(self) -> float:
         """Output samples minus input samples that the measurement asks for so far:

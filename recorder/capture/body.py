@@ -1,73 +1,56 @@
-"""The simulated body: synthetic camera and microphone driven by the agent's clock.
+"""The body: what the agent records from — a camera and a microphone with their encoders.
 
-Frames and audio blocks are produced in time order, each at the moment it would
-leave a real sensor, and stamped from the one monotonic clock. On a SystemClock
-that is real time; on a SimulatedClock (`--fast`) the same schedule runs as fast
-as the encoders allow.
+Every body (the live one here, the simulated one in recorder/sim/) implements this
+interface, so the agent, its loop and its monitors drive either the same way:
+
+  origin_ns          monotonic time the body started capturing (scripts count from it)
+  description        which sources were chosen, and why (logged, and later in the ledger)
+  advance_to(t)      capture up to monotonic time t: the simulated body produces every
+                     frame and sample due by t; a live body, whose sources run on their
+                     own threads, just waits for t. Never raises for a source failure:
+  failure            the first CaptureError of any source (a monitor reports it), or None
+  close()            stop capturing and deliver everything captured to the outputs;
+                     idempotent (gpiozero's GPIOBase.close is the model); a failure while
+                     stopping is raised, after every source was stopped
 """
 
-from ..clock import Clock
-from ..config import Config
-from .encoders import AudioEncoder, VideoEncoder
-from .osd import Watermark
-from .synthetic import SyntheticCamera, SyntheticMicrophone
+from ..errors import CaptureError
 
 
-class SimulatedBody:
-    description = "camera: synthetic; microphone: synthetic"
+class Body:
+    description = ""
+    origin_ns = 0
 
-    def __init__(self, config: Config, clock: Clock, outputs, watermark: Watermark | None = None):
-        self.clock = clock
-        self.watermark = watermark  # the OSD, burned below the frame code and frame number
-        self.fps = config.video.fps
-        self.camera = SyntheticCamera(config.video.width, config.video.height)
-        self.video = VideoEncoder(config.video, outputs)
-        self.audio = AudioEncoder(config.audio, outputs) if config.audio.enabled else None
-        if self.audio:
-            self.microphone = SyntheticMicrophone(config.audio.sample_rate, config.audio.channels)
-        self.origin_ns = clock.monotonic_ns()
-        self.frames = 0  # next frame index
-        self.samples = 0  # next sample index
+    def __init__(self):
+        self._closed = False
 
-    def frame_time_ns(self, index: int) -> int:
-        return self.origin_ns + index * 1_000_000_000 // self.fps
+    def advance_to(self, until_ns: int) -> None:
+        raise NotImplementedError
 
-    def sample_time_ns(self, position: int) -> int:
-        return self.origin_ns + position * 1_000_000_000 // self.microphone.sample_rate
+    @property
+    def failure(self) -> CaptureError | None:
+        return None
 
-    def advance_to(self, until_ns: int):
-        """Capture and encode everything ready by until_ns, in the order it becomes
-        ready (a frame at its stamp, an audio block once its last sample is in)."""
-        while True:
-            pending = []
-            if self.frame_time_ns(self.frames) < until_ns:
-                pending.append((self.frame_time_ns(self.frames), self._capture_frame))
-            # An audio block is ready once its last sample is in: never run the clock past
-            # until_ns for it, or inputs due at until_ns would be read late.
-            block_end = self.audio and self.sample_time_ns(self.samples + self.microphone.block)
-            if self.audio and block_end <= until_ns:
-                pending.append((block_end, self._capture_audio_block))
-            if not pending:
-                return
-            ready_ns, capture = min(pending, key=lambda item: item[0])
-            self.clock.sleep_until(ready_ns)
-            capture()
+    @property
+    def counters(self) -> dict:
+        return {}
 
-    def _capture_frame(self):
-        stamp_ns = self.frame_time_ns(self.frames)
-        image = self.camera.frame(self.frames)
-        if self.watermark is not None:
-            self.watermark.burn_luma(image[: self.camera.height], self.clock.wall_ns_at(stamp_ns))
-        self.video.encode(image, stamp_ns // 1000)
-        self.frames += 1
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
-    def _capture_audio_block(self):
-        stamp_us = self.sample_time_ns(self.samples) // 1000
-        self.audio.encode(self.microphone.samples(self.samples), stamp_us)
-        self.samples += self.microphone.block
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop()
 
-    def flush(self):
-        """End of capture: push every packet still inside the encoders."""
-        self.video.flush()
-        if self.audio:
-            self.audio.flush()
+    def _stop(self) -> None:
+        """Stop capturing; deliver everything captured (once)."""
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

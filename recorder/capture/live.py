@@ -1,25 +1,24 @@
 """The live body: real capture sources running on their own, on the real clock.
 
-Same interface as SimulatedBody (`origin_ns`, `advance_to`, `flush`), so the agent
-drives either. Sources capture and deliver from their own threads from the moment
-the body exists; `advance_to` only waits on the clock, watching for a source that
-failed, and raises its CaptureError at once (within one step).
+Sources capture and deliver from their own threads from the moment the body
+exists; `advance_to` only waits on the clock. A source that fails stores its
+CaptureError, which the body exposes as `failure` for the agent's capture monitor.
 """
 
 import logging
 
 from ..clock import Clock
 from ..errors import CaptureError
+from .body import Body
 from .sources import CaptureSource
 
 log = logging.getLogger(__name__)
 
-STEP_NS = 50_000_000  # how often advance_to looks at the sources
 
-
-class LiveBody:
+class LiveBody(Body):
     def __init__(self, clock: Clock, camera: CaptureSource, microphone: CaptureSource | None, outputs,
                  description: str = ""):
+        super().__init__()
         self.clock = clock
         self.camera, self.microphone = camera, microphone
         self.description = description or self._describe()
@@ -30,7 +29,7 @@ class LiveBody:
                 source.start(outputs, clock)
                 self._started.append(source)
         except Exception:
-            self.flush()  # stop what did start; its packets are delivered
+            self.close()  # stop what did start; its packets are delivered
             raise
 
     @property
@@ -42,21 +41,14 @@ class LiveBody:
         mic = getattr(self.microphone, "description", self.microphone.name) if self.microphone else "none"
         return f"camera: {cam}; microphone: {mic}"
 
-    def check(self) -> None:
-        """Raise the first source failure, if any."""
-        for source in self.sources:
-            if source.failure is not None:
-                raise source.failure
+    @property
+    def failure(self) -> CaptureError | None:
+        return next((s.failure for s in self.sources if s.failure is not None), None)
 
     def advance_to(self, until_ns: int) -> None:
-        while True:
-            self.check()
-            now = self.clock.monotonic_ns()
-            if now >= until_ns:
-                return
-            self.clock.sleep_until(min(until_ns, now + STEP_NS))
+        self.clock.sleep_until(until_ns)
 
-    def flush(self) -> None:
+    def _stop(self) -> None:
         """Stop every started source; each delivers everything it captured."""
         errors = []
         while self._started:

@@ -186,7 +186,7 @@ class Microphone(CaptureSource):
         raise NotImplementedError
 
 
-def _device_arg(device: str):
+def device_arg(device: str):
     """'' -> the default device, '3' -> index 3, anything else a name."""
     if device == "":
         return None
@@ -204,7 +204,7 @@ class SoundDeviceMicrophone(Microphone):
 
         self._stream = sounddevice.InputStream(
             samplerate=self.audio.sample_rate, channels=self.audio.channels, dtype="float32",
-            blocksize=BLOCK, device=_device_arg(self.device), callback=callback,
+            blocksize=BLOCK, device=device_arg(self.device), callback=callback,
             finished_callback=self._stream_ended,
         )
         self._stream.start()
@@ -229,9 +229,9 @@ class PyAudioMicrophone(Microphone):
         import pyaudio
 
         self._pa = pyaudio.PyAudio()
-        device = _device_arg(self.device)
+        device = device_arg(self.device)
         if isinstance(device, str):
-            device = _pyaudio_index(self._pa, device)
+            device = pyaudio_input_index(self._pa, device)
         channels = self.audio.channels
 
         def callback(in_data, frame_count, time_info, status):
@@ -268,7 +268,8 @@ def pyaudio_module():
     return pyaudio
 
 
-def _pyaudio_index(pa, name: str) -> int:
+def pyaudio_input_index(pa, name: str) -> int:
+    """The index of pyaudio's input device called `name` (ValueError when there is none)."""
     for index in range(pa.get_device_count()):
         info = pa.get_device_info_by_index(index)
         if info.get("maxInputChannels", 0) > 0 and info.get("name") == name:

@@ -15,7 +15,6 @@ from pathlib import Path
 from ..clock import Clock
 from ..config import Config
 from ..errors import CaptureError
-from .body import SimulatedBody
 from .live import LiveBody
 from .osd import Watermark, osd_lines
 
@@ -92,7 +91,9 @@ def choose_camera(config: Config) -> tuple[str, str, str]:
 
 def _input_problem(backend: str, device: str) -> str:
     """'' when the back-end imports and finds an input device, else what is wrong."""
-    arg = int(device) if device.isdigit() else (device or None)
+    from .microphone import device_arg, pyaudio_input_index
+
+    arg = device_arg(device)
     try:
         if backend == "sounddevice":
             import sounddevice
@@ -108,10 +109,11 @@ def _input_problem(backend: str, device: str) -> str:
             elif isinstance(arg, int):
                 if pa.get_device_info_by_index(arg).get("maxInputChannels", 0) < 1:
                     return f"pyaudio device {arg} has no input"
-            elif not any(pa.get_device_info_by_index(i).get("name") == arg
-                         and pa.get_device_info_by_index(i).get("maxInputChannels", 0) > 0
-                         for i in range(pa.get_device_count())):
-                return f"pyaudio finds no input device {arg!r}"
+            else:
+                try:
+                    pyaudio_input_index(pa, arg)
+                except ValueError:
+                    return f"pyaudio finds no input device {arg!r}"
             return ""
         finally:
             pa.terminate()
@@ -176,24 +178,15 @@ def make_microphone(config: Config, name: str | None, device: str):
     return MICROPHONES[name](config.audio, device)
 
 
-def open_body(config: Config, clock: Clock, outputs, device_id: str, simulate: bool = False):
-    """The body the agent drives. simulate=True: the simulated body, whatever is attached."""
+def open_body(config: Config, clock: Clock, outputs, device_id: str) -> LiveBody:
+    """The live body the agent drives: the sources [capture] selects, each saying why."""
     watermark = make_watermark(config, device_id)
-    if simulate:
-        body = SimulatedBody(config, clock, outputs, watermark=watermark)
-        body.description = "camera: synthetic (simulated body); microphone: " + (
-            "synthetic (simulated body)" if config.audio.enabled else "none (audio.enabled = false)")
-        return body
     cam, cam_device, cam_why = choose_camera(config)
     mic, mic_device, mic_why = choose_microphone(config)
     cam_text = f"{cam}{f' {cam_device}' if cam_device else ''} ({cam_why})"
     mic_text = f"{mic or 'none'}{f' {mic_device}' if mic_device else ''} ({mic_why})"
     description = f"camera: {cam_text}; microphone: {mic_text}"
     log.info(description)
-    if cam == "synthetic" and mic in ("synthetic", None):
-        body = SimulatedBody(config, clock, outputs, watermark=watermark)
-        body.description = description
-        return body
     camera = make_camera(config, cam, cam_device, watermark)
     microphone = make_microphone(config, mic, mic_device)
     return LiveBody(clock, camera, microphone, outputs, description)

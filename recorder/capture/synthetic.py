@@ -19,10 +19,12 @@ AUDIO_LEVEL = 0.1
 
 
 class SyntheticCamera:
-    """Frames as yuv420p arrays of shape (height * 3 // 2, width)."""
+    """Frames as yuv420p arrays of shape (height * 3 // 2, width), with the OSD burned in
+    below the frame code when a watermark is given."""
 
-    def __init__(self, width: int, height: int):
+    def __init__(self, width: int, height: int, watermark=None):
         self.width, self.height = width, height
+        self.watermark = watermark
         self._base = np.full((height * 3 // 2, width), 128, dtype=np.uint8)
         ramp = np.linspace(40, 200, width, dtype=np.float32)[None, :]
         shade = np.linspace(0.8, 1.1, height, dtype=np.float32)[:, None]
@@ -33,7 +35,8 @@ class SyntheticCamera:
         self._text_top = block_h + max(2, height // 60)
         self._band = (height // 2, height // 2 + height // 6)
 
-    def frame(self, index: int) -> np.ndarray:
+    def frame(self, index: int, wall_ns: int | None = None) -> np.ndarray:
+        """Frame `index`; the OSD shows `wall_ns` (the frame's capture time)."""
         image = self._base.copy()
         luma = image[: self.height]
         top, bottom = self._band
@@ -46,6 +49,8 @@ class SyntheticCamera:
         w = min(w, self.width - 8)
         area = luma[self._text_top : self._text_top + h, 8 : 8 + w]
         area[text[:, :w]] = 235
+        if self.watermark is not None and wall_ns is not None:
+            self.watermark.burn_luma(luma, wall_ns)
         return image
 
 

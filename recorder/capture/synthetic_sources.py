@@ -1,9 +1,9 @@
 """The synthetic camera and microphone as capture sources, paced in real time.
 
-The all-synthetic case uses SimulatedBody (which also runs on simulated time).
-These exist for the mixed case on a live body: a board with a microphone but no
-camera (or the reverse) records the real source next to a synthetic one, both on
-the one monotonic clock.
+The all-synthetic case uses the simulated body (recorder/sim/body.py, which also runs
+on simulated time). These exist for the mixed case on a live body: a board with a
+microphone but no camera (or the reverse) records the real source next to a
+synthetic one, both on the one monotonic clock.
 """
 
 import threading
@@ -62,17 +62,14 @@ class SyntheticCameraSource(_Paced):
 
     def start(self, outputs, clock):
         self.encoder = VideoEncoder(self.video, outputs)
-        self.camera = SyntheticCamera(self.video.width, self.video.height)
+        self.camera = SyntheticCamera(self.video.width, self.video.height, self.watermark)
         # Frame i is captured at origin + i / fps and ready right away (period_ns_of(i + 1) - one frame).
         fps = self.video.fps
         self._begin(clock, lambda n: (n - 1) * 1_000_000_000 // fps, self._frame)
 
     def _frame(self, index):
         stamp_ns = self.origin_ns + index * 1_000_000_000 // self.video.fps
-        image = self.camera.frame(index)
-        if self.watermark is not None:
-            self.watermark.burn_luma(image[: self.video.height], self.clock.wall_ns_at(stamp_ns))
-        self.encoder.encode(image, stamp_ns // 1000)
+        self.encoder.encode(self.camera.frame(index, self.clock.wall_ns_at(stamp_ns)), stamp_ns // 1000)
 
     def _flush(self):
         self.encoder.flush()

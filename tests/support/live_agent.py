@@ -1,52 +1,85 @@
-"""Drive the agent on a live body in tests, as recorder/simulate.py does on the simulated one
-(until the live run loop exists): pre-record, record, stop, flush, shutdown."""
+"""Record from a live body in tests through the same road as `recorder run`: the Agent,
+its state machine, run loop and monitors, with buttons on mock pins and the recording
+started and stopped by command at set times.
+
+    run = record_live(config, store, make_sources, prerecord_s=0.3, record_s=3.0,
+                      during=..., at={seconds_after_the_start: action})
+
+make_sources(config, device_id) -> (camera, microphone). `during(run)` runs right after
+the start; `at` runs actions later on the loop's thread. A lost source ends the run as
+on the device (session closed with cause capture-failed); its CaptureError is kept in
+run.error.
+"""
 
 from dataclasses import dataclass, field
 
-from recorder.agent import Agent
+from recorder.agent.assembly import Agent
 from recorder.capture.live import LiveBody
 from recorder.clock import SystemClock
 from recorder.errors import CaptureError
+from recorder.sim.doubles import ClockedMockFactory
+from recorder.sim.fingers import ScriptedCommands
+from recorder.sim.script import Command
 
 
 @dataclass
 class LiveRun:
     agent: Agent
-    body: object
     clock: SystemClock
     start_ns: int = 0
     error: CaptureError | None = None
     marks: dict = field(default_factory=dict)  # name -> monotonic ns, for the test's own events
 
+    @property
+    def body(self):
+        return self.agent.body
 
-def record_live(config, store, make_sources, prerecord_s=0.3, record_s=3.0, during=None) -> LiveRun:
-    """make_sources(config) -> (camera, microphone). `during(run)` is called right after the
-    press (e.g. to play a sound); the recording lasts record_s from the press. A CaptureError
-    from the body ends the recording at once with the error as the stop cause (kept in run.error)."""
+    @property
+    def sessions(self) -> list[dict]:
+        return self.agent.recorder.sessions
+
+
+class At:
+    """A loop participant that runs `action()` once, at `at_ns`."""
+
+    def __init__(self, at_ns: int, action):
+        self.at_ns, self.action = at_ns, action
+
+    def next_deadline_ns(self):
+        return self.at_ns
+
+    def tick(self, now_ns):
+        if self.at_ns is not None and now_ns >= self.at_ns:
+            self.at_ns = None
+            self.action()
+
+
+def live_body_opener(make_sources, wrap_outputs=lambda outputs: outputs):
+    def open_live(config, clock, outputs, device_id):
+        camera, microphone = make_sources(config, device_id)
+        return LiveBody(clock, camera, microphone, wrap_outputs(outputs))
+    return open_live
+
+
+def record_live(config, store, make_sources, prerecord_s=0.3, record_s=3.0, during=None, at=None,
+                wrap_outputs=lambda outputs: outputs) -> LiveRun:
     clock = SystemClock()
-    agent = Agent(config, store, clock)
-    run = None
+    agent = Agent(config, store, clock, ClockedMockFactory(clock), live_body_opener(make_sources, wrap_outputs))
+    run = LiveRun(agent, clock)
+
+    def drive(agent):
+        origin = agent.body.origin_ns
+        start_ns, stop_ns = int(prerecord_s * 1e9), int((prerecord_s + record_s) * 1e9)
+        run.start_ns = origin + start_ns
+        players = [ScriptedCommands([Command(start_ns, "start"), Command(stop_ns, "stop")], agent.machine, origin)]
+        if during is not None:
+            players.append(At(run.start_ns, lambda: during(run)))
+        for after_s, action in (at or {}).items():
+            players.append(At(run.start_ns + int(after_s * 1e9), lambda action=action: action(run)))
+        return players, origin + stop_ns
+
     try:
-        camera, microphone = make_sources(config, agent.identity.device_id)
-        body = LiveBody(clock, camera, microphone, [agent.router])
-        run = LiveRun(agent, body, clock)
-        try:
-            run.start_ns = body.origin_ns + int(prerecord_s * 1e9)
-            body.advance_to(run.start_ns)
-            agent.start_recording("command", at_ns=run.start_ns)
-            if during is not None:
-                during(run)
-            body.advance_to(run.start_ns + int(record_s * 1e9))
-            agent.stop_recording("command", at_ns=clock.monotonic_ns())
-        except CaptureError as exc:
-            run.error = exc
-            if agent.recording:
-                agent.stop_recording("capture-error", at_ns=clock.monotonic_ns())
-        finally:
-            try:
-                body.flush()
-            except CaptureError as exc:
-                run.error = run.error or exc
-    finally:
-        agent.shutdown("run-complete")
+        agent.run(drive)
+    except CaptureError as exc:
+        run.error = exc
     return run

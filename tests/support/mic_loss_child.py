@@ -20,13 +20,9 @@ def main(backend: str, store: str, result: str) -> None:
 
     assert sounddevice  # imported for its side effect
 
-    def tell_parent_after_a_second(run):
-        run.body.advance_to(run.start_ns + 1_000_000_000)
-        print("lose-it-now", flush=True)
-
     run = record_live(live_config(backend), Path(store), sources_for(backend), record_s=6.0,
-                      during=tell_parent_after_a_second)
-    session = run.agent.sessions[-1]
+                      at={1.0: lambda run: print("lose-it-now", flush=True)})
+    session = run.sessions[-1]
     Path(result).write_text(json.dumps({
         "error": None if run.error is None else str(run.error),
         "cause": session["cause"], "end_mono_us": session["end"]["mono_us"],

@@ -117,7 +117,7 @@ def run_in_chroot(root: Path, argv: list[str], out_dir: Path, virtual_yaml: Path
         "PATH": "/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/root",
         "LANG": "C.UTF-8",
-        "PYTHONPATH": f"{STUBS}:/src",
+        "PYTHONPATH": f"{STUBS}:/src:/src/tests/support",
         "PYTHONDONTWRITEBYTECODE": "1",  # the work tree is the host's: leave no root-owned caches
         "LIBCAMERA_LOG_LEVELS": "*:ERROR",
         **(env or {}),

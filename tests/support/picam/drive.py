@@ -1,5 +1,6 @@
 """Runs inside the test chroot: the agent recording through the picamera2 source
-on libcamera's virtual camera, driven like recorder/simulate.py::run_simulated.
+on libcamera's virtual camera, through the same Agent as `recorder run`
+(tests/support/live_agent.py).
 
   drive.py frames DIR COUNT WIDTH HEIGHT [--flash I ...]
       JPEG frames 0.jpg .. for the virtual camera, each with its index as a
@@ -24,15 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from recorder.agent import Agent
 from recorder.capture import framecode
 from recorder.capture.osd import Watermark, osd_lines
 from recorder.capture.picamera2_source import Picamera2Source
+from recorder.capture.select import make_watermark
 from recorder.clock import SystemClock
 from recorder.config import load_config
-from recorder.errors import CaptureError
 
 import virtual
+from live_agent import record_live
 
 
 def make_frames(directory: Path, count: int, width: int, height: int, flash: set[int]):
@@ -82,9 +83,10 @@ class Timeline:
 
 
 def record(args) -> int:
+    """The agent as `recorder run` assembles it (state machine, run loop, monitors, buttons
+    on mock pins) on a live body of the picamera2 source (and the microphone); the
+    recording is started and stopped by command, the camera lost on cue."""
     config = load_config(Path(args.config))
-    clock = SystemClock()
-    agent = Agent(config, args.store, clock)
     timeline = Timeline()
     player = None
     if args.click_at_frame is not None:
@@ -95,71 +97,53 @@ def record(args) -> int:
     else:
         timeline_hook = timeline
     factory = virtual.camera_factory(config.video.fps, on_queue=timeline_hook)
-    osd_enabled = getattr(getattr(config, "osd", None), "enabled", True)
-    watermark = (
-        Watermark(config.video.width, config.video.height,
-                  osd_lines(agent.identity.device_id, config.device.officer_id))
-        if osd_enabled else None
-    )
-    camera = Picamera2Source(config.video, watermark, open_camera=factory)
-    microphone = None
-    error = None
-    exit_code = 0
-    outputs = [ArrivalWatch(agent.router)]
-    try:
-        if player is not None:
-            player.start()
+    sources = {}
+
+    def make_sources(config, device_id):
+        sources["camera"] = Picamera2Source(config.video, make_watermark(config, device_id), open_camera=factory)
         if args.microphone:
             from recorder.capture.microphone import SoundDeviceMicrophone
 
-            microphone = SoundDeviceMicrophone(config.audio)  # ALSA default -> PulseAudio
-            microphone.start(outputs, clock)
-        camera.start(outputs, clock)
-        origin = clock.monotonic_ns()
-        start_ns = origin + int(args.prerecord * 1e9)
-        stop_ns = start_ns + int(args.record * 1e9)
-        lose_ns = start_ns + int(args.lose_after * 1e9) if args.lose_after is not None else None
-        sleep_until(clock, start_ns, camera, microphone)
-        agent.start_recording("command", at_ns=start_ns)
-        if lose_ns is not None:
-            sleep_until(clock, lose_ns, camera, microphone)
-            factory.cameras[0].lose()
-        sleep_until(clock, stop_ns, camera, microphone)
-        agent.stop_recording("command", at_ns=stop_ns)
-    except CaptureError as exc:
-        error, exit_code = str(exc), 2
-        agent.stop_recording("capture-error", at_ns=clock.monotonic_ns())
+            sources["microphone"] = SoundDeviceMicrophone(config.audio)  # ALSA default -> PulseAudio
+        return sources["camera"], sources.get("microphone")
+
+    watch = {}
+
+    def wrap_outputs(outputs):
+        watch["arrival"] = ArrivalWatch(outputs[0])
+        return [watch["arrival"]]
+
+    at = {args.lose_after: lambda run: factory.cameras[0].lose()} if args.lose_after is not None else None
+    if player is not None:
+        player.start()
+    try:
+        run = record_live(config, args.store, make_sources, prerecord_s=args.prerecord, record_s=args.record,
+                          at=at, wrap_outputs=wrap_outputs)
     finally:
-        for source in (camera, microphone):
-            if source is not None:
-                try:
-                    source.stop()
-                except Exception as exc:  # report it, and still seal what was recorded
-                    error, exit_code = error or f"{source.name}: stopping failed: {exc}", exit_code or 1
-                    logging.exception("stopping %s", source.name)
         if player is not None:
             player.stop()
-        agent.shutdown("capture-error" if error else "run-complete")
+    error = None if run.error is None else str(run.error)
+    camera, microphone, arrival = sources.get("camera"), sources.get("microphone"), watch.get("arrival")
     paced = factory.cameras[0] if factory.cameras else None
     report = {
         "error": error,
-        "device_id": agent.identity.device_id,
-        "camera": camera.counters,
-        "encoder": camera.encoder_kind,
+        "device_id": run.agent.recorder.identity.device_id,
+        "camera": camera.counters if camera else None,
+        "encoder": camera.encoder_kind if camera else None,
         "microphone": microphone.counters if microphone else None,
         "frames_queued": paced.frames_queued if paced else 0,
         "late_ticks": paced.late_ticks if paced else 0,
         "ticks_ns": timeline.ticks,
         "click": player.report() if player else None,
-        "behind_us": {"video": outputs[0].max_behind_us[False], "audio": outputs[0].max_behind_us[True]},
-        "min_step_us": {"video": outputs[0].min_step_us[False], "audio": outputs[0].min_step_us[True]},
-        "late_packets": agent.router.late_packets,
-        "sessions": agent.sessions,
+        "behind_us": {"video": arrival.max_behind_us[False], "audio": arrival.max_behind_us[True]} if arrival else None,
+        "min_step_us": {"video": arrival.min_step_us[False], "audio": arrival.min_step_us[True]} if arrival else None,
+        "late_packets": run.agent.recorder.router.late_packets,
+        "sessions": run.sessions,
     }
     Path(args.report).write_text(json.dumps(report))
     if error:
         print(f"recorder: {error}", file=sys.stderr)
-    return exit_code
+    return 2 if error else 0
 
 
 def baseline(args) -> int:
@@ -195,17 +179,6 @@ def baseline(args) -> int:
     Path(args.report).write_text(json.dumps({"frames_encoded": encoder.frames_encoded,
                                              "frames_queued": factory.cameras[0].frames_queued}))
     return 0
-
-
-def sleep_until(clock, until_ns, *sources):
-    while True:
-        for source in sources:
-            if source is not None:
-                source.check()
-        now = clock.monotonic_ns()
-        if now >= until_ns:
-            return
-        time.sleep(min(0.05, (until_ns - now) / 1e9))
 
 
 def main() -> int:

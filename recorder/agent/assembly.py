@@ -1,0 +1,162 @@
+"""The agent: store, sealer, pipeline, capture body, inputs, cues, monitors, state machine,
+run loop — the composition root.
+
+The same assembly runs on a Pi (gpiozero's default pin factory, real capture sources)
+and on the simulated body (MockFactory pins, synthetic capture, recorder/sim/): only
+the pin factory and the function that opens the body differ. Everything it opens is
+closed on every path, the sealer last, so queued seals always reach the disk.
+"""
+
+import logging
+import signal
+import sys
+import threading
+import warnings
+from contextlib import ExitStack
+
+from ..config import Config
+from ..errors import CaptureError, PipelineFault, RecorderError
+from ..evidence.modes import FAULT_CAUSES
+from ..io.controls import Controls
+from ..io.indicators import Indicators
+from ..monitors.base import CAPTURE_FAILED
+from ..monitors.capture import CaptureMonitor
+from ..monitors.pipeline import PipelineMonitor
+from .loop import RunLoop, finish
+from .recording import SessionRecorder
+from .state import StateMachine
+
+log = logging.getLogger("recorder")
+
+CUE_OUTPUTS = ("green", "red", "amber", "buzzer", "vibration")
+
+
+class Agent:
+    def __init__(self, config: Config, store_root, clock, pin_factory, open_body):
+        """open_body(config, clock, outputs, device_id) -> a capture body (recorder/capture/body.py)."""
+        self.config, self.clock, self.open_body = config, clock, open_body
+        self.pin_factory = pin_factory
+        self.body = None
+        self.started = threading.Event()  # the loop runs: inputs are being read
+        self.stop_requested = threading.Event()  # ends the run (signals, the state machine, benches)
+        self.end_event = None  # the MonitorEvent that ended the run, if one did
+        self.announce = log.info  # says which capture sources were chosen, and why
+        self._closed = False
+        cues = config.cues
+        with ExitStack() as opened:  # unwound only when assembly fails half-way
+            self.indicators = Indicators(
+                {name: getattr(cues, name) or None for name in CUE_OUTPUTS},
+                clock,
+                pin_factory=pin_factory,
+                active_high={name: cues.active_high for name in CUE_OUTPUTS},
+                stealth=cues.stealth,
+                stealth_vibration=cues.stealth_vibration,
+            )
+            opened.callback(self.indicators.close)
+            self.controls = Controls(config.buttons, clock, pin_factory)
+            opened.callback(self.controls.close)
+            self.pipeline_monitor = PipelineMonitor(clock)
+            self.recorder = SessionRecorder(config, store_root, clock,
+                                            on_write_error=self.pipeline_monitor.write_failed,
+                                            on_seal_error=self.pipeline_monitor.seal_failed)
+            self._resources = opened.pop_all()
+        self.machine = StateMachine(self.recorder, self.indicators, clock, cues.reminder_seconds,
+                                    request_end=self._end_requested)
+        self.controls.on_event = self.machine.handle
+        self.pipeline_monitor.on_event = self.machine.on_monitor_event
+
+    def _end_requested(self, event):
+        if self.end_event is None:
+            self.end_event = event
+        self.stop_requested.set()
+
+    def run(self, drive=None, end_ns: int | None = None) -> "Agent":
+        """Run until end_ns, the end of what `drive` plays, or stop_requested; everything is
+        sealed and closed on return.
+
+        drive(agent) -> (participants, end_ns): extra loop participants that play the
+        device (recorder/sim/fingers.py), ticked before the inputs are read.
+        A lost capture source ends the run with its CaptureError (the session closed with
+        cause capture-failed); a write or seal failure with PipelineFault (fault mode)."""
+        try:
+            self.body = self.open_body(self.config, self.clock, self.recorder.outputs,
+                                       self.recorder.identity.device_id)
+            self.announce(self.body.description)
+            self.machine.booted(self.body.origin_ns)
+            capture_monitor = CaptureMonitor(self.body)
+            capture_monitor.on_event = self.machine.on_monitor_event
+            players, drive_end_ns = drive(self) if drive else ([], None)
+            loop = RunLoop(self.clock, self.body, [
+                *players, self.controls, capture_monitor, self.pipeline_monitor, self.machine, self.indicators,
+            ], self.stop_requested)
+            self.started.set()
+            loop.run(end_ns if end_ns is not None else drive_end_ns)
+            cause = self.end_event.kind if self.end_event else "shutdown"
+            finish(self.machine, self.body, self.recorder, cause, self.clock.monotonic_ns())
+        finally:
+            self.close()
+        self._raise_end_cause()
+        return self
+
+    def _raise_end_cause(self):
+        event = self.end_event
+        if event is None:
+            return
+        if event.kind == CAPTURE_FAILED:
+            raise event.error if isinstance(event.error, CaptureError) else CaptureError(event.detail)
+        if event.kind in FAULT_CAUSES:
+            raise PipelineFault(f"{event.kind}: {event.detail}; the recording was closed with what was sealed")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self):
+        """Stop capture, seal everything queued, release the pins. Idempotent; each step
+        runs even if one before it fails, and the sealer drains before the pins go."""
+        if self._closed:
+            return
+        self._closed = True
+        with ExitStack() as stack:
+            stack.push(self._resources)  # pins and cues: released last
+            stack.callback(self.recorder.close, "run-complete")
+            if self.body is not None:
+                stack.callback(self.body.close)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def default_pin_factory():
+    """gpiozero's pin factory for this board, or a clear error where there is none."""
+    from gpiozero import Device as GpioDevice
+    from gpiozero.exc import BadPinFactory
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gpiozero warns once per library it could not load
+        try:
+            return GpioDevice._default_pin_factory()
+        except BadPinFactory:
+            raise RecorderError(
+                "no GPIO on this machine (gpiozero found no pin library): use `recorder run --simulate`, "
+                "or set GPIOZERO_PIN_FACTORY=mock to record from real capture sources without buttons"
+            ) from None
+
+
+def run_on_device(config: Config, store_root) -> Agent:
+    """The device's service: real pins, the capture sources [capture] selects, the system
+    clock; runs until SIGTERM or SIGINT, then stops any recording and seals everything."""
+    from ..capture.select import open_body
+    from ..clock import SystemClock
+
+    agent = Agent(config, store_root, SystemClock(), default_pin_factory(), open_body)
+    agent.announce = lambda text: print(f"recorder: {text}", file=sys.stderr, flush=True)
+    previous = {sig: signal.signal(sig, lambda *_: agent.stop_requested.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return agent.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

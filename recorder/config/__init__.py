@@ -1,0 +1,22 @@
+"""Configuration: a TOML file, validated strictly, every setting with a default.
+
+`settings` holds the sections and their checks; `pins` resolves GPIO pin names
+against the 40-pin header (gpiozero's board data, imported only when pins are
+checked), so reading a configuration costs nothing of the device.
+"""
+
+from .settings import (  # noqa: F401  (the package's public names)
+    DEFAULT_STORE,
+    AudioConfig,
+    ButtonsConfig,
+    CaptureConfig,
+    Config,
+    CuesConfig,
+    DeviceConfig,
+    OsdConfig,
+    PrerecordConfig,
+    SegmentConfig,
+    VideoConfig,
+    config_from_dict,
+    load_config,
+)

@@ -1,0 +1,59 @@
+"""Where things are in a store (docs/FORMATS.md, "Store layout"): names only, no I/O.
+
+  STORE/device/device.pub                     public key (PEM), published for verifiers
+  STORE/device/device.key                     private key (0600) — on the device only
+  STORE/ledger/ledger.jsonl                   device-wide append-only ledger
+  STORE/media/<session>/<seq>.mp4             sealed segment (read-only)
+  STORE/media/<session>/<seq>.mp4.partial     segment being written (or cut by a crash)
+  STORE/media/<session>/<seq>.manifest.json   signed manifest (read-only)
+"""
+
+from pathlib import Path
+
+PRIVATE_KEY_FILE = "device.key"
+PUBLIC_KEY_FILE = "device.pub"
+PARTIAL_SUFFIX = ".partial"
+MANIFEST_SUFFIX = ".manifest.json"
+SEGMENT_SUFFIX = ".mp4"
+
+
+def segment_name(seq: int) -> str:
+    return f"{seq:05d}{SEGMENT_SUFFIX}"
+
+
+def manifest_name(seq: int) -> str:
+    return f"{seq:05d}{MANIFEST_SUFFIX}"
+
+
+def partial_path(final: Path) -> Path:
+    return final.with_name(final.name + PARTIAL_SUFFIX)
+
+
+def manifest_path(final: Path) -> Path:
+    return final.with_name(final.name.removesuffix(SEGMENT_SUFFIX) + MANIFEST_SUFFIX)
+
+
+class StoreLayout:
+    """The paths of one store; creating nothing."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.device_dir = self.root / "device"
+        self.public_key_path = self.device_dir / PUBLIC_KEY_FILE
+        self.ledger_path = self.root / "ledger" / "ledger.jsonl"
+        self.media_dir = self.root / "media"
+
+    def session_dir(self, session_id: str) -> Path:
+        return self.media_dir / session_id
+
+    def segment_path(self, session_id: str, seq: int) -> Path:
+        return self.session_dir(session_id) / segment_name(seq)
+
+    def relative(self, path: Path) -> str:
+        return Path(path).relative_to(self.root).as_posix()
+
+    def segment_relative(self, session_id: str, seq: int) -> str:
+        return f"media/{session_id}/{segment_name(seq)}"
+
+    def manifest_relative(self, session_id: str, seq: int) -> str:
+        return f"media/{session_id}/{manifest_name(seq)}"

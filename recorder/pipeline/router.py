@@ -1,0 +1,199 @@
+"""Where encoded packets go: the pre-record ring while ready, the writer while recording.
+
+The router is the pipeline's picamera2-style Output: encoders (ours or picamera2's)
+call `outputframe` from their own threads — on a Pi, picamera2's camera loop. It
+only queues the packet and returns: everything else (timestamp ordering, the ring,
+muxing, segment close with its fsync, the ring drain at a press) runs on the
+pipeline's own thread, so no boundary or press ever stalls a capture source
+(picamera2's SplittableOutput closes files away from the encoder for the same reason).
+
+On that thread, packets are put in timestamp order first; then a start moves the
+whole ring into the new session followed by every later packet, and a stop cuts at a
+timestamp, not at the moment the request arrives, so packets still inside an encoder
+land on the right side of the cut. Control requests travel through the same queue as
+the packets, so they act exactly between the packets they arrived between.
+
+A failure on the pipeline's thread (a full disk in the muxer, broken timestamps) is
+reported at once through `on_error` and ends the open session; the pipeline keeps
+running (into the ring) so that capture never sees the error.
+"""
+
+import logging
+import queue
+import threading
+
+from ..errors import CaptureError
+from ..workers import close_at_exit
+from .interleave import Interleaver
+from .packets import Output, Packet
+from .ring import PrerecordRing
+from .writer import SegmentWriter, Session, StreamTemplate
+
+log = logging.getLogger(__name__)
+
+BACKLOG_LIMIT_BYTES = 64 * 1024 * 1024  # queued, not yet written: beyond this storage is too slow
+
+
+class RecordingRouter(Output):
+    def __init__(self, ring: PrerecordRing, writer: SegmentWriter, on_session_end, on_error=None,
+                 backlog_limit: int = BACKLOG_LIMIT_BYTES):
+        super().__init__()
+        self.ring, self.writer = ring, writer
+        self.on_session_end = on_session_end  # (session, totals, stop, failure), on the pipeline thread
+        self.on_error = on_error  # (exception), on the pipeline thread, at once
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._interleaver = Interleaver(self._route)
+        self.session: Session | None = None  # the pipeline thread's view
+        self._stop = None  # (timestamp_us, cause) once a stop is requested
+        self._backlog_lock = threading.Lock()
+        self._backlog = 0  # bytes queued and not yet handled
+        self.backlog_max = 0
+        self.backlog_limit = backlog_limit
+        self._backlog_reported = False
+        self.failure: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="pipeline")
+        self._thread.start()
+        close_at_exit(self)
+
+    # -- picamera2 Output interface (any thread) -------------------------------------------
+    def _add_stream(self, encoder_stream, codec_name, **kwargs):
+        audio = getattr(encoder_stream, "type", "video") == "audio"
+        self._inbox.put(("stream", (audio, StreamTemplate(encoder_stream, codec_name, kwargs))))
+
+    def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
+        with self._backlog_lock:
+            self._backlog += len(frame)
+            if self._backlog > self.backlog_max:
+                self.backlog_max = self._backlog
+        self._inbox.put(Packet(timestamp, bool(keyframe), bool(audio), frame))
+
+    # -- control (the agent's thread) --------------------------------------------------------
+    def begin_session(self, session: Session):
+        self._inbox.put(("begin", session))
+
+    def request_stop(self, timestamp_us: int, cause: str):
+        self._inbox.put(("stop", (timestamp_us, cause)))
+
+    def flush(self):
+        """Capture has ended: release every held packet, close any open session, and
+        return once all of it is handled."""
+        self._round_trip("flush")
+
+    def wait_idle(self):
+        """Return once everything queued so far is handled (a simulated run keeps the
+        pipeline in step with simulated time this way)."""
+        self._round_trip("sync")
+
+    def _round_trip(self, kind: str):
+        done = threading.Event()
+        self._inbox.put((kind, done))
+        done.wait()
+
+    def close(self):
+        """Flush, then stop the pipeline thread. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.flush()
+        self._inbox.put(None)
+        self._thread.join()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def late_packets(self) -> int:
+        return self._interleaver.late_packets
+
+    # -- the pipeline thread -----------------------------------------------------------------
+    def _run(self):
+        while (item := self._inbox.get()) is not None:
+            if isinstance(item, Packet):
+                self._handle(self._packet, item)
+            elif item[0] in ("flush", "sync"):
+                if item[0] == "flush":
+                    self._handle(self._flush)
+                item[1].set()
+            else:
+                self._handle(self._control, *item)
+
+    def _handle(self, action, *args):
+        try:
+            action(*args)
+        except Exception as exc:
+            self._failed(exc)
+
+    def _packet(self, packet: Packet):
+        with self._backlog_lock:
+            self._backlog -= len(packet.data)
+            behind = self._backlog
+        if behind > self.backlog_limit and not self._backlog_reported:
+            self._backlog_reported = True
+            self._failed(OSError(f"the pipeline is {behind // 2**20} MiB behind capture: "
+                                 "storage cannot keep up"))
+        self._interleaver.push(packet)
+
+    def _flush(self):
+        self._interleaver.flush()
+        if self.session is not None:
+            self._finish_session()
+
+    def _control(self, kind, argument):
+        if kind == "stream":
+            audio, template = argument
+            self.writer.add_stream(audio, template)
+            self._interleaver.add_stream(audio)
+        elif kind == "begin":
+            self._begin(argument)
+        elif kind == "stop" and self.session is not None and self._stop is None:
+            self._stop = argument
+
+    def _begin(self, session: Session):
+        if self.session is not None:
+            raise RuntimeError("a session is already recording")
+        self.session, self._stop = session, None
+        self.writer.begin(session)
+        # Packets still inside the encoders make the ring's newest packet older than
+        # the press: measure the pre-record window from the press itself.
+        self.ring.trim(session.press_us)
+        for packet in self.ring.drain():
+            self.writer.write(packet)
+
+    def _route(self, packet: Packet):
+        session = self.session
+        if session is not None and self._stop is not None and packet.timestamp >= self._stop[0]:
+            self._finish_session()
+            session = None
+        if session is None:
+            self.ring.add(packet)
+            return
+        if packet.audio and not session.prerecord_audio and packet.timestamp < session.press_us:
+            return  # no sound from before the press unless configured
+        self.writer.write(packet)
+
+    def _finish_session(self, failure: BaseException | None = None):
+        """Close the session's last segment and report the session's end. After a capture
+        error (bad input: the file is intact) the segment is closed and sealed as usual;
+        after a write error it is given up as a `.partial` (its complete fragments are on disk)."""
+        session, stop = self.session, self._stop
+        if failure is None or isinstance(failure, CaptureError):
+            try:
+                totals = self.writer.end()
+            except Exception as exc:
+                failure = failure or exc
+                totals = self.writer.abort()
+        else:
+            totals = self.writer.abort()
+        self.session, self._stop = None, None
+        self.on_session_end(session, totals, stop, failure)
+
+    def _failed(self, exc: BaseException):
+        log.error("pipeline: %s", exc)
+        if self.failure is None:
+            self.failure = exc
+        if self.on_error is not None:
+            self.on_error(exc)
+        if self.session is not None:  # end the session with what is sealed; capture goes on
+            self._finish_session(failure=exc)

@@ -1,0 +1,174 @@
+"""Sealing: turn a closed `.partial` segment into evidence.
+
+Steps, in this order, on one worker thread so ledger entries keep their order:
+ 1. hash the file and each fragment (the writer already fsync'd it);
+ 2. write the signed manifest next to it (read-only, fsync'd);
+ 3. rename `.partial` -> `.mp4`, make it read-only, fsync the directory;
+ 4. append the `segment` entry to the ledger (fsync'd). Only now is it sealed.
+A crash between steps leaves files the verifier reports and recovery can finish;
+it never leaves a ledger entry pointing at a file that does not exist.
+
+A failure is reported the moment it happens (`on_error`, called on the sealer's
+thread, as picamera2's outputs report through a callback rather than raising into
+the encoder) and kept in `failure`; the sealer goes on with the jobs after it, so a
+failed manifest write does not stop the session's stop entry from being tried.
+"""
+
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..clock import Clock
+from ..evidence import entries
+from ..evidence.bmff import hash_layout
+from ..evidence.canonical import canonical_bytes, sha256_hex
+from ..evidence.documents import signed
+from ..evidence.layout import manifest_path, partial_path
+from ..store.disk import SEALED_MODE, Store, fsync_dir, write_sealed_file
+from ..workers import close_at_exit
+from .identity import DeviceIdentity
+from .ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClosedSegment:
+    """What the writer knows about a segment it has just closed."""
+
+    session_id: str
+    officer_id: str
+    seq: int
+    final_path: Path
+    start_us: int  # monotonic µs of the first video frame
+    end_us: int  # monotonic µs just after the last video frame
+    video: dict
+    audio: dict | None
+    prerecord: dict | None = None
+    notes: list = field(default_factory=list)
+
+
+class Sealer:
+    def __init__(self, store: Store, identity: DeviceIdentity, ledger: Ledger, clock: Clock, on_error=None):
+        self.store, self.identity, self.ledger, self.clock = store, identity, ledger, clock
+        self.on_error = on_error  # on_error(exc), on the sealer thread, at once
+        self.failure: BaseException | None = None  # the first failure
+        self.sealed_count = 0
+        self.last_sealed: dict | None = None  # {"entry", "manifest"} of the latest segment
+        self._queue: queue.Queue = queue.Queue()
+        self._closed = False
+        # Not a daemon: the interpreter waits for it, so queued seals are never dropped at exit.
+        self._thread = threading.Thread(target=self._run, name="sealer")
+        self._thread.start()
+        close_at_exit(self)
+
+    # Jobs run strictly in submission order: segments, then session entries.
+    def seal(self, segment: ClosedSegment):
+        self._queue.put(("segment", segment))
+
+    def record(self, entry_type: str, body: dict, at: dict):
+        self._queue.put(("entry", (entry_type, body, at)))
+
+    def drain(self):
+        """Block until every submitted job is done; re-raise the first failure."""
+        self._queue.join()
+        if self.failure is not None:
+            raise self.failure
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self):
+        """Seal everything queued, stop the thread, then raise the first failure (once).
+        Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._queue.join()
+        finally:
+            self._queue.put(None)
+            self._thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _run(self):
+        while True:
+            job = self._queue.get()
+            try:
+                if job is None:
+                    return
+                kind, payload = job
+                if kind == "segment":
+                    self.last_sealed = self._seal_segment(payload)
+                    self.sealed_count += 1
+                else:
+                    self.ledger.append(*payload)
+            except BaseException as exc:  # reported at once; evidence already sealed is untouched
+                self._failed(exc)
+            finally:
+                self._queue.task_done()
+
+    def _failed(self, exc: BaseException):
+        log.error("sealing failed: %s", exc)
+        if self.failure is None:
+            self.failure = exc
+        if self.on_error is not None:
+            try:
+                self.on_error(exc)
+            except Exception:  # a listener's bug must not stop sealing
+                log.exception("sealer error listener failed")
+
+    def _seal_segment(self, seg: ClosedSegment) -> dict:
+        partial = partial_path(seg.final_path)
+        layout = hash_layout(partial)
+        manifest = signed(
+            self.identity,
+            entries.manifest(
+                device_id=self.identity.device_id,
+                officer_id=seg.officer_id,
+                session_id=seg.session_id,
+                seq=seg.seq,
+                file_name=seg.final_path.name,
+                layout=layout,
+                start=self.clock.stamp(seg.start_us * 1000),
+                end=self.clock.stamp(seg.end_us * 1000),
+                video=seg.video,
+                audio=seg.audio,
+                prerecord=seg.prerecord,
+                notes=seg.notes,
+            ),
+        )
+        manifest_bytes = canonical_bytes(manifest)
+        mpath = manifest_path(seg.final_path)
+        write_sealed_file(mpath, manifest_bytes)
+        os.chmod(partial, SEALED_MODE)
+        os.rename(partial, seg.final_path)
+        fsync_dir(seg.final_path.parent)
+        entry = self.ledger.append(
+            "segment",
+            entries.segment(
+                session_id=seg.session_id,
+                seq=seg.seq,
+                path=self.store.relative(seg.final_path),
+                file_sha256=layout["file"]["sha256"],
+                file_size=layout["file"]["size"],
+                manifest=self.store.relative(mpath),
+                manifest_sha256=sha256_hex(manifest_bytes),
+                start_mono_us=seg.start_us,
+                end_mono_us=seg.end_us,
+                frames=seg.video["frames"],
+            ),
+            self.clock.stamp(),
+        )
+        return {"entry": entry, "manifest": manifest}

@@ -1,1 +1,0 @@
-"""Pre-record ring, interleaving, segment writer, sealing and the store layout."""

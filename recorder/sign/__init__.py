@@ -1,1 +1,0 @@
-"""Keys, canonical JSON, signed manifests, the device ledger and its verifier."""

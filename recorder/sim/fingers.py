@@ -1,0 +1,77 @@
+"""Playing a scripted shift: fingers that move the real (mock) input pins, and commands.
+
+Both are participants of the agent's run loop (recorder/agent/loop.py), ticked before
+the inputs are read, so a scripted press goes through the same debouncing, hold and
+chord logic as an officer's finger.
+"""
+
+from .script import Timeline
+
+
+class ScriptedFingers:
+    """Move the gpiozero input pins (MockFactory) at the timeline's moments, as a contact would."""
+
+    def __init__(self, changes, controls, origin_ns: int, pull_up: bool = True):
+        self.changes = list(changes)
+        self.controls, self.origin_ns, self.pull_up = controls, origin_ns, pull_up
+
+    def next_deadline_ns(self) -> int | None:
+        return self.origin_ns + self.changes[0].at_ns if self.changes else None
+
+    def tick(self, now_ns: int) -> None:
+        while self.changes and self.origin_ns + self.changes[0].at_ns <= now_ns:
+            change = self.changes.pop(0)
+            pin = self.controls.pin_of(change.input)
+            if change.pressed == self.pull_up:  # a pulled-up button reads low when pressed
+                pin.drive_low()
+            else:
+                pin.drive_high()
+
+
+class ScriptedCommands:
+    """Start and stop by command (cause `command`) at the timeline's moments."""
+
+    def __init__(self, commands, machine, origin_ns: int):
+        self.commands, self.machine, self.origin_ns = list(commands), machine, origin_ns
+
+    def next_deadline_ns(self) -> int | None:
+        return self.origin_ns + self.commands[0].at_ns if self.commands else None
+
+    def tick(self, now_ns: int) -> None:
+        while self.commands and self.origin_ns + self.commands[0].at_ns <= now_ns:
+            command = self.commands.pop(0)
+            action = self.machine.start if command.name == "start" else self.machine.stop
+            action("command", self.origin_ns + command.at_ns)
+
+
+class PipelineInStep:
+    """On simulated time the pipeline's thread would fall behind the clock by however long
+    it takes in real time; this participant waits for it at every step, so a fast run
+    sees the pipeline as a device sees a pipeline that keeps up (and replays exactly)."""
+
+    def __init__(self, router):
+        self.router = router
+
+    def next_deadline_ns(self) -> int | None:
+        return None
+
+    def tick(self, now_ns: int) -> None:
+        self.router.wait_idle()
+
+
+def scripted(timeline: Timeline, in_step: bool = False):
+    """What Agent.run(drive=...) takes: the timeline played from the body's origin,
+    and the run ending where the timeline ends. in_step: keep the pipeline in step
+    with a simulated clock (PipelineInStep)."""
+
+    def drive(agent):
+        origin = agent.body.origin_ns
+        players = [
+            ScriptedFingers(timeline.pins, agent.controls, origin, agent.config.buttons.pull_up),
+            ScriptedCommands(timeline.commands, agent.machine, origin),
+        ]
+        if in_step:
+            players.insert(0, PipelineInStep(agent.recorder.router))
+        return players, origin + timeline.end_ns
+
+    return drive

@@ -1,0 +1,126 @@
+"""Every problem code the verifier can emit has a test that makes a store emit it.
+
+The codes the verifier emits are read from its source; a test counts for a code when
+the code is a string in a test function of a verifier test module (which asserts on
+the reports of real, tampered stores). The last codes without a test are here too."""
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import recorder
+from conftest import IN_CI
+from recorder.evidence.report import CODES
+from recorder.evidence.verifier import verify_store
+from test_verifier import (  # noqa: F401  (fixtures)
+    MEDIA, SESSION, codes, find, foreign, ledger_lines, locations, pristine, resign_ledger, store,
+)
+
+EVIDENCE = Path(recorder.__file__).parent / "evidence"
+TESTS = Path(__file__).parent
+VERIFIER_TESTS = ("test_verifier.py", "test_verifier_codes.py")
+
+
+def emitted_codes() -> set[str]:
+    """First arguments of every `.problem("code", ...)` call in the evidence package."""
+    found = set()
+    for path in EVIDENCE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "problem" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                found.add(node.args[0].value)
+    return found
+
+
+def codes_with_a_test() -> set[str]:
+    found = set()
+    for name in VERIFIER_TESTS:
+        for node in ast.walk(ast.parse((TESTS / name).read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                found |= {c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and c.value in CODES}
+    return found
+
+
+def test_every_code_the_verifier_emits_is_documented_and_tested():
+    emitted = emitted_codes()
+    assert emitted == set(CODES), "CODES and the codes the verifier emits differ"
+    untested = sorted(emitted - codes_with_a_test())
+    assert not untested, f"verifier codes without a test: {untested}"
+
+
+def _transition(template: dict, source: str, target: str, cause: str) -> dict:
+    return {**template, "type": "transition",
+            "body": {"from": source, "to": target, "cause": cause, "session_id": None}}
+
+
+def test_transition_not_in_the_table_or_from_the_wrong_mode(store):
+    def edit(entries):
+        genesis = entries[0]
+        entries[1:1] = [
+            _transition(genesis, "booting", "ready", "boot"),
+            _transition(genesis, "ready", "recording", "boot"),  # not a row of the table
+            _transition(genesis, "stopping", "ready", "session-closed"),  # a row, but from the wrong mode
+        ]
+
+    resign_ledger(store, edit)
+    report = verify_store(store)
+    assert codes(report) == {"bad-transition"}
+    first, second = find(report, "bad-transition")
+    assert first.location == "ledger line 3 (index 2)" and "not in the state table" in first.message
+    assert second.location == "ledger line 4 (index 3)" and "ledger had the recorder in recording" in second.message
+
+
+def test_marks_outside_a_recording_session(store):
+    def edit(entries):
+        genesis, stop = entries[0], entries[-1]
+        mark = {**genesis, "type": "mark", "body": {"session_id": "never-started", "number": 1,
+                                                     "cause": "button:mark", "position": None}}
+        after = {**genesis, "type": "mark", "body": {**mark["body"], "session_id": SESSION}}
+        entries[1:1] = [mark]
+        entries.append(after)
+        assert stop["type"] == "session_stop"
+
+    resign_ledger(store, edit)
+    report = verify_store(store)
+    assert codes(report) == {"mark-outside-session"}
+    never, stopped = find(report, "mark-outside-session")
+    assert never.location == "ledger line 2 (index 1)" and "never started" in never.message
+    assert stopped.location == f"ledger line {len(ledger_lines(store))} (index {len(ledger_lines(store)) - 1})"
+    assert "already stopped" in stopped.message
+
+
+def test_a_named_file_that_cannot_be_read(tmp_path, store):
+    """A manifest the verifier may not read (here: mode 000, verified as an unprivileged
+    user) is reported where it is, and nothing else about the store goes wrong."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        if IN_CI:
+            pytest.fail("CI runs as root with setpriv (util-linux)")
+        pytest.skip("needs root to verify as another user")
+    world = Path(subprocess.run(["mktemp", "-d"], capture_output=True, text=True, check=True).stdout.strip())
+    try:
+        copy = world / "store"
+        shutil.copytree(store, copy)
+        os.chmod(world, 0o755)
+        for path in [copy, *copy.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o444)
+        os.chmod(copy / MEDIA / "00002.manifest.json", 0o000)
+        code = ("import json, sys; from recorder.evidence.verifier import verify_store; "
+                f"print(json.dumps(verify_store({str(copy)!r}).to_json()))")
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(recorder.__file__).parents[1])},
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+    finally:
+        shutil.rmtree(world)
+    problems = [(p["code"], p["location"]) for p in report["problems"]]
+    assert problems == [("unreadable-file", f"{MEDIA}/00002.manifest.json")]
+    assert "Permission denied" in report["problems"][0]["message"]
