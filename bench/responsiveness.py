@@ -71,9 +71,9 @@ def measure(width: int, height: int, presses: int, seed: int = 1) -> list[tuple[
         device = SimulatedAgent(config, Path(scratch) / "store", SystemClock())
         record_transition = device.recorder.record_transition
 
-        def observed(source, target, cause, at_ns, session_id):
+        def observed(source, target, *args):
             entered[target] = time.monotonic_ns()
-            record_transition(source, target, cause, at_ns, session_id)
+            record_transition(source, target, *args)
 
         device.recorder.record_transition = observed
         officer = threading.Thread(

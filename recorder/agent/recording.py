@@ -114,8 +114,9 @@ class SessionRecorder:
         log.info("mark %d (%s)", self._marks, cause)
         return self._marks
 
-    def record_transition(self, source: str, target: str, cause: str, at_ns: int, session_id: str | None):
-        self.sealer.record("transition", entries.transition(source, target, cause, session_id),
+    def record_transition(self, source: str, target: str, cause: str, at_ns: int, session_id: str | None,
+                          detail: str | None = None):
+        self.sealer.record("transition", entries.transition(source, target, cause, session_id, detail),
                            self.clock.stamp(at_ns))
 
     def record_stealth(self, enabled: bool, cause: str, at_ns: int):

@@ -53,10 +53,10 @@ class StateMachine:
         indicators.show(BOOTING)
 
     # -- transitions ------------------------------------------------------------------------
-    def _enter(self, target: str, cause: str, at_ns: int):
+    def _enter(self, target: str, cause: str, at_ns: int, detail: str | None = None):
         if not allowed(self.mode, target, cause):
             raise TransitionError(f"{self.mode} -> {target} ({cause}) is not in the transition table")
-        self.recorder.record_transition(self.mode, target, cause, at_ns, self.session_id)
+        self.recorder.record_transition(self.mode, target, cause, at_ns, self.session_id, detail)
         log.info("%s -> %s (%s)", self.mode, target, cause)
         self.mode = target
         self.indicators.show(target)
@@ -106,14 +106,14 @@ class StateMachine:
         self.indicators.set_stealth(stealth)
         self.indicators.cue("stealth_on" if stealth else "stealth_off", at_ns)
 
-    def fault(self, cause: str, at_ns: int | None = None):
+    def fault(self, cause: str, at_ns: int | None = None, detail: str | None = None):
         """The device's own pipeline failed: fault mode, its cue, the session closed with
         what is sealed, and the run ends."""
         at_ns = self._now(at_ns)
         if self.mode in (FAULT, OFF):
             return
         recording = self.mode in (RECORDING, STOPPING)
-        self._enter(FAULT, cause, at_ns)
+        self._enter(FAULT, cause, at_ns, detail)
         if recording:
             self.recorder.stop_recording(cause, at_ns)
         self._pending_start = self._next_reminder = self._stop_press_at = None
@@ -155,7 +155,7 @@ class StateMachine:
     def on_monitor_event(self, event: MonitorEvent):
         log.error("%s: %s (%s)", event.source, event.kind, event.detail)
         if event.kind in FAULT_CAUSES:
-            self.fault(event.kind, event.at_ns)
+            self.fault(event.kind, event.at_ns, event.detail)
             self.request_end(event)
         elif event.kind == CAPTURE_FAILED:
             self.stop(CAPTURE_FAILED, event.at_ns)

@@ -72,8 +72,10 @@ def segment(session_id: str, seq: int, path: str, file_sha256: str, file_size: i
             "duration_us": end_mono_us - start_mono_us, "frames": frames}
 
 
-def transition(source: str, target: str, cause: str, session_id: str | None) -> dict:
-    return {"from": source, "to": target, "cause": cause, "session_id": session_id}
+def transition(source: str, target: str, cause: str, session_id: str | None, detail: str | None = None) -> dict:
+    """`detail` says what happened when the cause alone does not (a fault's error)."""
+    body = {"from": source, "to": target, "cause": cause, "session_id": session_id}
+    return body if detail is None else {**body, "detail": detail}
 
 
 def mark(session_id: str, number: int, cause: str, position=None) -> dict:

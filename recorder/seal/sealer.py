@@ -83,8 +83,8 @@ class Sealer:
         return self._closed
 
     def close(self):
-        """Seal everything queued, stop the thread, then raise the first failure (once).
-        Idempotent."""
+        """Seal everything queued and stop the thread. Idempotent. The first failure is
+        raised here only when nobody was told of it as it happened (no `on_error`)."""
         if self._closed:
             return
         self._closed = True
@@ -93,7 +93,7 @@ class Sealer:
         finally:
             self._queue.put(None)
             self._thread.join()
-        if self.failure is not None:
+        if self.failure is not None and self.on_error is None:
             raise self.failure
 
     def __enter__(self):

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from ..errors import StoreError
-from ..evidence.layout import StoreLayout
+from ..evidence.layout import StoreLayout, partial_path
 
 SEALED_MODE = 0o444
 
@@ -44,8 +44,15 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_sealed_file(path: Path, data: bytes) -> None:
-    """Create a new read-only file durably; refuses to replace an existing one."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SEALED_MODE)
+    """Create a new read-only file durably; refuses to replace an existing one.
+
+    The bytes go to `<name>.partial` first and take the final name only once complete and
+    on disk, so a write cut short (a full disk, a power cut) never leaves a file under a
+    sealed name: it leaves a `.partial`, which the verifier reports and recovery finishes."""
+    if path.exists():
+        raise FileExistsError(f"{path} exists: a sealed file is never replaced")
+    partial = partial_path(path)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SEALED_MODE)
     try:
         view = memoryview(data)
         while view:
@@ -54,3 +61,4 @@ def write_sealed_file(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    os.rename(partial, path)  # the directory is fsync'd by the caller, with the segment's rename
