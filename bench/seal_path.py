@@ -13,6 +13,7 @@ import os
 import pstats
 import resource
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -83,6 +84,42 @@ def time_ours(packets, sample) -> tuple[float, float]:
         return time.process_time() - start, sealer.cpu
     finally:
         shutil.rmtree(root)
+
+
+def durability_cost(packets, sample) -> dict:
+    """The same seal path with and without the per-fragment fdatasync (durable.py), on the
+    real disk: wall and CPU seconds, the number of fragment syncs and the slowest one."""
+    from recorder.pipeline import durable
+
+    results = {}
+    original_written, original_sync = durable.FragmentSyncer.fragment_written, durable.FragmentSyncer._sync
+    for durable_fragments in (False, True, False, True):  # alternate; the second pair counts
+        syncs = []
+
+        def timed_sync(self, sync, syncs=syncs):
+            start = time.perf_counter_ns()
+            original_sync(self, sync)
+            if sync is os.fdatasync:
+                syncs.append(time.perf_counter_ns() - start)
+
+        durable.FragmentSyncer._sync = timed_sync
+        if not durable_fragments:
+            durable.FragmentSyncer.fragment_written = lambda self: None
+        root = _scratch_dir("bench-durable-")
+        try:
+            os.sync()
+            wall, cpu = time.perf_counter(), time.process_time()
+            seal(packets, sample, root)
+            results[durable_fragments] = {
+                "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                "syncs": len(syncs), "sync_median_ms": statistics.median(syncs) / 1e6 if syncs else 0.0,
+                "sync_max_ms": max(syncs, default=0) / 1e6,
+            }
+        finally:
+            durable.FragmentSyncer.fragment_written = original_written
+            durable.FragmentSyncer._sync = original_sync
+            shutil.rmtree(root)
+    return results
 
 
 # -- baseline --------------------------------------------------------------------------------

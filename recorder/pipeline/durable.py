@@ -1,13 +1,16 @@
 """Durable fragments: each completed fragment reaches stable storage before the next
 one completes, without stalling the thread that writes.
 
-The MP4 muxer writes a fragment out (moof + mdat, flushed to the file) when the next
-GOP's keyframe arrives. The writer then calls `fragment_written()`: the fragment's
-bytes are handed to `fdatasync` on a helper thread while the writer goes on muxing
-the next GOP into the page cache; at the following fragment the writer first waits
-for that sync to finish. A power cut therefore loses at most the fragment being
-built (plus what the encoder holds), never a whole segment, and the only wait is the
-rare case of a disk slower than one GOP.
+The MP4 muxer keeps a fragment's samples in memory and writes the fragment out
+(moof + mdat, flushed to the file) once the next GOP's keyframe has passed libav's
+interleaving, so the file grows a whole fragment at a time. After every packet the
+writer calls `after_write()`: when the file has grown, a fragment was written, and its
+bytes are handed to `fdatasync` on a helper thread while the writer goes on muxing the
+next GOP into memory; at the following fragment the writer first waits for that sync
+to finish. A power cut therefore loses at most the fragment being built (plus what the
+encoder holds), never a whole segment, and the only wait is the rare case of a disk
+slower than one GOP. (Watching the file's size rather than the keyframes matters: the
+keyframe that ends a fragment reaches the file only after the next audio packet.)
 
 `close()` syncs the whole file (data and size) and returns once it is on disk.
 """
@@ -23,6 +26,7 @@ class FragmentSyncer:
         self._fd: int | None = None  # opened once the muxer has created the file
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragment-sync")
         self._pending: Future | None = None
+        self._size = 0  # the file's size when a sync was last asked for
         self.syncs = 0
         self.sync_ns_max = 0  # longest fdatasync seen (the cost, measured on the real disk)
         self.wait_ns_max = 0  # longest time the writer waited for the previous sync
@@ -33,10 +37,16 @@ class FragmentSyncer:
             self._fd = os.open(self.path, os.O_RDONLY)
         return self._fd
 
+    def after_write(self) -> None:
+        """A packet was muxed: when the file grew, a fragment is in it — sync it."""
+        size = os.fstat(self._descriptor()).st_size
+        if size > self._size:
+            self._size = size
+            self.fragment_written()
+
     def fragment_written(self) -> None:
         """A fragment is in the file: wait for the previous one's sync, then sync this one."""
         self._wait()
-        self._descriptor()
         self._pending = self._executor.submit(self._sync, os.fdatasync)
 
     def _sync(self, sync) -> None:

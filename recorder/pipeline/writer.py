@@ -137,8 +137,7 @@ class SegmentWriter:
             seg.frames += 1
             seg.last_video_us = packet.timestamp
         seg.container.mux(out)
-        if packet.keyframe and not packet.audio and seg.frames > 1:
-            seg.syncer.fragment_written()  # the keyframe pushed the previous GOP out
+        seg.syncer.after_write()
 
     # -- files -----------------------------------------------------------------------------
     def _open_segment(self, start_us: int) -> _OpenSegment:

@@ -148,7 +148,9 @@ def record(args) -> int:
 
 def baseline(args) -> int:
     """The same camera, OSD and encoder without the recorder: picamera2's own
-    LibavH264Encoder into picamera2's PyavOutput (one plain MP4 file)."""
+    LibavH264Encoder into picamera2's PyavOutput (one plain MP4 file); with --audio,
+    the encoder records the microphone too (picamera2's own audio path: PulseAudio's
+    default source through PyAV, AAC), as a picamera2 user records video with sound."""
     from picamera2.encoders import LibavH264Encoder
     from picamera2.outputs import PyavOutput
 
@@ -171,6 +173,9 @@ def baseline(args) -> int:
     camera.pre_callback = burn
     encoder = LibavH264Encoder(bitrate=v.bitrate, iperiod=v.fps * v.gop_seconds, framerate=v.fps)
     encoder.preset = v.preset
+    if args.audio:
+        encoder.audio = True
+        encoder.audio_output = {"codec_name": "aac", "rate": config.audio.sample_rate}
     output = PyavOutput(args.output)
     camera.start_recording(encoder, output)
     time.sleep(args.seconds)
@@ -205,6 +210,7 @@ def main() -> int:
     base.add_argument("--output", required=True)
     base.add_argument("--report", required=True)
     base.add_argument("--seconds", type=float, default=60)
+    base.add_argument("--audio", action="store_true", help="record the microphone too (PulseAudio)")
     args = parser.parse_args()
     if args.command == "baseline":
         return baseline(args)
