@@ -7,6 +7,8 @@ APT_PKGS  := ffmpeg python3-venv
 APT_PKGS  += debootstrap
 # microphones on real PortAudio/PulseAudio (tests: null sink + espeak-ng); pyaudio builds against these
 APT_PKGS  += pulseaudio pulseaudio-utils libasound2-plugins portaudio19-dev espeak-ng python3-dev gcc
+# an independent MP4 reader for the container checks (tests/test_container.py)
+APT_PKGS  += mediainfo
 DEMO_STORE ?= demo-store
 # A scripted shift: arrive and press, two key moments, an accidental short hold, a held stop.
 

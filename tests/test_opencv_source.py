@@ -13,6 +13,7 @@ from recorder.capture.synthetic import SyntheticCamera
 from recorder.config import config_from_dict
 from recorder.evidence.verifier import verify_store
 from support.live_agent import record_live
+from test_container import check_segment
 from test_osd import decoded_lumas, watermark_for
 
 W, H, FPS = 320, 240, 30
@@ -54,8 +55,11 @@ def recorded_indices(store):
 def test_video_file_frames_are_recorded_contiguously_with_the_osd(tmp_path):
     path = video_file(tmp_path / "scene.mp4", 4 * FPS)
     store = tmp_path / "store"
-    run = record_live(opencv_config(path), store, opencv_sources, prerecord_s=0.5, record_s=2.0)
+    config = opencv_config(path)
+    run = record_live(config, store, opencv_sources, prerecord_s=0.5, record_s=2.0)
     assert run.error is None
+    for segment in segments_of(store):
+        check_segment(segment, config)  # the track header states the true size
     assert run.body.camera.counters["frame_gaps"] == 0
     assert verify_store(store).ok
     indices = recorded_indices(store)

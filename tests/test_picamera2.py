@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from media import frame_indices, manifest_of, segments_of
+from recorder.config import load_config
+from test_container import check_segment
 from recorder.capture.osd import Watermark, osd_lines, overlay_correlation
 from recorder.evidence.verifier import verify_store
 from support.picam.runner import chroot_or_skip, record_virtual
@@ -64,6 +66,12 @@ def test_store_verifies(recording):
     report = verify_store(recording.store)
     assert report.ok, report.problems
     assert len(segments_of(recording.store)) >= 3
+
+
+def test_track_headers_state_the_true_picture_size(recording):
+    config = load_config(recording.directory / "recorder.toml")
+    for segment in segments_of(recording.store):
+        check_segment(segment, config)
 
 
 def test_encoder_choice_and_counts(recording):

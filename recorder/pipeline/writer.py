@@ -148,12 +148,8 @@ class SegmentWriter:
         container = av.open(
             str(partial_path(final)), "w", format="mp4", options=self._mp4_options()
         )
-        streams = {}
-        for audio, template in self.templates.items():
-            stream = container.add_stream_from_template(template.encoder_stream)
-            # The template copy leaves out extradata (SPS/PPS, AudioSpecificConfig).
-            stream.codec_context.extradata = template.encoder_stream.codec_context.extradata
-            streams[audio] = stream
+        streams = {audio: mux_stream(container, template.encoder_stream)
+                   for audio, template in self.templates.items()}
         self._open = _OpenSegment(final, container, streams, start_us, self._seq,
                                   FragmentSyncer(partial_path(final)))
         if self.stats["start_us"] is None:
@@ -220,6 +216,28 @@ class SegmentWriter:
             audio=audio_info,
             prerecord=prerecord,
         )
+
+
+def mux_stream(container, encoder_stream):
+    """A stream of `container` that describes what the encoder really produces.
+
+    PyAV copies a template's *stream* parameters, which an encoder in a null container
+    never updates from its codec context: they keep PyAV's defaults (640x480, stereo), and
+    the MP4 muxer writes those into the track header and sample entry, so players that
+    honour them show 1280x720 video squeezed to 640x480. The muxer takes the new stream's
+    parameters from its codec context when it writes the header: set there what the
+    encoder's codec context says (size, pixel and sample aspect, rate, channels) and the
+    extradata (SPS/PPS, AudioSpecificConfig), which the copy leaves out as well."""
+    stream = container.add_stream_from_template(encoder_stream)
+    source, target = encoder_stream.codec_context, stream.codec_context
+    if encoder_stream.type == "video":
+        target.width, target.height = source.width, source.height
+        if source.sample_aspect_ratio:
+            target.sample_aspect_ratio = source.sample_aspect_ratio
+    else:
+        target.sample_rate, target.layout = source.sample_rate, source.layout
+    target.extradata = source.extradata
+    return stream
 
 
 def _check_increasing(time_base: Fraction, previous_us: int, current_us: int):
