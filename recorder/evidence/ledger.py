@@ -43,6 +43,31 @@ class LedgerText:
         """Hash of the last complete line: what the next entry's `prev` must hold."""
         return entry_hash(self.lines[-1]) if self.lines else GENESIS_PREV
 
+    @property
+    def head_ref(self) -> str | None:
+        """The last complete entry as `INDEX:SHA256` (what a dock receipt witnesses and
+        `recorder verify --head` takes), or None for an empty ledger. The index is the
+        entry's own `index` member, or its position when that is unreadable."""
+        if not self.lines:
+            return None
+        entry = parse_object(self.lines[-1])
+        index = entry.get("index") if entry is not None else None
+        if not isinstance(index, int) or isinstance(index, bool):
+            index = len(self.lines) - 1
+        return head_ref(index, self.head)
+
+
+def head_ref(index: int, sha256: str) -> str:
+    return f"{index}:{sha256}"
+
+
+def parse_head_ref(text: str) -> tuple[int, str]:
+    """`INDEX:SHA256` -> (index, sha256); ValueError naming what is wrong."""
+    index, sep, digest = text.strip().partition(":")
+    if not sep or not index.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"{text!r} is not INDEX:SHA256 (a ledger index and 64 lowercase hex digits)")
+    return int(index), digest
+
     def entries(self):
         """(line number from 1, raw line, parsed object or None) for every complete line."""
         for number, line in enumerate(self.lines, start=1):
