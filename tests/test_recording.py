@@ -79,13 +79,23 @@ def test_audio_continuous_across_segment_boundaries(recorded_store):
 
 
 def test_without_prerecord_audio_sound_starts_at_the_press(private_store):
-    first = segments_of(private_store)[0]
+    """The pre-record is kept as video-only segments (its own fragments, so a power cut
+    cannot take it all); the sound starts at the press, in the segment after."""
+    segments = segments_of(private_store)
+    with_sound = [s for s in segments if manifest_of(s)["audio"] is not None]
+    pre_record = segments[: segments.index(with_sound[0])]
+    assert pre_record, "the pre-record is a segment of its own"
+    for segment in pre_record:
+        assert len(decoded_audio(segment)[0]) == 0
+        assert frame_indices(segment)[-1] < PRESS_FRAME
+    first = with_sound[0]
     first_frame = frame_indices(first)[0]
+    assert first_frame <= PRESS_FRAME < first_frame + GOP_S * FPS, "it starts with the GOP of the press"
     _, audio_start = decoded_audio(first)
     recorded_from = first_frame * SAMPLES_PER_FRAME + audio_start
     press_sample = PRESS_FRAME * SAMPLES_PER_FRAME
     assert 0 <= recorded_from - press_sample < 1024, "sound must start at the press, not before"
-    assert manifest_of(first)["prerecord"]["audio"] is False
+    assert manifest_of(segments[0])["prerecord"]["audio"] is False
 
 
 def test_every_segment_plays_in_stock_ffmpeg(recorded_store):

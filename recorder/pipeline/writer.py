@@ -9,6 +9,15 @@ made durable before the next one completes (durable.py: a power cut loses at mos
 the open fragment), written as `.partial`, fsync'd, and handed to the sealer when
 it closes. The writer runs on the pipeline's own thread (router.py), never on a
 capture thread.
+
+The pre-record of a session that keeps no sound from before the press (the default)
+is written as video-only segments, ending at the keyframe of the GOP that holds the
+press; the session's sound starts in the segment after. The MP4 muxer writes nothing
+(no moov, so no fragment) until every track of a file has a sample: with the audio
+track in the same file, 30 s of pre-record would wait in memory as one fragment until
+the first sound after the press — a power cut then would lose all of it. The GOP
+around the press is held back (one GOP, in memory) until the first packet after the
+press says it is the one.
 """
 
 import logging
@@ -50,6 +59,7 @@ class StreamTemplate:
 
 class _OpenSegment:
     def __init__(self, path, container, streams, start_us, seq, syncer):
+        """streams: {is audio: muxer stream}; a pre-record segment has no audio stream."""
         self.path, self.container, self.streams = path, container, streams
         self.start_us, self.seq = start_us, seq
         self.syncer = syncer
@@ -60,8 +70,11 @@ class _OpenSegment:
 
 
 class SegmentWriter:
-    def __init__(self, store: Store, segment_seconds: int, fps: int, on_closed):
+    def __init__(self, store: Store, segment_seconds: int, fps: int, on_closed, metadata_for=None):
+        """metadata_for(session, seq, start_us) -> the MP4 metadata of a new file
+        (creation_time and tags naming device, officer, session and sequence)."""
         self.store = store
+        self.metadata_for = metadata_for or (lambda session, seq, start_us: {})
         self.segment_us = segment_seconds * 1_000_000
         self.frame_us = round(1_000_000 / fps)
         self.fps = fps
@@ -70,6 +83,8 @@ class SegmentWriter:
         self.session: Session | None = None
         self._open: _OpenSegment | None = None
         self._seq = 0
+        self._press_gop: list | None = None  # held while the pre-record is written video only
+        self._video_only = False
         self.dropped_before_keyframe = 0
         self.stats = {"segments": 0, "frames": 0, "start_us": None, "end_us": None}
         self.sync_ns_max = 0  # longest fdatasync of a fragment (durable.py)
@@ -82,9 +97,14 @@ class SegmentWriter:
     def begin(self, session: Session):
         self.session, self._seq = session, 0
         self.stats = {"segments": 0, "frames": 0, "start_us": None, "end_us": None}
+        self._video_only = not session.prerecord_audio and True in self.templates
+        self._press_gop = [] if self._video_only else None
 
     def end(self) -> dict:
         """Close the last segment; returns the session's totals."""
+        if self._press_gop:  # the session ended before anything after the press
+            self._write_all(self._press_gop)
+        self._press_gop = None
         if self._open:
             self._close(self._open.last_video_us + self.frame_us)
         self.session = None
@@ -106,6 +126,36 @@ class SegmentWriter:
 
     # -- packets ---------------------------------------------------------------------------
     def write(self, packet):
+        if self._press_gop is not None and self._hold_until_the_press(packet):
+            return
+        self._write(packet)
+
+    def _hold_until_the_press(self, packet) -> bool:
+        """Before the press (video only): write each GOP once a later keyframe before the
+        press shows it is all pre-record; hold the latest. The first packet after the press
+        (or the first sound) ends the video-only part: the held GOP starts a segment with sound."""
+        if not packet.audio and packet.timestamp <= self.session.press_us:
+            if packet.keyframe:
+                self._write_all(self._press_gop)
+                self._press_gop = [packet]
+            elif self._press_gop:
+                self._press_gop.append(packet)
+            else:
+                self._write(packet)  # before the session's first keyframe: dropped, counted
+            return True
+        held, self._press_gop = self._press_gop, None
+        self._video_only = False
+        if held:
+            if self._open is not None:
+                self._close(held[0].timestamp)
+            self._write_all(held)
+        return False
+
+    def _write_all(self, packets):
+        for packet in packets:
+            self._write(packet)
+
+    def _write(self, packet):
         seg = self._open
         is_keyframe = packet.keyframe and not packet.audio
         if seg is None:
@@ -148,8 +198,9 @@ class SegmentWriter:
         container = av.open(
             str(partial_path(final)), "w", format="mp4", options=self._mp4_options()
         )
+        container.metadata.update(self.metadata_for(self.session, self._seq, start_us))
         streams = {audio: mux_stream(container, template.encoder_stream)
-                   for audio, template in self.templates.items()}
+                   for audio, template in self.templates.items() if not (audio and self._video_only)}
         self._open = _OpenSegment(final, container, streams, start_us, self._seq,
                                   FragmentSyncer(partial_path(final)))
         if self.stats["start_us"] is None:
@@ -180,7 +231,7 @@ class SegmentWriter:
         video = self.templates[False]
         audio = self.templates.get(True)
         audio_info = None
-        if audio is not None:
+        if audio is not None and True in seg.streams:  # a pre-record segment has no sound
             ctx = audio.encoder_stream.codec_context
             audio_info = {
                 "codec": ctx.name,
