@@ -55,7 +55,8 @@ class SessionRecorder:
                 clock.stamp(),
             )
             self.ring = PrerecordRing(config.prerecord.seconds, config.prerecord.max_bytes, config.prerecord.audio)
-            self.writer = SegmentWriter(self.store, config.segments.seconds, config.video.fps, self.sealer.seal)
+            self.writer = SegmentWriter(self.store, config.segments.seconds, config.video.fps, self.sealer.seal,
+                                        gop_seconds=config.video.gop_seconds)
             self.router = RecordingRouter(self.ring, self.writer, self._session_ended, on_error=on_write_error)
         except BaseException:
             self.sealer.close()

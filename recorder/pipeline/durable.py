@@ -1,23 +1,28 @@
-"""Durable fragments: each completed fragment reaches stable storage before the next
-one completes, without stalling the thread that writes.
+"""Durable fragments: each completed fragment reaches stable storage about as soon as it
+is written, without stalling the thread that writes.
 
 The MP4 muxer keeps a fragment's samples in memory and writes the fragment out
 (moof + mdat, flushed to the file) once the next GOP's keyframe has passed libav's
 interleaving, so the file grows a whole fragment at a time. After every packet the
-writer calls `after_write()`: when the file has grown, a fragment was written, and its
-bytes are handed to `fdatasync` on a helper thread while the writer goes on muxing the
-next GOP into memory; at the following fragment the writer first waits for that sync
-to finish. A power cut therefore loses at most the fragment being built (plus what the
-encoder holds), never a whole segment, and the only wait is the rare case of a disk
-slower than one GOP. (Watching the file's size rather than the keyframes matters: the
-keyframe that ends a fragment reaches the file only after the next audio packet.)
+writer calls `after_write()`: when the file has grown, a fragment was written, and
+`fdatasync` runs on a helper thread while the writer goes on muxing the next GOP into
+memory. In steady state (one fragment a GOP, a sync of a few milliseconds) each
+fragment is on disk long before the next one completes, so a power cut loses at most
+the fragment being built (plus what the encoder holds). When fragments come faster
+than the disk syncs — the pre-record ring written out at a press, 30 fragments in a
+burst, or a disk slower than one GOP — the syncs coalesce: one more sync follows the
+running one and covers everything written meanwhile. Waiting for each sync instead
+would keep the rest of the ring in memory longer, which is where a power cut takes it.
+(Watching the file's size rather than the keyframes matters: the keyframe that ends a
+fragment reaches the file only after the next audio packet.)
 
 `close()` syncs the whole file (data and size) and returns once it is on disk.
 """
 
 import os
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 
 class FragmentSyncer:
@@ -25,11 +30,14 @@ class FragmentSyncer:
         self.path = path
         self._fd: int | None = None  # opened once the muxer has created the file
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragment-sync")
-        self._pending: Future | None = None
+        self._lock = threading.Lock()
+        self._running = False  # a sync job is queued or running
+        self._dirty = False  # written since the running sync began: one more sync is due
+        self._failure: OSError | None = None
         self._size = 0  # the file's size when a sync was last asked for
         self.syncs = 0
         self.sync_ns_max = 0  # longest fdatasync seen (the cost, measured on the real disk)
-        self.wait_ns_max = 0  # longest time the writer waited for the previous sync
+        self.wait_ns_max = 0  # longest time close() waited for the syncs in flight
 
     def _descriptor(self) -> int:
         if self._fd is None:
@@ -45,9 +53,26 @@ class FragmentSyncer:
             self.fragment_written()
 
     def fragment_written(self) -> None:
-        """A fragment is in the file: wait for the previous one's sync, then sync this one."""
-        self._wait()
-        self._pending = self._executor.submit(self._sync, os.fdatasync)
+        """A fragment is in the file: sync it now, or right after the sync in flight."""
+        self._raise_failure()
+        with self._lock:
+            if self._running:
+                self._dirty = True
+                return
+            self._running = True
+        self._executor.submit(self._sync_until_clean)
+
+    def _sync_until_clean(self) -> None:
+        while True:
+            try:
+                self._sync(os.fdatasync)
+            except OSError as exc:  # the writer raises it at its next fragment: a fault
+                self._failure = self._failure or exc
+            with self._lock:
+                if not self._dirty:
+                    self._running = False
+                    return
+                self._dirty = False
 
     def _sync(self, sync) -> None:
         start = time.monotonic_ns()
@@ -55,27 +80,24 @@ class FragmentSyncer:
         self.sync_ns_max = max(self.sync_ns_max, time.monotonic_ns() - start)
         self.syncs += 1
 
-    def _wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            start = time.monotonic_ns()
-            try:
-                pending.result()  # raises the sync's OSError: the fragment is not safe
-            finally:
-                self.wait_ns_max = max(self.wait_ns_max, time.monotonic_ns() - start)
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure  # a fragment could not be made durable
 
     def close(self, sync: bool = True) -> None:
-        """Wait for the pending sync, then fsync the file (sync=False: give up, e.g. after
-        a write error; what reached the disk stays). Idempotent."""
+        """Let the syncs in flight finish, then fsync the file (sync=False: give up, e.g.
+        after a write error; what reached the disk stays). Idempotent."""
         if self._executor is None:
             return
         try:
-            self._wait()
+            start = time.monotonic_ns()
+            self._executor.shutdown(wait=True)
+            self.wait_ns_max = time.monotonic_ns() - start
             if sync:
+                self._raise_failure()
                 self._descriptor()
                 self._sync(os.fsync)
         finally:
-            self._executor.shutdown(wait=True)
             self._executor = None
             if self._fd is not None:
                 os.close(self._fd)

@@ -15,9 +15,11 @@ is written as video-only segments, ending at the keyframe of the GOP that holds 
 press; the session's sound starts in the segment after. The MP4 muxer writes nothing
 (no moov, so no fragment) until every track of a file has a sample: with the audio
 track in the same file, 30 s of pre-record would wait in memory as one fragment until
-the first sound after the press — a power cut then would lose all of it. The GOP
-around the press is held back (one GOP, in memory) until the first packet after the
-press says it is the one.
+the first sound after the press — a power cut then would lose all of it. A keyframe
+less than one GOP before the press starts the GOP of the press; one that is a GOP or
+more before it is pre-record, unless frames were lost and it turns out to hold the
+press after all: such a GOP is held back (in memory) until the next keyframe or the
+first packet after the press says which it is.
 """
 
 import logging
@@ -70,12 +72,14 @@ class _OpenSegment:
 
 
 class SegmentWriter:
-    def __init__(self, store: Store, segment_seconds: int, fps: int, on_closed, metadata_for=None):
+    def __init__(self, store: Store, segment_seconds: int, fps: int, on_closed, metadata_for=None,
+                 gop_seconds: int = 1):
         """metadata_for(session, seq, start_us) -> the MP4 metadata of a new file
         (creation_time and tags naming device, officer, session and sequence)."""
         self.store = store
         self.metadata_for = metadata_for or (lambda session, seq, start_us: {})
         self.segment_us = segment_seconds * 1_000_000
+        self.gop_us = gop_seconds * 1_000_000
         self.frame_us = round(1_000_000 / fps)
         self.fps = fps
         self.on_closed = on_closed
@@ -126,30 +130,38 @@ class SegmentWriter:
 
     # -- packets ---------------------------------------------------------------------------
     def write(self, packet):
-        if self._press_gop is not None and self._hold_until_the_press(packet):
-            return
-        self._write(packet)
+        if self._press_gop is not None:
+            self._write_pre_record(packet)
+        else:
+            self._write(packet)
 
-    def _hold_until_the_press(self, packet) -> bool:
-        """Before the press (video only): write each GOP once a later keyframe before the
-        press shows it is all pre-record; hold the latest. The first packet after the press
-        (or the first sound) ends the video-only part: the held GOP starts a segment with sound."""
-        if not packet.audio and packet.timestamp <= self.session.press_us:
+    def _write_pre_record(self, packet):
+        """While the pre-record goes out video only (see the module's notes)."""
+        press = self.session.press_us
+        if not packet.audio and packet.timestamp <= press:
             if packet.keyframe:
-                self._write_all(self._press_gop)
-                self._press_gop = [packet]
+                self._write_all(self._press_gop)  # a later keyframe before the press: all pre-record
+                self._press_gop = []
+                if press - packet.timestamp < self.gop_us - self.frame_us // 2:
+                    self._start_sound(packet.timestamp)  # this keyframe starts the GOP of the press
+                else:
+                    self._press_gop = [packet]
+                    return
             elif self._press_gop:
                 self._press_gop.append(packet)
-            else:
-                self._write(packet)  # before the session's first keyframe: dropped, counted
-            return True
-        held, self._press_gop = self._press_gop, None
-        self._video_only = False
-        if held:
-            if self._open is not None:
-                self._close(held[0].timestamp)
-            self._write_all(held)
-        return False
+                return
+            self._write(packet)  # before the session's first keyframe it is dropped and counted
+            return
+        held = self._press_gop
+        self._start_sound(held[0].timestamp if held else None)
+        self._write_all(held)
+        self._write(packet)
+
+    def _start_sound(self, keyframe_us: int | None):
+        """From this keyframe on, segments carry the sound too."""
+        self._press_gop, self._video_only = None, False
+        if keyframe_us is not None and self._open is not None:
+            self._close(keyframe_us)
 
     def _write_all(self, packets):
         for packet in packets:
