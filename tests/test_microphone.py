@@ -140,15 +140,15 @@ def test_losing_the_microphone_mid_recording_is_a_clear_error_and_the_recording_
     assert abs(audio_end_ns - lost_ns) < 300_000_000
 
 
-def test_auto_picks_the_real_microphone_next_to_a_synthetic_camera(pulse, tmp_path):
+def test_auto_picks_the_real_microphone_next_to_a_named_synthetic_camera(pulse, tmp_path):
     """Selection on a machine with a sound input but no camera: a live body, and it says so."""
     from recorder.capture.select import open_body
     from recorder.clock import SystemClock
 
-    config = config_from_dict({"video": {"width": 320, "height": 240}})
+    config = config_from_dict({"video": {"width": 320, "height": 240}, "capture": {"camera": "synthetic"}})
     with open_body(config, SystemClock(), [], "rec-test") as body:
         assert type(body).__name__ == "LiveBody"
-        assert body.description.startswith("camera: synthetic (")
+        assert body.description.startswith("camera: synthetic (capture.camera = synthetic)")
         assert "microphone: sounddevice (sounddevice input found)" in body.description
         body.advance_to(body.origin_ns + 1_000_000_000)
     assert body.microphone.counters["samples_captured"] > 0

@@ -171,7 +171,12 @@ def range_location(name: str, part: str, sealed: dict) -> str:
 
 
 def codes(report) -> set[str]:
-    return {p.code for p in report.problems}
+    """Problem codes (warnings apart: these test stores carry their private key on purpose)."""
+    return {p.code for p in report.problems if p.severity == "problem"}
+
+
+def problems(report) -> list:
+    return [p for p in report.problems if p.severity == "problem"]
 
 
 def find(report, code: str) -> list:
@@ -188,7 +193,9 @@ def locations(report, code: str) -> list[str]:
 def test_clean_store_verifies(store):
     report = verify_store(store)
     assert report.ok, report.summary_text()
-    assert report.problems == []
+    assert problems(report) == []
+    # The store the agent made carries its signing key; a copy should not, and verify says so.
+    assert [(w.code, w.location) for w in report.warnings] == [("private-key-present", "device/device.key")]
     assert report.entries == 6
     assert report.segments == SEGMENTS
     assert report.total_duration_us == SEGMENTS * SEGMENT_US
@@ -292,7 +299,7 @@ def test_deleted_segment_file(store):
     (store / MEDIA / "00002.mp4").unlink()
     report = verify_store(store)
     assert codes(report) == {"missing-file"}
-    (problem,) = report.problems
+    (problem,) = problems(report)
     assert problem.location == f"{MEDIA}/00002.mp4"
     assert "ledger line 4 (index 3)" in problem.message
 
@@ -357,7 +364,7 @@ def test_manifest_disagreeing_with_its_ledger_entry(store):
     resign_ledger(store, point_at_new_manifest)
     report = verify_store(store)
     assert codes(report) == {"manifest-mismatch"}
-    (problem,) = report.problems
+    (problem,) = problems(report)
     assert problem.location == f"{MEDIA}/00002.manifest.json" and "file.size" in problem.message
 
 
@@ -367,8 +374,9 @@ def test_symlinked_media_is_not_followed(store, tmp_path):
     media.unlink()
     media.symlink_to(tmp_path / "elsewhere.mp4")
     report = verify_store(store)
-    assert codes(report) == {"not-a-regular-file"}
+    assert codes(report) == {"not-a-regular-file", "symlink"}
     assert locations(report, "not-a-regular-file") == [f"{MEDIA}/00002.mp4"]
+    assert locations(report, "symlink") == [f"{MEDIA}/00002.mp4"]
 
 
 def test_segment_entry_naming_a_file_outside_the_media_tree(store):
@@ -440,8 +448,8 @@ def test_raw_byte_flip_in_entry_breaks_the_json(store):
 
 def test_raw_byte_flip_in_entry_makes_it_non_canonical(store):
     lines = ledger_lines(store)
-    assert b',"v":1}' in lines[1]
-    lines[1] = lines[1].replace(b',"v":1}', b',"a":1}')  # 'v' -> 'a': keys now out of order
+    assert b',"v":2}' in lines[1]
+    lines[1] = lines[1].replace(b',"v":2}', b',"a":2}')  # 'v' -> 'a': keys now out of order
     write_ledger(store, lines)
     report = verify_store(store)
     assert "ledger line 2 (index 1)" in locations(report, "not-canonical")
@@ -501,7 +509,7 @@ def test_entry_spliced_in_from_another_ledger(store, foreign):
     [
         (lambda e: e[3]["body"].pop("frames"), "malformed-entry"),
         (lambda e: e[3]["body"].update(seq="2"), "malformed-entry"),
-        (lambda e: e[3].update(v=2), "malformed-entry"),
+        (lambda e: e[3].update(v=3), "malformed-entry"),
         (lambda e: e[3].pop("at"), "malformed-entry"),
         (lambda e: e[3].update(type="segment_v2"), "unknown-entry-type"),
     ],
@@ -546,7 +554,7 @@ def test_deleted_session_stop(store):
     write_ledger(store, ledger_lines(store)[:-1])
     report = verify_store(store)
     assert codes(report) == {"session-unterminated"}
-    (problem,) = report.problems
+    (problem,) = problems(report)
     assert problem.location == "ledger line 2 (index 1)" and SESSION in problem.message
     assert report.sessions[0]["stop"] is None and report.sessions[0]["problems"] == 1
     assert "NOT STOPPED" in report.summary_text()
@@ -634,7 +642,7 @@ def test_json_report_and_summary(store):
     assert document["sessions"][0]["session_id"] == SESSION
     assert document["key_source"] == "store" and "self-consistent" in document["key_note"]
     lines = report.summary_text().splitlines()
-    assert lines[-1] == f"FAILED: {len(report.problems)} problem(s)"
+    assert lines[-1] == f"FAILED: {len(problems(report))} problem(s), 1 warning(s)"
     assert any(f"{MEDIA}/00001.mp4 fragment" in line for line in lines)
     assert json.dumps(verify_store(store, store / "device" / "device.pub").to_json())
 

@@ -24,17 +24,19 @@ from test_verifier import (  # noqa: F401  (fixtures)
 
 EVIDENCE = Path(recorder.__file__).parent / "evidence"
 TESTS = Path(__file__).parent
-VERIFIER_TESTS = ("test_verifier.py", "test_verifier_codes.py")
+VERIFIER_TESTS = ("test_verifier.py", "test_verifier_codes.py", "test_verifier_rules.py")
 
 
 def emitted_codes() -> set[str]:
-    """First arguments of every `.problem("code", ...)` call in the evidence package."""
+    """First arguments of every `problem("code", ...)` / `.problem("code", ...)` call in the
+    evidence package."""
     found = set()
     for path in EVIDENCE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "problem" and node.args
-                    and isinstance(node.args[0], ast.Constant)):
+            if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            if name == "problem":
                 found.add(node.args[0].value)
     return found
 

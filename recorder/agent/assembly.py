@@ -79,8 +79,13 @@ class Agent:
         A lost capture source ends the run with its CaptureError (the session closed with
         cause capture-failed); a write or seal failure with PipelineFault (fault mode)."""
         try:
-            self.body = self.open_body(self.config, self.clock, self.recorder.outputs,
-                                       self.recorder.identity.device_id)
+            try:
+                self.body = self.open_body(self.config, self.clock, self.recorder.outputs,
+                                           self.recorder.identity.device_id)
+            except BaseException:
+                self.recorder.agent_started(None)  # the run is in the ledger, without sources
+                raise
+            self.recorder.agent_started(self.body.capture_record())
             self.announce(self.body.description)
             self.machine.booted(self.body.origin_ns)
             capture_monitor = CaptureMonitor(self.body)

@@ -42,6 +42,7 @@ class SessionRecorder:
         self.ledger = Ledger(self.store.ledger_path, self.identity)
         self.sealer = Sealer(self.store, self.identity, self.ledger, clock, on_error=on_seal_error)
         self._closed = False
+        self.capture: dict | None = None  # the sources this run records from (agent_started)
         try:
             if self.ledger.next_index == 0:
                 self.sealer.record(
@@ -49,14 +50,9 @@ class SessionRecorder:
                     entries.device_init(public_key_pem(self.identity.public_key).decode("ascii"), __version__),
                     clock.stamp(),
                 )
-            self.sealer.record(
-                "agent_start",
-                entries.agent_start(__version__, os.getpid(), sha256_hex(canonical_bytes(config.as_dict()))),
-                clock.stamp(),
-            )
             self.ring = PrerecordRing(config.prerecord.seconds, config.prerecord.max_bytes, config.prerecord.audio)
             self.writer = SegmentWriter(self.store, config.segments.seconds, config.video.fps, self.sealer.seal,
-                                        gop_seconds=config.video.gop_seconds)
+                                        metadata_for=self._file_metadata, gop_seconds=config.video.gop_seconds)
             self.router = RecordingRouter(self.ring, self.writer, self._session_ended, on_error=on_write_error)
         except BaseException:
             self.sealer.close()
@@ -70,6 +66,26 @@ class SessionRecorder:
             return DeviceIdentity.load_or_create(self.store.device_dir)
         except OSError as exc:
             raise StoreError(f"cannot create the device key in {self.store.device_dir}: {exc.strerror}") from None
+
+    def agent_started(self, capture: dict | None):
+        """The run begins: `agent_start`, with the capture sources it records from (None when
+        none could be opened; the run then ends at once)."""
+        self.capture = capture
+        config_sha256 = sha256_hex(canonical_bytes(self.config.as_dict()))
+        self.sealer.record("agent_start", entries.agent_start(__version__, os.getpid(), config_sha256, capture),
+                           self.clock.stamp())
+
+    def _file_metadata(self, session: Session, seq: int, start_us: int) -> dict:
+        """What an MP4 says of itself in ffprobe and ordinary players (the manifest is the
+        authority; this only makes a file found on its own say where it belongs)."""
+        device = self.identity.device_id
+        return {
+            "creation_time": self.clock.stamp(start_us * 1000)["wall"],
+            "title": f"{device} session {session.session_id} segment {seq}",
+            "artist": session.officer_id,
+            "comment": (f"device {device}; officer {session.officer_id}; session {session.session_id}; "
+                        f"segment {seq}" + ("; SIMULATED" if self.capture and self.capture["simulated"] else "")),
+        }
 
     @property
     def outputs(self) -> list:
@@ -95,6 +111,7 @@ class SessionRecorder:
                        "frame_rate": f"{video.fps}/1"},
                 audio=({"codec": audio.codec, "sample_rate": audio.sample_rate, "channels": audio.channels}
                        if audio.enabled else None),
+                capture=self.capture,
             ),
             self.clock.stamp(at_ns),
         )

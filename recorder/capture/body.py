@@ -9,6 +9,8 @@ interface, so the agent, its loop and its monitors drive either the same way:
                      frame and sample due by t; a live body, whose sources run on their
                      own threads, just waits for t. Never raises for a source failure:
   failure            the first CaptureError of any source (a monitor reports it), or None
+  capture_record()   what made the pictures and the sound, for the evidence:
+                     {"simulated": bool, "camera": {kind, …, why}, "microphone": {…} | None}
   close()            stop capturing and deliver everything captured to the outputs;
                      idempotent (gpiozero's GPIOBase.close is the model); a failure while
                      stopping is raised, after every source was stopped
@@ -30,6 +32,9 @@ class Body:
     @property
     def failure(self) -> CaptureError | None:
         return None
+
+    def capture_record(self) -> dict:
+        raise NotImplementedError
 
     @property
     def counters(self) -> dict:
@@ -54,3 +59,9 @@ class Body:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def capture_record(camera: dict, microphone: dict | None) -> dict:
+    """The sources as the evidence records them; `simulated` when either is synthetic."""
+    kinds = [camera["kind"]] + ([microphone["kind"]] if microphone else [])
+    return {"simulated": "synthetic" in kinds, "camera": camera, "microphone": microphone}

@@ -9,7 +9,7 @@ import logging
 
 from ..clock import Clock
 from ..errors import CaptureError
-from .body import Body
+from .body import Body, capture_record
 from .sources import CaptureSource
 
 log = logging.getLogger(__name__)
@@ -17,11 +17,13 @@ log = logging.getLogger(__name__)
 
 class LiveBody(Body):
     def __init__(self, clock: Clock, camera: CaptureSource, microphone: CaptureSource | None, outputs,
-                 description: str = ""):
+                 description: str = "", why: dict | None = None):
+        """why: {"camera": …, "microphone": …}, why each source was chosen (capture/select.py)."""
         super().__init__()
         self.clock = clock
         self.camera, self.microphone = camera, microphone
         self.description = description or self._describe()
+        self.why = why or {}
         self.origin_ns = clock.monotonic_ns()
         self._started: list[CaptureSource] = []
         try:
@@ -40,6 +42,12 @@ class LiveBody(Body):
         cam = getattr(self.camera, "description", self.camera.name)
         mic = getattr(self.microphone, "description", self.microphone.name) if self.microphone else "none"
         return f"camera: {cam}; microphone: {mic}"
+
+    def capture_record(self) -> dict:
+        def record(source, role):
+            return {**source.describe(), "why": self.why.get(role, "given")} if source is not None else None
+
+        return capture_record(record(self.camera, "camera"), record(self.microphone, "microphone"))
 
     @property
     def failure(self) -> CaptureError | None:

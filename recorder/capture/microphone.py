@@ -53,6 +53,9 @@ class Microphone(CaptureSource):
     def description(self) -> str:
         return f"{self.name} ({self.device or 'default device'})"
 
+    def describe(self) -> dict:
+        return {"kind": self.name, "device": self.device or "default"}
+
     # --- lifecycle -------------------------------------------------------------
     def start(self, outputs, clock) -> None:
         self.clock = clock

@@ -130,6 +130,9 @@ class OpenCVSource(CaptureSource):
         if getattr(self, "encoder", None) is not None:
             self.encoder.flush()
 
+    def describe(self) -> dict:
+        return {"kind": self.name, "device": self.device, "file": self.is_file}
+
     @property
     def counters(self) -> dict:
         return {"frames_captured": self.frames, "frame_gaps": self.frame_gaps}

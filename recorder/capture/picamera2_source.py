@@ -76,6 +76,7 @@ class Picamera2Source(CaptureSource):
         self.stall_ns = max(1_000_000_000, stall_frames * 1_000_000_000 // video.fps)
         self.camera = self.encoder = None
         self.encoder_kind = None
+        self.model = None  # the sensor, as libcamera names it (e.g. imx708)
         self._clock: Clock | None = None
         self._packets = 0
         self._last_frame_ns: int | None = None
@@ -98,6 +99,7 @@ class Picamera2Source(CaptureSource):
             self.camera = (self._open_camera or picamera2.Picamera2)(self.camera_num)
         except (RuntimeError, IndexError) as exc:
             raise self.fail(f"no camera {self.camera_num}: {exc}", exc) from None
+        self.model = str(getattr(self.camera, "camera_properties", {}).get("Model", "unknown"))
         v = self.video
         try:
             config = self.camera.create_video_configuration(
@@ -146,6 +148,9 @@ class Picamera2Source(CaptureSource):
         self._close_camera()
         if self._watchdog is not None:
             self._watchdog.join()
+
+    def describe(self) -> dict:
+        return {"kind": self.name, "model": self.model, "encoder": self.encoder_kind}
 
     @property
     def counters(self) -> dict:

@@ -1,10 +1,13 @@
 """Choosing the capture sources from `[capture]`, and saying which and why.
 
-`auto` takes real hardware when it is there (picamera2 camera, then a V4L2 camera
-through OpenCV; a PortAudio input through sounddevice, then pyaudio) and the
-synthetic source otherwise. A source named explicitly must be usable, or the
-agent stops with a CaptureError naming the setting: an officer who configured a
-camera must never record a test pattern by mistake.
+`auto` takes the real hardware that is there (picamera2 camera, then a V4L2 camera
+through OpenCV; a PortAudio input through sounddevice, then pyaudio). It never falls
+back to a synthetic source: a device with no camera or no microphone stops with a
+CaptureError that says what was looked for, because a test pattern or generated noise
+must never pass as evidence. Synthetic sources are used only when a setting names them
+(`capture.camera = synthetic`) — and the evidence then says SIMULATED — or on the
+simulated body (`recorder run --simulate`, recorder/sim/). A source named explicitly
+must be usable, or the agent stops with a CaptureError naming the setting.
 """
 
 import glob
@@ -86,7 +89,9 @@ def choose_camera(config: Config) -> tuple[str, str, str]:
     if v4l2 and not opencv_problem:
         return "opencv", v4l2[0], f"{picamera2_problem}; V4L2 camera {v4l2[0]} found"
     reasons.append(opencv_problem if v4l2 else "no /dev/video* camera")
-    return "synthetic", "", "; ".join(reasons)
+    raise CaptureError("capture.camera = auto found no camera (" + "; ".join(reasons) + "); the recorder "
+                       "records no test pattern as evidence: set capture.camera = synthetic to do so on purpose, "
+                       "or use recorder run --simulate")
 
 
 def _input_problem(backend: str, device: str) -> str:
@@ -142,7 +147,9 @@ def choose_microphone(config: Config) -> tuple[str | None, str, str]:
         reasons.append(problem)
     if capture.microphone_device:  # a named microphone that is missing is a fault, not a test signal
         raise CaptureError(f"capture.microphone_device = {capture.microphone_device!r} but " + "; ".join(reasons))
-    return "synthetic", "", "; ".join(reasons)
+    raise CaptureError("capture.microphone = auto found no microphone (" + "; ".join(reasons) + "); the recorder "
+                       "records no generated sound as evidence: set capture.microphone = synthetic to do so on "
+                       "purpose, audio.enabled = false to record without sound, or use recorder run --simulate")
 
 
 def make_watermark(config: Config, device_id: str) -> Watermark | None:
@@ -189,4 +196,4 @@ def open_body(config: Config, clock: Clock, outputs, device_id: str) -> LiveBody
     log.info(description)
     camera = make_camera(config, cam, cam_device, watermark)
     microphone = make_microphone(config, mic, mic_device)
-    return LiveBody(clock, camera, microphone, outputs, description)
+    return LiveBody(clock, camera, microphone, outputs, description, why={"camera": cam_why, "microphone": mic_why})

@@ -6,6 +6,9 @@ stream(s) to the outputs (`_add_stream`) and then delivers encoded packets with
 from its own threads (the router is thread-safe). `stop()` returns only after
 every captured frame or sample has been delivered.
 
+`describe()` says what the source is, for the evidence (agent_start and session_start
+record it): its kind, and the device, model and encoder where it has them.
+
 A source that fails or vanishes (device unplugged, driver error) never hides it:
 it stores a CaptureError in `failure` (from whichever thread saw it) and stops
 delivering; the body driving it raises that error to the agent.
@@ -32,6 +35,9 @@ class CaptureSource:
     @property
     def counters(self) -> dict:
         return {}
+
+    def describe(self) -> dict:
+        return {"kind": self.name}
 
     def fail(self, message: str, cause: BaseException | None = None) -> CaptureError:
         """Record the first failure (later ones are consequences of it) and return it."""

@@ -5,9 +5,11 @@ functions here, and the verifier checks documents against the member tables here
 so both read from one definition of the format (docs/FORMATS.md).
 """
 
-FORMAT_VERSION = 1  # of the store as a whole (verify --json says which it checked)
-LEDGER_VERSION = 1
-MANIFEST_VERSION = 1
+FORMAT_VERSION = 2  # of the store as a whole; a verifier of version 2 reads versions 1 and 2
+LEDGER_VERSION = 2  # what this agent writes
+MANIFEST_VERSION = 2
+LEDGER_VERSIONS = frozenset({1, 2})  # what the verifier reads
+MANIFEST_VERSIONS = frozenset({1, 2})
 MANIFEST_TYPE = "segment-manifest"
 
 # Members every ledger entry has, and their JSON types.
@@ -17,7 +19,7 @@ ENTRY_MEMBERS = {
 }
 
 # Members each entry type's body must have (others may follow; a verifier ignores them).
-BODY_MEMBERS = {
+BODY_MEMBERS_V1 = {
     "device_init": {"public_key": str, "agent_version": str},
     "agent_start": {},
     "agent_stop": {},
@@ -35,7 +37,15 @@ BODY_MEMBERS = {
     "mark": {"session_id": str, "number": int, "cause": str},
     "stealth": {"enabled": bool, "cause": str},
 }
-ENTRY_TYPES = frozenset(BODY_MEMBERS)
+# Version 2: the capture sources in agent_start and session_start (null when none opened).
+CAPTURE = {"capture": (dict, type(None))}
+BODY_MEMBERS = {
+    1: BODY_MEMBERS_V1,
+    2: {**BODY_MEMBERS_V1,
+        "agent_start": {**BODY_MEMBERS_V1["agent_start"], **CAPTURE},
+        "session_start": {**BODY_MEMBERS_V1["session_start"], **CAPTURE}},
+}
+ENTRY_TYPES = frozenset(BODY_MEMBERS_V1)
 
 
 # -- ledger entry bodies ------------------------------------------------------------------
@@ -44,8 +54,10 @@ def device_init(public_key_pem: str, agent_version: str) -> dict:
     return {"public_key": public_key_pem, "agent_version": agent_version}
 
 
-def agent_start(agent_version: str, pid: int, config_sha256: str) -> dict:
-    return {"agent_version": agent_version, "pid": pid, "config_sha256": config_sha256}
+def agent_start(agent_version: str, pid: int, config_sha256: str, capture: dict | None) -> dict:
+    """capture: the sources the run records from (capture/body.py `capture_record`), or
+    None when none could be opened."""
+    return {"agent_version": agent_version, "pid": pid, "config_sha256": config_sha256, "capture": capture}
 
 
 def agent_stop(reason: str) -> dict:
@@ -53,9 +65,9 @@ def agent_stop(reason: str) -> dict:
 
 
 def session_start(session_id: str, officer_id: str, cause: str, prerecord: dict,
-                  video: dict, audio: dict | None) -> dict:
+                  video: dict, audio: dict | None, capture: dict | None) -> dict:
     return {"session_id": session_id, "officer_id": officer_id, "cause": cause,
-            "prerecord": prerecord, "video": video, "audio": audio}
+            "prerecord": prerecord, "video": video, "audio": audio, "capture": capture}
 
 
 def session_stop(session_id: str, cause: str, segments: int, frames: int, duration_us: int,

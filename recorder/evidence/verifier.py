@@ -1,53 +1,59 @@
-"""Independent verification of an evidence store (docs/FORMATS.md, version 1).
+"""Independent verification of an evidence store (docs/FORMATS.md, versions 1 and 2).
 
-`verify_store(root, key)` re-derives everything the device claims and reports
+`verify_store(root, key, heads)` re-derives everything the device claims and reports
 every discrepancy with its location; it never stops at the first one and never
 modifies the store (files are opened read-only, without following symlinks and
 without updating access times where the OS allows it).
 
-What is checked:
-  ledger     every line is canonical JSON of a well-formed entry, signed by the key,
-             with the key's device id; indexes run 0, 1, 2, … and each `prev` is the
-             hash of the line before (entry 0: `device_init`, prev = 64 zeros);
-  segments   the manifest and media file of each trusted `segment` entry exist and
-             hash to what the entry says; the manifest is canonical, signed and agrees
-             with the entry; a damaged media file is located to its init/fragment/tail;
+What is checked (docs/FORMATS.md, "What a verifier checks", says which finding is a
+problem and which a warning):
+  ledger     every line is canonical JSON of a well-formed entry of a known version,
+             integers only, signed by the key in canonical base64, with the key's device
+             id and consistent time stamps; indexes run 0, 1, 2, … and each `prev` is the
+             hash of the line before (entry 0: `device_init`, prev = 64 zeros); a trusted
+             head (from a dock receipt) must be in the ledger with its hash;
+  segments   the manifest and media file of each trusted `segment` entry exist and hash
+             to what the entry says; the manifest obeys the document rules, agrees with
+             the entry and with its session's start (picture, sound, officer); its ranges
+             are exactly the file's own boxes and every range's hash checks, all in one
+             read of the file; the file's fragments hold the frames and audio packets the
+             manifest counts; a damaged file is located to its init/fragment/tail;
   sessions   start before segments, seq 1, 2, 3 … without gaps, each segment starting
              where the previous one ended, a stop after them that sums them up;
-  files      every file under media/ is accounted for by a trusted segment entry;
   modes      each transition is in the state table (evidence/modes.py) and starts from
              the mode the previous one left the recorder in (an agent_start resets it);
-  marks      name a session that is recording, numbered 1, 2, 3 … as session_stop counts.
+  marks      name a session that is recording, numbered 1, 2, 3 … as session_stop counts;
+  files      everything in the store is listed by the format (evidence/tree.py).
 
 An entry is *trusted* (used for the session and file checks) only when it is
 well-formed and its signature verifies; an untrusted entry accounts for nothing.
 Fragments are numbered from 1 in locations, in the order of the manifest.
 """
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StoreError
-from .bmff import hash_range
-from .canonical import canonical_bytes, sha256_hex
+from .canonical import canonical_bytes
 from .documents import signature_valid
-from .entries import (
-    BODY_MEMBERS, ENTRY_MEMBERS, ENTRY_TYPES, LEDGER_VERSION, MANIFEST_TYPE, MANIFEST_VERSION,
-)
-from .files import NotRegular, hash_regular, open_read_only, read_regular, safe_relative
+from .entries import BODY_MEMBERS, ENTRY_MEMBERS, ENTRY_TYPES, LEDGER_VERSIONS
+from .files import NotRegular, read_regular, safe_relative
 from .keys import device_id_for, load_public_key, pem_is_key
-from .layout import PARTIAL_SUFFIX, StoreLayout
-from .ledger import GENESIS_PREV, LedgerText, entry_hash, parse_object
+from .layout import StoreLayout
+from .ledger import GENESIS_PREV, LedgerText, entry_hash, head_ref, parse_object
 from .modes import BOOTING, allowed
 from .report import Problem, Report
+from .rules import canonical_signature, floats_in, timestamp_problem
+from .segments import SegmentCheck
+from .tree import check_tree
 
 
 # ---------------------------------------------------------------------------- entry point
 
 
-def verify_store(store_root: Path, public_key_path: Path | None = None) -> Report:
-    """Verify a store; raise StoreError only when verification cannot run at all."""
+def verify_store(store_root: Path, public_key_path: Path | None = None, heads=()) -> Report:
+    """Verify a store; raise StoreError only when verification cannot run at all.
+    heads: trusted (index, sha256) pairs, e.g. from dock receipts (`INDEX:SHA256`)."""
     store = StoreLayout(Path(store_root))
     _require_store(store)
     if public_key_path is not None:
@@ -61,7 +67,7 @@ def verify_store(store_root: Path, public_key_path: Path | None = None) -> Repor
         ledger = read_regular(store.ledger_path)
     except (OSError, NotRegular) as exc:
         raise StoreError(f"cannot read ledger {store.ledger_path}: {exc}") from None
-    return _Verification(store, key, key_source).run(ledger)
+    return _Verification(store, key, key_source, heads=list(heads)).run(ledger)
 
 
 def _require_store(store: StoreLayout) -> None:
@@ -76,10 +82,11 @@ def _require_store(store: StoreLayout) -> None:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _is_type(value, expected: type) -> bool:
-    if expected is int:  # JSON booleans are not numbers
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, expected)
+def _is_type(value, expected) -> bool:
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool) and bool not in kinds:  # JSON booleans are not numbers
+        return False
+    return isinstance(value, kinds)
 
 
 def _bad_members(document: dict, members: dict) -> list[str]:
@@ -117,15 +124,30 @@ class _Session:
     start_location: str
     start_at: dict
     start_cause: str
+    video: dict = field(default_factory=dict)
+    audio: dict | None = None
+    prerecord_audio: bool = False
+    capture: dict | None = None  # format 2: the sources it was recorded from
     stop_at: dict | None = None
     stop_cause: str | None = None
     stop_location: str | None = None
     segments: int = 0
     frames: int = 0
     duration_us: int = 0
+    first_start_us: int | None = None
     last_seq: int = 0
     last_end_us: int | None = None
+    files: list = field(default_factory=list)  # (name, start_us, end_us)
     marks: list = field(default_factory=list)
+    stealth: list = field(default_factory=list)
+
+
+@dataclass
+class _ChainState:
+    previous_hash: str = GENESIS_PREV
+    highest: int = -1  # highest index seen so far
+    unindexed: int = 0  # lines since then without a readable index
+    seen: set = field(default_factory=set)
 
 
 @dataclass
@@ -133,33 +155,36 @@ class _Verification:
     store: StoreLayout
     key: object
     key_source: str
+    heads: list = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     sessions: dict[str, _Session] = field(default_factory=dict)
     accounted: set[str] = field(default_factory=set)  # store-relative paths
     segments: int = 0
     total_duration_us: int = 0
     mode: str | None = None  # the recorder's mode as the transitions so far say; None before any
+    recording: str | None = None  # the session between its start and stop, as the ledger goes
 
     def __post_init__(self):
         self.device_id = device_id_for(self.key)
+        self.segment_check = SegmentCheck(self.store, self.key, self.device_id, self.problem)
 
     def problem(self, code, location, message, session_id=None):
         self.problems.append(Problem(code, location, message, session_id))
 
     def run(self, ledger: bytes) -> Report:
         self.check_store_key()
-        entries = self.check_ledger(ledger)
+        text = self.check_ledger(ledger)
+        self.check_heads(text)
         self.check_unterminated_sessions()
-        self.check_media_tree()
-        return self.report(entries)
+        check_tree(self.store, self.accounted, set(self.sessions), self.problem)
+        return self.report(text)
 
     def check_store_key(self):
         """With a given key, say so when the store's own device.pub is another key."""
         if self.key_source != "given":
             return
-        path = self.store.public_key_path
         try:
-            pem = read_regular(path)
+            pem = read_regular(self.store.public_key_path)
         except (OSError, NotRegular):
             return  # an offloaded store need not carry device.pub
         if not pem_is_key(pem, self.key):
@@ -171,27 +196,25 @@ class _Verification:
 
     # --- ledger lines
 
-    def check_ledger(self, data: bytes) -> int:
+    def check_ledger(self, data: bytes) -> LedgerText:
         text = LedgerText.parse(data)
-        lines, torn = text.lines, text.torn
         if not data:
             self.problem("bad-genesis", "ledger line 1", "the ledger is empty: no device_init entry")
         chain = _ChainState()
         for number, line, entry in text.entries():
             self.check_line(number, line, chain, entry)
-        if torn:
-            number = len(lines) + 1
+        if text.torn:
+            number = len(text.lines) + 1
             self.problem(
                 "torn-line", f"ledger line {number}",
-                f"the last line ({len(torn)} bytes) has no newline: it was cut while being "
+                f"the last line ({len(text.torn)} bytes) has no newline: it was cut while being "
                 "written and was never a committed entry",
             )
-            if parse_object(torn) is not None:  # complete JSON: check what it says anyway
-                self.check_line(number, torn, chain)
-        return len(lines) + (1 if torn else 0)
+            if parse_object(text.torn) is not None:  # complete JSON: check what it says anyway
+                self.check_line(number, text.torn, chain, parse_object(text.torn))
+        return text
 
-    def check_line(self, number: int, line: bytes, chain: "_ChainState", entry: dict | None = None):
-        entry = parse_object(line) if entry is None else entry
+    def check_line(self, number: int, line: bytes, chain: _ChainState, entry: dict | None):
         location = _line_location(number, entry)
         expected_prev = chain.previous_hash
         chain.previous_hash = entry_hash(line)
@@ -207,6 +230,8 @@ class _Verification:
         bad = _bad_members(entry, ENTRY_MEMBERS)
         if bad:
             self.problem("malformed-entry", location, f"missing or mistyped member(s): {', '.join(bad)}")
+        for path in floats_in(entry):
+            self.problem("float-in-document", location, f"{path} is a floating-point number")
         self.check_index(entry, location, chain)
         if _is_type(entry.get("prev"), str) and entry["prev"] != expected_prev:
             what = "64 zeros (first entry)" if number == 1 else f"the hash of line {number - 1}"
@@ -219,13 +244,17 @@ class _Verification:
         self.check_genesis(number, entry, location)
         if bad:
             return
-        if entry["v"] != LEDGER_VERSION:
-            self.problem("malformed-entry", location, f"format version {entry['v']!r}, expected 1")
+        if entry["v"] not in LEDGER_VERSIONS:
+            self.problem("malformed-entry", location,
+                         f"format version {entry['v']!r}, expected one of {sorted(LEDGER_VERSIONS)}")
             return
+        wrong_time = timestamp_problem(entry["at"])
+        if wrong_time:
+            self.problem("inconsistent-time", location, f"at: {wrong_time}")
         if entry["type"] not in ENTRY_TYPES:
             self.problem("unknown-entry-type", location, f"unknown entry type {entry['type']!r}")
             return
-        bad_body = _bad_members(entry["body"], BODY_MEMBERS[entry["type"]])
+        bad_body = _bad_members(entry["body"], BODY_MEMBERS[entry["v"]][entry["type"]])
         if bad_body:
             self.problem(
                 "malformed-entry", location,
@@ -234,7 +263,7 @@ class _Verification:
         elif trusted:
             self.apply(entry, location)
 
-    def check_index(self, entry: dict, location: str, chain: "_ChainState"):
+    def check_index(self, entry: dict, location: str, chain: _ChainState):
         index = entry.get("index")
         if not _is_type(index, int):
             chain.unindexed += 1
@@ -248,15 +277,9 @@ class _Verification:
                 f"{'y' if missing == 1 else 'ies'} missing or moved",
             )
         elif index < expected and index in chain.seen:
-            self.problem(
-                "index-repeat", location,
-                f"index {index} already occurred: a fork or a duplicated entry",
-            )
+            self.problem("index-repeat", location, f"index {index} already occurred: a fork or a duplicated entry")
         elif index < expected:
-            self.problem(
-                "index-reorder", location,
-                f"index {index} after index {chain.highest}: entries are out of order",
-            )
+            self.problem("index-reorder", location, f"index {index} after index {chain.highest}: entries are out of order")
         chain.seen.add(index)
         chain.highest = max(chain.highest, index)
         chain.unindexed = 0
@@ -270,6 +293,12 @@ class _Verification:
                 f"the signature does not verify with the key of {self.device_id}: "
                 "the entry was altered or not written by this device",
             )
+        elif not canonical_signature(entry):
+            self.problem(
+                "non-canonical-signature", location,
+                "the signature verifies but is not written in canonical base64: the entry's bytes "
+                "(and the hash the next entry chains to) were changed after signing",
+            )
         device = entry.get("device_id")
         if device != self.device_id:
             self.problem("wrong-device", location, f"device_id is {device!r}, the key's is {self.device_id}")
@@ -280,11 +309,25 @@ class _Verification:
         if number == 1 and kind != "device_init":
             self.problem("bad-genesis", location, f"the first entry is {kind!r}, expected device_init")
         elif number != 1 and kind == "device_init":
-            self.problem(
-                "bad-genesis", location, "a second device_init: the store was re-initialised or spliced"
-            )
+            self.problem("bad-genesis", location, "a second device_init: the store was re-initialised or spliced")
         if kind == "device_init" and number == 1 and index != 0:
             self.problem("bad-genesis", location, f"device_init has index {index!r}, expected 0")
+
+    def check_heads(self, text: LedgerText):
+        """Each trusted head must be an entry of this ledger, with this hash."""
+        hashes = {}
+        for _, line, entry in text.entries():
+            if isinstance(entry, dict) and _is_type(entry.get("index"), int):
+                hashes.setdefault(entry["index"], entry_hash(line))
+        last = text.head_ref
+        for index, digest in self.heads:
+            where = f"trusted head {head_ref(index, digest)}"
+            if index not in hashes:
+                self.problem("head-missing", where,
+                             f"the ledger has no entry {index} (its last is {last}): entries were cut from its end")
+            elif hashes[index] != digest:
+                self.problem("head-mismatch", where,
+                             f"entry {index} has hash {hashes[index][:16]}…: the ledger was rewritten since")
 
     # --- entries, in ledger order
 
@@ -297,11 +340,12 @@ class _Verification:
             "agent_start": self.on_agent_start,
             "transition": self.on_transition,
             "mark": self.on_mark,
+            "stealth": self.on_stealth,
         }.get(entry["type"])
         if handler:
             handler(entry, location)
 
-    def known_session(self, sid: str, location: str, unknown: str) -> "_Session | None":
+    def known_session(self, sid: str, location: str, unknown: str) -> _Session | None:
         """The session an entry names, or None after reporting it as unknown."""
         session = self.sessions.get(sid)
         if session is None:
@@ -310,14 +354,13 @@ class _Verification:
 
     def on_agent_start(self, entry: dict, location: str):
         self.mode = BOOTING  # every run of the agent starts booting
+        self.recording = None
 
     def on_transition(self, entry: dict, location: str):
         body = entry["body"]
         source, target, cause = body["from"], body["to"], body["cause"]
         if not allowed(source, target, cause):
-            self.problem(
-                "bad-transition", location, f"{source} -> {target} ({cause}) is not in the state table"
-            )
+            self.problem("bad-transition", location, f"{source} -> {target} ({cause}) is not in the state table")
         elif self.mode is not None and source != self.mode:
             self.problem(
                 "bad-transition", location,
@@ -342,12 +385,15 @@ class _Verification:
             {"number": body["number"], "at": entry["at"], "cause": body["cause"], "position": body.get("position")}
         )
 
+    def on_stealth(self, entry: dict, location: str):
+        session = self.sessions.get(self.recording) if self.recording else None
+        if session is not None:
+            body = entry["body"]
+            session.stealth.append({"enabled": body["enabled"], "at": entry["at"], "cause": body["cause"]})
+
     def on_device_init(self, entry: dict, location: str):
         if not pem_is_key(entry["body"]["public_key"].encode(), self.key):
-            self.problem(
-                "key-mismatch", location,
-                "the public key recorded at device_init is not the verifying key",
-            )
+            self.problem("key-mismatch", location, "the public key recorded at device_init is not the verifying key")
 
     def on_session_start(self, entry: dict, location: str):
         body = entry["body"]
@@ -358,7 +404,14 @@ class _Verification:
                 f"session {sid} was already started at {self.sessions[sid].start_location}", sid,
             )
             return
-        self.sessions[sid] = _Session(sid, body["officer_id"], location, entry["at"], body["cause"])
+        video = body.get("video") if isinstance(body.get("video"), dict) else {}
+        audio = body.get("audio") if isinstance(body.get("audio"), dict) else None
+        prerecord = body.get("prerecord") if isinstance(body.get("prerecord"), dict) else {}
+        self.sessions[sid] = _Session(
+            sid, body["officer_id"], location, entry["at"], body["cause"], video=video, audio=audio,
+            prerecord_audio=bool(prerecord.get("audio")), capture=body.get("capture"),
+        )
+        self.recording = sid
 
     def on_session_stop(self, entry: dict, location: str):
         body = entry["body"]
@@ -373,6 +426,11 @@ class _Verification:
             )
             return
         session.stop_at, session.stop_cause, session.stop_location = entry["at"], body["cause"], location
+        if self.recording == sid:
+            self.recording = None
+        wrong_end = timestamp_problem(body["end"])
+        if wrong_end:
+            self.problem("inconsistent-time", location, f"end: {wrong_end}", sid)
         claimed = {
             "segments": (body["segments"], session.segments),
             "frames": (body["frames"], session.frames),
@@ -400,24 +458,18 @@ class _Verification:
             )
         self.segments += 1
         self.total_duration_us += body["duration_us"]
-        media, manifest = self.segment_paths(body, location)
-        officer = session.officer_id if session else None
-        manifest_doc = self.check_manifest(manifest, body, officer, location) if manifest else None
+        media, manifest_path = self.segment_paths(body, location)
+        manifest = self.segment_check.manifest(manifest_path, body, session, location) if manifest_path else None
         if media:
-            self.check_media(media, body, manifest_doc, location)
+            self.segment_check.media(media, body, manifest, location)
 
     def check_segment_order(self, session: _Session, body: dict, location: str):
         sid, seq = session.session_id, body["seq"]
         if session.stop_location is not None:
-            self.problem(
-                "segment-after-stop", location,
-                f"segment {seq} after session_stop at {session.stop_location}", sid,
-            )
+            self.problem("segment-after-stop", location, f"segment {seq} after session_stop at {session.stop_location}", sid)
         expected = session.last_seq + 1
         if seq > expected:
-            self.problem(
-                "seq-gap", location, f"segment {seq} where {expected} was expected: segment(s) missing", sid
-            )
+            self.problem("seq-gap", location, f"segment {seq} where {expected} was expected: segment(s) missing", sid)
         elif seq < expected:
             self.problem("seq-out-of-order", location, f"segment {seq} after segment {session.last_seq}", sid)
         if session.last_end_us is not None and body["start_mono_us"] != session.last_end_us:
@@ -428,160 +480,32 @@ class _Verification:
                 f"segment {seq} starts at mono {body['start_mono_us']} µs, the previous one ended "
                 f"at {session.last_end_us} µs: {kind} of {abs(gap_us)} µs", sid,
             )
+        if session.first_start_us is None:
+            session.first_start_us = body["start_mono_us"]
         session.last_seq = max(session.last_seq, seq)
         session.last_end_us = body["end_mono_us"]
         session.segments += 1
         session.frames += body["frames"]
         session.duration_us += body["duration_us"]
+        session.files.append((body["path"].rsplit("/", 1)[-1], body["start_mono_us"], body["end_mono_us"]))
 
     def segment_paths(self, body: dict, location: str):
         """Store paths of the media and manifest, when they are safe to open."""
         sid, seq = body["session_id"], body["seq"]
-        expected_media = self.store.segment_relative(sid, seq)
-        expected_manifest = self.store.manifest_relative(sid, seq)
         paths = []
-        for member, expected in (("path", expected_media), ("manifest", expected_manifest)):
+        expected = {"path": self.store.segment_relative(sid, seq), "manifest": self.store.manifest_relative(sid, seq)}
+        for member in ("path", "manifest"):
             relative = body[member]
-            if relative != expected:
-                self.problem("bad-path", location, f"{member} is {relative!r}, expected {expected!r}", sid)
-            safe = safe_relative(self.store.root, relative)
-            if safe is None:
+            if relative != expected[member]:
+                self.problem("bad-path", location, f"{member} is {relative!r}, expected {expected[member]!r}", sid)
+            if safe_relative(self.store.root, relative) is None:
                 paths.append(None)
                 continue
             self.accounted.add(relative)
             paths.append(relative)
         return paths
 
-    # --- manifests
-
-    def check_manifest(self, relative: str, body: dict, officer: str | None, entry_location: str):
-        """Check one manifest; returns it when its bytes are exactly the sealed ones."""
-        sid = body["session_id"]
-        data = self.read_named_file(relative, entry_location, sid)
-        if data is None:
-            return None
-        authentic = sha256_hex(data) == body["manifest_sha256"]
-        if not authentic:
-            self.problem(
-                "hash-mismatch", relative,
-                f"SHA-256 is {sha256_hex(data)[:16]}…, the ledger ({entry_location}) sealed "
-                f"{body['manifest_sha256'][:16]}…: the manifest was altered or replaced", sid,
-            )
-        manifest = parse_object(data)
-        if manifest is None:
-            self.problem("unparsable-manifest", relative, "the manifest is not a JSON object", sid)
-            return None
-        if _canonical_or_none(manifest) != data:
-            self.problem(
-                "not-canonical", relative,
-                "the manifest is not the canonical (JCS) form of its own JSON: it was edited", sid,
-            )
-        if not _signature_ok(self.key, manifest):
-            self.problem(
-                "bad-signature", relative,
-                f"the manifest signature does not verify with the key of {self.device_id}", sid,
-            )
-        if manifest.get("device_id") != self.device_id:
-            self.problem(
-                "wrong-device", relative,
-                f"device_id is {manifest.get('device_id')!r}, the key's is {self.device_id}", sid,
-            )
-        self.compare_manifest(manifest, body, officer, relative, entry_location)
-        return manifest if authentic else None
-
-    def compare_manifest(self, manifest: dict, body: dict, officer, relative: str, entry_location: str):
-        file_info = manifest.get("file") if isinstance(manifest.get("file"), dict) else {}
-        video = manifest.get("video") if isinstance(manifest.get("video"), dict) else {}
-        start = manifest.get("start") if isinstance(manifest.get("start"), dict) else {}
-        end = manifest.get("end") if isinstance(manifest.get("end"), dict) else {}
-        pairs = {
-            "v": (manifest.get("v"), MANIFEST_VERSION),
-            "type": (manifest.get("type"), MANIFEST_TYPE),
-            "session_id": (manifest.get("session_id"), body["session_id"]),
-            "seq": (manifest.get("seq"), body["seq"]),
-            "file.name": (file_info.get("name"), body["path"].rsplit("/", 1)[-1]),
-            "file.size": (file_info.get("size"), body["file_size"]),
-            "file.sha256": (file_info.get("sha256"), body["file_sha256"]),
-            "start.mono_us": (start.get("mono_us"), body["start_mono_us"]),
-            "end.mono_us": (end.get("mono_us"), body["end_mono_us"]),
-            "duration_us": (manifest.get("duration_us"), body["duration_us"]),
-            "video.frames": (video.get("frames"), body["frames"]),
-        }
-        if officer is not None:
-            pairs["officer_id"] = (manifest.get("officer_id"), officer)
-        for name, (says, expected) in pairs.items():
-            if says != expected or type(says) is not type(expected):
-                self.problem(
-                    "manifest-mismatch", relative,
-                    f"{name} is {says!r}, the ledger ({entry_location}) says {expected!r}",
-                    body["session_id"],
-                )
-
-    def read_named_file(self, relative: str, entry_location: str, sid: str) -> bytes | None:
-        path = self.store.root / relative
-        try:
-            return read_regular(path)
-        except FileNotFoundError:
-            self.problem("missing-file", relative, f"named by {entry_location} but does not exist", sid)
-        except NotRegular as exc:
-            self.problem("not-a-regular-file", relative, f"named by {entry_location} but {exc}", sid)
-        except OSError as exc:
-            self.problem("unreadable-file", relative, f"cannot be read: {exc.strerror}", sid)
-        return None
-
-    # --- media
-
-    def check_media(self, relative: str, body: dict, manifest: dict | None, entry_location: str):
-        sid = body["session_id"]
-        path = self.store.root / relative
-        try:
-            size, digest = hash_regular(path)
-        except FileNotFoundError:
-            self.problem("missing-file", relative, f"named by {entry_location} but does not exist", sid)
-            return
-        except NotRegular as exc:
-            self.problem("not-a-regular-file", relative, f"named by {entry_location} but {exc}", sid)
-            return
-        except OSError as exc:
-            self.problem("unreadable-file", relative, f"cannot be read: {exc.strerror}", sid)
-            return
-        if size == body["file_size"] and digest == body["file_sha256"]:
-            return
-        self.problem(
-            "hash-mismatch", relative,
-            f"{size} bytes with SHA-256 {digest[:16]}…, sealed ({entry_location}) as "
-            f"{body['file_size']} bytes with {body['file_sha256'][:16]}…",
-            sid,
-        )
-        if manifest is None:
-            return  # no authentic manifest: the damage cannot be located
-        with os.fdopen(open_read_only(path), "rb") as f:
-            self.locate_damage(f, size, body["file_size"], relative, manifest, sid)
-
-    def locate_damage(self, f, actual_size: int, sealed_size: int, relative: str, manifest: dict, sid: str):
-        """Name every sealed byte range (init, fragments, tail) whose bytes changed.
-
-        The manifest's own offsets are re-hashed rather than a fresh box scan compared
-        with it: a flipped byte in a box header would shift a fresh scan and blame every
-        fragment after it, while the sealed ranges stay where they were.
-        """
-        for name, part in _sealed_ranges(manifest):
-            got, digest = hash_range(f, part["offset"], part["size"])
-            if got == part["size"] and digest == part["sha256"]:
-                continue
-            where = f"{relative} {name} (offset {part['offset']}, {part['size']} bytes)"
-            if got < part["size"]:
-                detail = f"the file ends {part['size'] - got} bytes before its end"
-            else:
-                detail = f"its SHA-256 is {digest[:16]}…, sealed as {part['sha256'][:16]}…"
-            self.problem("fragment-mismatch", where, f"{name} differs from its seal: {detail}", sid)
-        if actual_size > sealed_size:
-            self.problem(
-                "trailing-data", f"{relative} after offset {sealed_size}",
-                f"{actual_size - sealed_size} bytes were appended after the sealed file", sid,
-            )
-
-    # --- sessions and files
+    # --- sessions and the report
 
     def check_unterminated_sessions(self):
         for session in self.sessions.values():
@@ -593,76 +517,73 @@ class _Verification:
                     session.session_id,
                 )
 
-    def check_media_tree(self):
-        """Every file under media/ must be a sealed file some trusted entry accounts for."""
-        media = self.store.media_dir
-        if not media.is_dir():
-            return
-        for directory, subdirs, files in os.walk(media):  # does not follow symlinks
-            subdirs.sort()
-            for name in sorted(files):
-                relative = (Path(directory) / name).relative_to(self.store.root).as_posix()
-                session = relative.split("/")[1] if relative.count("/") >= 2 else None
-                if name.endswith(PARTIAL_SUFFIX):
-                    self.problem(
-                        "partial-file", relative,
-                        "an unsealed segment (still being written, or cut by a crash): "
-                        "recovery pending; it is not evidence until sealed", session,
-                    )
-                elif relative not in self.accounted:
-                    self.problem(
-                        "unaccounted-file", relative,
-                        "no trusted ledger segment entry accounts for this file", session,
-                    )
-
-    def report(self, entries: int) -> Report:
+    def report(self, text: LedgerText) -> Report:
         per_session: dict[str, int] = {}
         for p in self.problems:
-            if p.session_id is not None:
+            if p.session_id is not None and p.severity == "problem":
                 per_session[p.session_id] = per_session.get(p.session_id, 0) + 1
-        sessions = [
-            {
-                "session_id": s.session_id,
-                "officer_id": s.officer_id,
-                "start": s.start_at,
-                "stop": s.stop_at,
-                "start_cause": s.start_cause,
-                "stop_cause": s.stop_cause,
-                "segments": s.segments,
-                "frames": s.frames,
-                "duration_us": s.duration_us,
-                "marks": s.marks,
-                "problems": per_session.get(s.session_id, 0),
-            }
-            for s in self.sessions.values()
-        ]
+        last = parse_object(text.lines[-1]) if text.lines else None
+        head_entry = ""
+        if isinstance(last, dict):
+            at = last.get("at") if isinstance(last.get("at"), dict) else {}
+            head_entry = f"{last.get('type')} at {at.get('wall', '?')}"
         return Report(
-            ok=not self.problems,
             problems=self.problems,
-            sessions=sessions,
+            sessions=[_session_report(s, per_session.get(s.session_id, 0)) for s in self.sessions.values()],
             segments=self.segments,
             total_duration_us=self.total_duration_us,
             key_source=self.key_source,
             device_id=self.device_id,
-            entries=entries,
+            entries=len(text.lines) + (1 if text.torn else 0),
+            head=text.head_ref,
+            head_entry=head_entry,
+            heads_checked=[head_ref(i, d) for i, d in self.heads],
             store=str(self.store.root),
         )
 
 
-@dataclass
-class _ChainState:
-    previous_hash: str = GENESIS_PREV
-    highest: int = -1  # highest index seen so far
-    unindexed: int = 0  # lines since then without a readable index
-    seen: set = field(default_factory=set)
+def _session_report(s: _Session, problems: int) -> dict:
+    press_us = s.start_at.get("mono_us", 0)
+    prerecord_us = max(0, press_us - s.first_start_us) if s.first_start_us is not None else 0
+    capture = s.capture if isinstance(s.capture, dict) else None
+    return {
+        "session_id": s.session_id,
+        "officer_id": s.officer_id,
+        "start": s.start_at,
+        "stop": s.stop_at,
+        "start_cause": s.start_cause,
+        "stop_cause": s.stop_cause,
+        "segments": s.segments,
+        "frames": s.frames,
+        "duration_us": s.duration_us,
+        "prerecord_us": min(prerecord_us, s.duration_us),
+        "files": [name for name, _, _ in s.files],
+        "simulated": bool(capture.get("simulated")) if capture is not None else None,
+        "sources": _sources_text(capture),
+        "marks": [{**m, **_offset_in_files(s.files, m["at"])} for m in s.marks],
+        "stealth": s.stealth,
+        "problems": problems,
+    }
 
 
-def _sealed_ranges(manifest: dict):
-    """(name, {offset, size, sha256}) for each well-formed range in a manifest."""
-    parts = [("init", manifest.get("init"))]
-    fragments = manifest.get("fragments") if isinstance(manifest.get("fragments"), list) else []
-    parts += [(f"fragment {n}", part) for n, part in enumerate(fragments, start=1)]
-    parts.append(("tail", manifest.get("tail")))
-    for name, part in parts:
-        if isinstance(part, dict) and not _bad_members(part, {"offset": int, "size": int, "sha256": str}):
-            yield name, part
+def _offset_in_files(files, at) -> dict:
+    """Where a moment falls: the file and the offset into it (e.g. 00003.mp4 +12.4 s)."""
+    mono = at.get("mono_us") if isinstance(at, dict) else None
+    for name, start, end in files:
+        if isinstance(mono, int) and start <= mono < end:
+            return {"file": name, "offset_us": mono - start}
+    return {"file": None, "offset_us": None}
+
+
+def _sources_text(capture: dict | None) -> str | None:
+    if capture is None:
+        return None
+    parts = []
+    for role in ("camera", "microphone"):
+        source = capture.get(role)
+        if isinstance(source, dict):
+            detail = ", ".join(str(source[k]) for k in ("model", "device", "encoder") if source.get(k))
+            parts.append(f"{role} {source.get('kind')}" + (f" ({detail})" if detail else ""))
+        else:
+            parts.append(f"no {role}")
+    return "; ".join(parts)

@@ -246,7 +246,7 @@ class SegmentWriter:
         if audio is not None and True in seg.streams:  # a pre-record segment has no sound
             ctx = audio.encoder_stream.codec_context
             audio_info = {
-                "codec": ctx.name,
+                "codec": ctx.codec.canonical_name,  # the format's name ("opus"), not the encoder's ("libopus")
                 "sample_rate": ctx.sample_rate,
                 "channels": ctx.channels,
                 "packets": seg.audio_packets,

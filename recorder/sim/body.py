@@ -6,7 +6,7 @@ that is real time; on a SimulatedClock (`--fast`) the same schedule runs as fast
 as the encoders allow.
 """
 
-from ..capture.body import Body
+from ..capture.body import Body, capture_record
 from ..capture.encoders import AudioEncoder, VideoEncoder
 from ..capture.osd import Watermark
 from ..capture.synthetic import SyntheticCamera, SyntheticMicrophone
@@ -74,6 +74,11 @@ class SimulatedBody(Body):
     @property
     def counters(self) -> dict:
         return {"frames_captured": self.frames, "samples_captured": self.samples}
+
+    def capture_record(self) -> dict:
+        why = "simulated body (recorder run --simulate)"
+        microphone = {"kind": "synthetic", "why": why} if self.audio else None
+        return capture_record({"kind": "synthetic", "why": why}, microphone)
 
 
 def open_simulated_body(config: Config, clock: Clock, outputs, device_id: str) -> SimulatedBody:
