@@ -81,7 +81,7 @@ def measure() -> dict:
             sync_max = agent.recorder.writer.sync_ns_max
     finally:
         for undo in restore:
-            undo():
+            undo()
     calls = timed["outputs"].calls
     held = sorted(h for _, h in calls)
     events = [start for start, _ in drains] + [start for start, _ in closes]

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from conftest import require_root_unshare
-from recorder.capture.select import choose_camera, open_body
+from recorder.capture.select import choose_camera
 from recorder.sim.body import open_simulated_body
 from recorder.clock import SimulatedClock
 from recorder.config import config_from_dict
