@@ -2,12 +2,17 @@
 one completes, without stalling the thread that writes.
 
 The MP4 muxer writes a fragment out (moof + mdat, flushed to the file) when the next
-GOP's keyframe arrives. The writer then calls `fragment_written()`: the fragment's
-bytes are handed to `fdatasync` on a helper thread while the writer goes on muxing
-the next GOP into the page cache; at the following fragment the writer first waits
-for that sync to finish. A power cut therefore loses at most the fragment being
-built (plus what the encoder holds), never a whole segment, and the only wait is the
-rare case of a disk slower than one GOP.
+GOP's keyframe reaches it. That is not the moment the writer hands the keyframe over:
+libavformat's interleaving queue holds a packet until the other stream has one queued
+too, so with audio the fragment lands one packet or more later. The writer therefore
+does not guess: after every packet it calls `packet_muxed()`, and when the file has
+grown a fragment is in it (`fragment_written()`): the fragment's bytes are handed to
+`fdatasync` on a helper thread while the writer goes on muxing the next GOP into the
+page cache; at the following fragment the writer first waits for that sync to finish.
+A power cut therefore loses at most the fragment being built (plus what the encoder
+holds), never a whole segment, and the only wait is the rare case of a disk slower
+than one GOP (tests/test_power_cut.py cuts the power on a filesystem that keeps only
+what was synced, docs/TESTING-POWER-CUT.md).
 
 `close()` syncs the whole file (data and size) and returns once it is on disk.
 """
@@ -23,6 +28,7 @@ class FragmentSyncer:
         self._fd: int | None = None  # opened once the muxer has created the file
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragment-sync")
         self._pending: Future | None = None
+        self._size = 0  # the file's size when its last fragment was seen
         self.syncs = 0
         self.sync_ns_max = 0  # longest fdatasync seen (the cost, measured on the real disk)
         self.wait_ns_max = 0  # longest time the writer waited for the previous sync
@@ -32,6 +38,14 @@ class FragmentSyncer:
             # fsync works on a read-only descriptor: it flushes the file, not the descriptor.
             self._fd = os.open(self.path, os.O_RDONLY)
         return self._fd
+
+    def packet_muxed(self) -> None:
+        """After each packet handed to the muxer: if the file grew, the muxer wrote a
+        fragment out (a whole one: it is written within one mux call), so sync it."""
+        size = os.fstat(self._descriptor()).st_size
+        if size > self._size:
+            self._size = size
+            self.fragment_written()
 
     def fragment_written(self) -> None:
         """A fragment is in the file: wait for the previous one's sync, then sync this one."""

@@ -137,8 +137,9 @@ class SegmentWriter:
             seg.frames += 1
             seg.last_video_us = packet.timestamp
         seg.container.mux(out)
-        if packet.keyframe and not packet.audio and seg.frames > 1:
-            seg.syncer.fragment_written()  # the keyframe pushed the previous GOP out
+        # A keyframe pushes the previous GOP out once it has left libavformat's
+        # interleaving queue, which may be a packet or more later: the syncer looks.
+        seg.syncer.packet_muxed()
 
     # -- files -----------------------------------------------------------------------------
     def _open_segment(self, start_us: int) -> _OpenSegment:
