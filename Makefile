@@ -7,6 +7,9 @@ APT_PKGS  := ffmpeg python3-venv
 APT_PKGS  += debootstrap
 # microphones on real PortAudio/PulseAudio (tests: null sink + espeak-ng); pyaudio builds against these
 APT_PKGS  += pulseaudio pulseaudio-utils libasound2-plugins portaudio19-dev espeak-ng python3-dev gcc
+# TEST ONLY (not for a demo or the device): power-cut tests on a write-back FUSE filesystem
+# (tests/support/writeback_fs.py, mfusepy from the `test` extra): fusermount3 + libfuse3
+APT_PKGS  += fuse3 libfuse3-3
 DEMO_STORE ?= demo-store
 # A scripted shift: arrive and press, two key moments, an accidental short hold, a held stop.
 
