@@ -9,6 +9,9 @@ APT_PKGS  += debootstrap
 APT_PKGS  += pulseaudio pulseaudio-utils libasound2-plugins portaudio19-dev espeak-ng python3-dev gcc
 # an independent MP4 reader for the container checks (tests/test_container.py)
 APT_PKGS  += mediainfo
+# TEST ONLY (not for a demo or the device): power-cut tests on a write-back FUSE filesystem
+# (tests/support/writeback_fs.py, mfusepy from the `test` extra): fusermount3 + libfuse3
+APT_PKGS  += fuse3 libfuse3-3
 DEMO_STORE ?= demo-store
 # A scripted shift: arrive and press, two key moments, an accidental short hold, a held stop.
 

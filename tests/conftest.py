@@ -44,6 +44,20 @@ def require_root_unshare() -> str:
     return unshare
 
 
+def require_writeback_fs() -> None:
+    """The write-back FUSE filesystem of the power-cut tests (support/writeback_fs.py):
+    root, /dev/fuse, fusermount3, mfusepy and libfuse3 (make test installs them)."""
+    require_root_unshare()
+    require_tool("fusermount3")
+    from support.writeback_fs import missing_requirement
+
+    reason = missing_requirement()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"{reason}: required in CI (make test installs it)")
+        pytest.skip(reason)
+
+
 def recorder(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "recorder", *map(str, args)],

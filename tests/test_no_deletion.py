@@ -29,15 +29,7 @@ def test_no_code_path_deletes_or_overwrites_files():
         for name, line in calls_in(path)
         if name in FORBIDDEN
     ]
-    # The one allowed write_bytes publishes the public key at key creation (O_EXCL on the key).
-    assert offenders == ["seal/identity.py:{} write_bytes()".format(_public_key_write_line())]
-
-
-def _public_key_write_line() -> int:
-    for name, line in calls_in(PACKAGE / "seal" / "identity.py"):
-        if name == "write_bytes":
-            return line
-    return -1
+    assert offenders == []
 
 
 def test_renames_only_move_partials_to_their_sealed_name():

@@ -1,14 +1,33 @@
-"""A writer killed with SIGKILL mid-segment leaves a `.partial` whose complete fragments decode."""
+"""Crashes and power cuts mid-segment.
 
+A writer killed with SIGKILL leaves a `.partial` whose complete fragments decode. A power
+cut (on a filesystem that loses whatever was not fsync'd, support/writeback_fs.py) loses
+at most the open fragment plus what the encoder held; without the fragment syncs it loses
+the whole open segment (docs/TESTING-POWER-CUT.md).
+"""
+
+import itertools
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
-from conftest import require_tool, write_config
+import numpy as np
+import pytest
+
+from conftest import require_tool, require_writeback_fs, write_config
 from media import frame_indices
+from recorder.config import load_config
 from recorder.evidence.bmff import layout_ranges, scan_boxes
+from recorder.evidence.keys import pem_is_key
+from recorder.evidence.layout import StoreLayout
+from recorder.evidence.ledger import LedgerText
+from recorder.evidence.verifier import verify_store
+from recorder.seal.identity import DeviceIdentity
 
 
 def complete_fragments(data: bytes) -> list[tuple[int, int]]:
@@ -58,3 +77,241 @@ def test_sigkill_mid_segment_leaves_decodable_fragments(tmp_path):
     assert indices == list(range(indices[0], indices[0] + len(indices)))
     # The partial itself stays as the crash left it: nothing was sealed, nothing deleted.
     assert not list(store.glob("media/*/*.mp4"))
+
+
+# ---------------------------------------------------------------------------- a real power cut
+#
+# SIGKILL cannot lose what the page cache holds. On the write-back FUSE filesystem
+# (support/writeback_fs.py) only what was fsync'd reaches the backing directory, and
+# killing its daemon is the power cut. The recorder runs in real time on it; at seeded
+# random moments the filesystem and then the recorder are killed, and the backing
+# directory is inspected as the device would find its card after the power came back.
+
+SEED = 20261203
+CUTS = 6
+CUT_WINDOW_S = (2.0, 7.0)  # after the camera's first frame: 4 s segments, so mid-segment 1 or 2
+# What a cut may take beyond one GOP and the encoder's delay: the agent's loop step
+# (20 ms), the pipeline thread's queue and the fdatasync in flight. 0.2 s, because
+# "captured" is counted from the clock (every frame due by the cut), so a recorder that
+# runs late on a busy 2-core machine counts its lateness as loss.
+LATENCY_FRAMES = 6
+# A cut leaves these, and only these, for the verifier to find (the sealer's docstring
+# lists the crash states; a cut in the middle of sealing adds the segment being sealed).
+EXPECTED_AFTER_A_CUT = {"torn-line", "partial-file", "session-unterminated"}
+
+
+@dataclass
+class Cut:
+    at_s: float  # the cut, in seconds after the camera's first frame
+    due: int  # frames the camera had delivered by the cut (every one with a time before it)
+    written: int | None  # frames in complete fragments of the file as the recorder saw it
+    surviving: int  # frames that decode from the backing directory after the cut
+    open_segment: int  # seq of the segment that was being written
+    open_segment_frames: int  # of which frames survived
+
+    @property
+    def lost(self) -> int:
+        return self.due - self.surviving
+
+
+def encoder_delay_frames(config_path: Path) -> int:
+    """Frames libx264 holds before the first packet comes out, with this config on this
+    machine (lookahead + frame threads): what a cut takes on top of the open GOP."""
+    from recorder.capture.encoders import VideoEncoder
+
+    class Count:
+        packets = 0
+
+        def _add_stream(self, *args, **kwargs):
+            pass
+
+        def outputframe(self, *args):
+            self.packets += 1
+
+    video = load_config(config_path).video
+    count = Count()
+    encoder = VideoEncoder(video, [count])
+    image = np.zeros((video.height * 3 // 2, video.width), np.uint8)
+    frames = 2 * video.fps * video.gop_seconds
+    for index in range(frames):
+        encoder.encode(image, index * 1_000_000 // video.fps)
+    return frames - count.packets
+
+
+def loss_bound(config_path: Path) -> tuple[int, int]:
+    """(GOP, the most frames a cut may take): the open GOP, the encoder's delay, latency."""
+    video = load_config(config_path).video
+    gop = video.fps * video.gop_seconds
+    return gop, gop + encoder_delay_frames(config_path) + LATENCY_FRAMES
+
+
+def camera_origin_ns(ledger: Path, proc: subprocess.Popen, timeout_s: float = 30) -> int:
+    """The monotonic time of the camera's first frame: the `booting -> ready` transition
+    is entered at the body's origin (agent/assembly.py), fsync'd like every entry."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the recorder exited before it was cut"
+        try:
+            text = LedgerText.parse(ledger.read_bytes())
+        except FileNotFoundError:
+            text = LedgerText([], b"")
+        for _, _, entry in text.entries():
+            if entry and entry["type"] == "transition" and entry["body"]["from"] == "booting":
+                return entry["at"]["mono_us"] * 1000
+        time.sleep(0.02)
+    raise AssertionError(f"the recorder did not boot within {timeout_s} s")
+
+
+def frames_due(origin_ns: int, at_ns: int, fps: int) -> int:
+    """How many frames the simulated camera had delivered by at_ns (frame i is due at
+    origin + i * 1e9 // fps, sim/body.py)."""
+    return ((at_ns - origin_ns + 1) * fps - 1) // 1_000_000_000 + 1
+
+
+def fragment_frames(data: bytes, scratch: Path, ffmpeg: str) -> list:
+    """Frame indices of the complete fragments of a fragmented MP4 (a cut file's tail may
+    be a torn fragment); each must decode without an error."""
+    fragments = complete_fragments(data)
+    if not fragments:
+        return []
+    end = fragments[-1][0] + fragments[-1][1]
+    scratch.write_bytes(data[:end])
+    decode = subprocess.run([ffmpeg, "-v", "error", "-xerror", "-i", str(scratch), "-f", "null", "-"],
+                            capture_output=True, text=True, timeout=60)
+    assert decode.returncode == 0 and decode.stderr == "", decode.stderr
+    return frame_indices(scratch)
+
+
+def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ffmpeg: str) -> Cut:
+    from support.writeback_fs import mounted
+
+    root = tmp_path / name
+    root.mkdir()
+    disk, mnt = root / "disk", root / "mnt"
+    config = write_config(root)
+    fps = load_config(config).video.fps
+    # The device is provisioned before it records: its key pair is on the card already.
+    DeviceIdentity.create(StoreLayout(disk / "store").device_dir)
+    log_path = root / "recorder.log"
+    with mounted(disk, mnt) as fs, open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [*command, "-v", "run", "--simulate", "--config", str(config), "--store", str(mnt / "store"),
+             "--start-at", "0", "--duration", "60"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+        )
+        try:
+            origin_ns = camera_origin_ns(StoreLayout(mnt / "store").ledger_path, proc)
+            time.sleep(max(0.0, (origin_ns + cut_at_s * 1e9 - time.monotonic_ns()) / 1e9))
+            assert proc.poll() is None, f"the recorder exited before the cut: {log_path.read_text()}"
+            # The file as the recorder sees it, from the filesystem's memory, just before the cut.
+            partials = sorted(mnt.glob("store/media/*/*.mp4.partial"))
+            view = partials[-1].read_bytes() if partials else b""
+            fs.cut()  # the power cut: from here on the recorder can reach no disk
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+        cut_ns = fs.cut_at_ns
+
+    store = disk / "store"
+    written = fragment_frames(view, root / "view.mp4", ffmpeg)
+    # Every file of the session, in segment order: sealed (or renamed) files whole, the
+    # open `.partial` up to its last complete fragment.
+    sessions = sorted(p for p in (store / "media").iterdir())
+    assert len(sessions) == 1, sessions
+    frames, open_segment, open_frames = [], 0, 0
+    for seq in itertools.count(1):
+        sealed, partial = sessions[0] / f"{seq:05d}.mp4", sessions[0] / f"{seq:05d}.mp4.partial"
+        if sealed.exists():
+            frames += frame_indices(sealed)
+        elif partial.exists():
+            got = fragment_frames(partial.read_bytes(), root / f"disk-{seq}.mp4", ffmpeg)
+            frames += got
+            open_segment, open_frames = seq, len(got)
+        else:
+            break
+    # Gap-free from the press (frame 0) to the last surviving frame.
+    assert frames == list(range(len(frames))), f"{name}: frames on disk are not contiguous"
+
+    # The verifier finds exactly the states a cut leaves: the open segment, the session
+    # without its stop, at most a torn last ledger line, and a segment cut while sealed.
+    report = verify_store(store)
+    in_ledger = sum(1 for _, _, e in LedgerText.parse(StoreLayout(store).ledger_path.read_bytes()).entries()
+                    if e and e["type"] == "segment")
+    being_sealed = in_ledger + 1  # its manifest, or manifest and renamed file, may be out already
+    mid_seal = {f"media/{sessions[0].name}/{being_sealed:05d}{suffix}" for suffix in (".mp4", ".manifest.json")}
+    unexpected = [p for p in report.problems
+                  if p.severity == "problem" and p.code not in EXPECTED_AFTER_A_CUT
+                  and not (p.code == "unaccounted-file" and p.location in mid_seal)]
+    assert unexpected == [], f"{name}: {unexpected}"
+
+    return Cut(
+        at_s=(cut_ns - origin_ns) / 1e9,
+        due=frames_due(origin_ns, cut_ns, fps),
+        written=(written[-1] + 1) if written else None,
+        surviving=len(frames),
+        open_segment=open_segment,
+        open_segment_frames=open_frames,
+    )
+
+
+def describe(label: str, cut: Cut, bound: int, fps: int = 30) -> str:
+    written = "-" if cut.written is None else str(cut.written)
+    return (f"{label}: cut at {cut.at_s:5.2f} s  captured {cut.due:4d}  written {written:>4}  "
+            f"on disk {cut.surviving:4d}  lost {cut.lost:3d} frames = {cut.lost / fps:.2f} s  "
+            f"(bound {bound}; open segment {cut.open_segment}: {cut.open_segment_frames} frames kept)")
+
+
+def test_power_cut_loses_at_most_the_open_fragment(tmp_path, capsys):
+    """At each cut: what survives decodes, gap-free; everything sealed verifies; and no more
+    is lost than the open GOP plus what the encoder and the pipeline held."""
+    require_writeback_fs()
+    ffmpeg = require_tool("ffmpeg")
+    gop, bound = loss_bound(write_config(tmp_path))
+    delay = bound - gop - LATENCY_FRAMES
+    rng = random.Random(SEED)
+    started = time.monotonic()
+    results = []
+    for run in range(CUTS):
+        cut = record_and_cut(tmp_path, f"cut{run}", rng.uniform(*CUT_WINDOW_S),
+                             [sys.executable, "-m", "recorder"], ffmpeg)
+        results.append(cut)
+        # The fragment whose fdatasync was in flight may be lost, never more of what was written.
+        if cut.written is not None:
+            assert cut.surviving >= cut.written - gop, describe(f"cut {run}", cut, bound)
+    with capsys.disabled():
+        print(f"\npower cuts (GOP {gop} frames, encoder delay {delay} frames, "
+              f"{time.monotonic() - started:.1f} s):")
+        for run, cut in enumerate(results):
+            print("  " + describe(f"cut {run}", cut, bound))
+    for run, cut in enumerate(results):
+        assert cut.lost <= bound, describe(f"cut {run}", cut, bound)
+
+
+def test_without_fragment_syncs_a_cut_loses_the_open_segment(tmp_path, capsys):
+    """The negative control: with FragmentSyncer.fragment_written a no-op (the segment is
+    fsync'd only when it closes), the same cut loses everything since the segment began,
+    far beyond the bound the test above holds the recorder to."""
+    require_writeback_fs()
+    ffmpeg = require_tool("ffmpeg")
+    gop, bound = loss_bound(write_config(tmp_path))
+    script = Path(__file__).parent / "support" / "recorder_no_fragment_sync.py"
+    cut = record_and_cut(tmp_path, "nosync", 7.6, [sys.executable, str(script)], ffmpeg)
+    with capsys.disabled():
+        print("\n  " + describe("no fragment sync", cut, bound))
+    assert cut.open_segment == 2 and cut.open_segment_frames == 0  # segment 2: 3.6 s, all gone
+    assert cut.surviving == 120  # segment 1 (4 s) was fsync'd when it closed
+    assert cut.lost > bound + gop
+
+
+def test_a_power_cut_after_key_creation_keeps_the_public_key(tmp_path):
+    """device.pub is written durably with the key (it once was not: a cut right after left it
+    empty, and verify without --key could not run)."""
+    require_writeback_fs()
+    from support.writeback_fs import mounted
+
+    with mounted(tmp_path / "disk", tmp_path / "mnt") as fs:
+        identity = DeviceIdentity.create(tmp_path / "mnt" / "device")
+        fs.cut()
+    assert (tmp_path / "disk" / "device" / "device.key").stat().st_size > 0  # fsync'd: kept
+    pem = (tmp_path / "disk" / "device" / "device.pub").read_bytes()
+    assert pem_is_key(pem, identity.public_key)

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ..errors import StoreError
 from ..evidence.keys import b64, device_id_for, public_key_pem
 from ..evidence.layout import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
+from ..store.disk import fsync_dir, write_sealed_file
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class DeviceIdentity:
         """Create a new key pair; refuses to overwrite an existing key."""
         key_dir = Path(key_dir)
         key_dir.mkdir(parents=True, exist_ok=True)
+        fsync_dir(key_dir.parent)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM,
@@ -60,11 +62,22 @@ class DeviceIdentity:
             f.write(pem)
             f.flush()
             os.fsync(f.fileno())
-        (key_dir / PUBLIC_KEY_FILE).write_bytes(public_key_pem(key.public_key()))
-        return cls(device_id_for(key.public_key()), key)
+        identity = cls(device_id_for(key.public_key()), key)
+        identity.publish(key_dir)
+        return identity
+
+    def publish(self, key_dir: Path) -> None:
+        """Write device.pub (read-only, durably) unless it is there: a power cut right after
+        the key was made must not leave a store that nobody can verify."""
+        path = Path(key_dir) / PUBLIC_KEY_FILE
+        if not path.exists():
+            write_sealed_file(path, public_key_pem(self.public_key))
+            fsync_dir(path.parent)
 
     @classmethod
     def load_or_create(cls, key_dir: Path) -> "DeviceIdentity":
         if (Path(key_dir) / PRIVATE_KEY_FILE).exists():
-            return cls.load(key_dir)
+            identity = cls.load(key_dir)
+            identity.publish(key_dir)  # a cut may have taken it
+            return identity
         return cls.create(key_dir)
