@@ -2,7 +2,8 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
-APT_PKGS  := ffmpeg python3-venv
+# runtime: ffmpeg, the venv, and the OSD's font (CJK + Latin; docs/CAPTURE.md, OSD watermark)
+APT_PKGS  := ffmpeg python3-venv fonts-wqy-zenhei
 # picamera2 tests: a Debian trixie chroot with libcamera's virtual camera (tests/support/picam)
 APT_PKGS  += debootstrap
 # microphones on real PortAudio/PulseAudio (tests: null sink + espeak-ng); pyaudio builds against these

@@ -12,7 +12,8 @@ import recorder
 
 PACKAGE = Path(recorder.__file__).parent
 DOC = PACKAGE.parent / "docs" / "ARCHITECTURE.md"
-DEVICE_LIBRARIES = {"gpiozero", "av", "numpy", "cv2", "sounddevice", "pyaudio", "picamera2", "libcamera"}
+DEVICE_LIBRARIES = {"gpiozero", "av", "numpy", "cv2", "sounddevice", "pyaudio", "picamera2", "libcamera",
+                    "PIL", "fontTools"}
 
 
 def documented_layers() -> dict[str, int]:

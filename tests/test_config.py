@@ -31,6 +31,8 @@ def test_file_overrides(tmp_path: Path):
         ({"audio": {"codec": "opus", "sample_rate": 44100}}, "audio.sample_rate"),
         ({"device": {"officer": "x"}}, "device.officer"),
         ({"device": 3}, "[device]"),
+        ({"osd": {"font": ""}}, "osd.font"),
+        ({"osd": {"font": 3}}, "osd.font"),
     ],
 )
 def test_invalid_settings_name_the_setting(data, name):

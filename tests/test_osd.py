@@ -1,15 +1,21 @@
 """The OSD watermark in recorded frames: rendered for the frame's own second, found in the
-decoded pictures by correlation with the expected overlay (no OCR needed)."""
+decoded pictures by correlation with the expected overlay (no OCR needed); the officer's
+name in Chinese, the device id in its own case, characters the font lacks shown, an
+unusable font a start-up error."""
+
+import logging
+import time
 
 import av
 import numpy as np
 import pytest
 
-from conftest import record
+from conftest import record, recorder, write_config
 from media import manifest_of, segments_of
 from recorder.capture.osd import Watermark, osd_lines, overlay_correlation
 
 FPS = 30
+DEVICE_LINE, OFFICER_LINE = 1, 2  # osd_lines: time, device id, officer id
 
 
 def decoded_lumas(segment):
@@ -72,8 +78,135 @@ def test_bgr_and_luma_burns_agree_and_stay_inside_the_frame(width, height):
     bgr = np.full((height, width, 3), 128, dtype=np.uint8)
     watermark.burn_luma(luma, wall)
     watermark.burn_bgr(bgr, wall)
-    changed = luma != 128
-    assert changed.any()
-    assert np.array_equal(changed, (bgr != 128).all(axis=2))
-    assert set(np.unique(luma[changed])) <= {16, 235}
+    ov = watermark.overlay(wall)
+    h, w = ov.mask.shape
+    assert 0 <= ov.top and ov.top + h <= height and 0 <= ov.left and ov.left + w <= width
+    written = np.zeros((height, width), dtype=bool)
+    written[ov.top : ov.top + h, ov.left : ov.left + w] = ov.mask
+    assert written.any()
+    assert (luma[~written] == 128).all() and (bgr[~written] == 128).all()  # nothing else touched
+    # White anti-aliased text on its black edge, the same picture in both: a grey BGR value v
+    # is luma 16 + 219 v / 255.
+    assert luma[written].min() == 16 and 230 <= luma[written].max() <= 235
+    assert (bgr[written] == bgr[written][:, :1]).all()
+    assert np.abs(16 + bgr[written][:, 0].astype(int) * 219 / 255 - luma[written]).max() <= 0.5
     assert overlay_correlation(luma, watermark, wall) > 0.99
+
+
+def test_the_text_is_24_hour_local_time_with_its_offset_and_the_ids_as_given(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        lines = osd_lines("rec-0a1B2c", "张伟")(1_795_953_600_000_000_000)  # 2026-11-29 12:00:00 UTC
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert lines == ["2026-11-29 20:00:00 +0800", "ID rec-0a1B2c", "# 张伟"]
+
+
+CHINESE_CONFIG = """
+[device]
+officer_id = "张伟"
+[video]
+width = {width}
+height = {height}
+[segments]
+seconds = 2
+[prerecord]
+seconds = 1
+"""
+
+
+@pytest.fixture(scope="module", params=[(1280, 720), (1920, 1080)], ids=["720p", "1080p"])
+def chinese_officer_store(request, tmp_path_factory):
+    """A recording by the real CLI on the simulated body, officer 张伟, at 720p and 1080p."""
+    directory = tmp_path_factory.mktemp(f"zhang-wei-{request.param[1]}p")
+    config = directory / "recorder.toml"
+    config.write_text(CHINESE_CONFIG.format(width=request.param[0], height=request.param[1]), encoding="utf-8")
+    recorder("run", "--simulate", "--fast", "--config", config, "--store", directory / "store",
+             "--start-at", 1, "--duration", 3)
+    return directory / "store"
+
+
+def sampled_frames(store, every: int = 20):
+    """(manifest, wall time, Y plane) of every `every`-th decoded frame of each segment."""
+    for segment in segments_of(store):
+        manifest = manifest_of(segment)
+        for index, luma in enumerate(decoded_lumas(segment)):
+            if index % every == 0:
+                yield manifest, frame_wall_ns(manifest, index), luma
+
+
+def test_an_officer_named_in_chinese_is_legible_in_the_decoded_frames(chinese_officer_store):
+    """The officer line of each decoded frame against renderings of 张伟 and of other names:
+    its own name scores ~1; a different name, one sharing a character, and the boxes a font
+    without Chinese glyphs would draw all score clearly lower."""
+    checked = 0
+    for manifest, wall, luma in sampled_frames(chinese_officer_store):
+        assert manifest["officer_id"] == "张伟"
+        video = manifest["video"]
+
+        def score(officer: str) -> float:
+            watermark = Watermark(video["width"], video["height"], osd_lines(manifest["device_id"], officer))
+            return overlay_correlation(luma, watermark, wall, line=OFFICER_LINE)
+
+        own = score("张伟")
+        others = {name: score(name) for name in ("李娜", "王伟", "□□")}
+        print(f"{video['height']}p: 张伟 {own:.3f}, " + ", ".join(f"{k} {v:.3f}" for k, v in others.items()))
+        assert own > 0.95
+        for name, other in others.items():
+            assert other < 0.8 and other < own - 0.2, f"{name} scores {other:.3f} against 张伟 {own:.3f}"
+        checked += 1
+    assert checked >= 4
+
+
+def test_the_device_id_keeps_its_case_in_the_decoded_frames(chinese_officer_store):
+    for manifest, wall, luma in sampled_frames(chinese_officer_store, every=60):
+        device_id, video = manifest["device_id"], manifest["video"]
+        assert device_id.startswith("rec-") and device_id != device_id.upper()
+
+        def score(shown_id: str) -> float:
+            watermark = Watermark(video["width"], video["height"], osd_lines(shown_id, manifest["officer_id"]))
+            return overlay_correlation(luma, watermark, wall, line=DEVICE_LINE)
+
+        own, upper = score(device_id), score(device_id.upper())
+        print(f"{video['height']}p: {device_id} {own:.3f}, upper-cased {upper:.3f}")
+        assert own > 0.95 and upper < 0.6
+
+
+@pytest.mark.parametrize("missing", ["\u0800", "\U0001F600", "\u200b"], ids=["samaritan", "emoji", "zero-width"])
+def test_a_character_the_font_lacks_is_drawn_as_a_replacement_and_logged_once(missing, caplog):
+    def watermark(text: str) -> Watermark:
+        return Watermark(1280, 720, lambda wall_ns: [f"# {text}"])
+
+    shown = watermark(f"张{missing}伟")
+    assert not shown.font.has(missing) and shown.font.has("张") and shown.font.has("伟")
+    with caplog.at_level(logging.WARNING, logger="recorder.capture.osd"):
+        for second in range(3):  # three renders, one warning
+            drawn = shown.overlay(second * 1_000_000_000)
+    warnings = [r.getMessage() for r in caplog.records if f"U+{ord(missing):04X}" in r.getMessage()]
+    assert len(warnings) == 1, caplog.records
+    replacement = shown.font.replacement
+    assert replacement == "\u25a1"  # □: WenQuanYi Zen Hei has no U+FFFD
+    replaced = watermark(f"张{replacement}伟").overlay(0)
+    assert np.array_equal(drawn.mask, replaced.mask) and np.array_equal(drawn.luma, replaced.luma)
+    # Neither dropped nor blank: the replacement takes a character's place and has ink.
+    dropped, blank = watermark("张伟").overlay(0), watermark("张 伟").overlay(0)
+    assert drawn.mask.shape[1] > dropped.mask.shape[1]
+    assert drawn.mask.sum() > blank.mask.sum()
+
+
+@pytest.mark.parametrize("problem", ["missing", "not a font"])
+def test_an_unusable_font_stops_the_agent_at_start_up_naming_the_setting(tmp_path, problem):
+    font = tmp_path / "font.ttc"
+    if problem == "not a font":
+        font.write_bytes(b"no font in here" * 100)
+    config = write_config(tmp_path, extra=f'[osd]\nfont = "{font}"\n')
+    result = recorder("run", "--simulate", "--fast", "--config", config, "--store", tmp_path / "store",
+                      "--duration", 2, check=False)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("recorder: error: osd.font = ") and str(font) in line
+    if problem == "missing":
+        assert "fonts-wqy-zenhei" in line
+    assert segments_of(tmp_path / "store") == []  # stopped before recording anything

@@ -11,31 +11,46 @@ overlay goes into every source's frames:
                                the synthetic camera), in place
   burn_bgr(image, wall_ns)     OpenCV BGR frames, in place
 
-White text with a black edge stays legible on any background. Only luma is
-touched on YUV frames: the chroma under the text keeps the scene's tint, which
-the edge makes irrelevant for reading.
+The text is set in a real font that covers Chinese and Latin (`osd.font`, by
+default WenQuanYi Zen Hei from the Debian package fonts-wqy-zenhei), drawn by
+Pillow's FreeType renderer, anti-aliased. The font is loaded once per
+watermark. A character the font lacks is drawn as a visible replacement (the
+first of U+FFFD, U+25A1 □, "?" that the font has) and logged once, never
+dropped. White text with a black edge (the text's mask, dilated) stays legible
+on any background. Only luma is touched on YUV frames: the chroma under the
+text keeps the scene's tint, which the edge makes irrelevant for reading.
 
 `overlay_correlation` renders the expected overlay for a wall time and
 correlates it with a decoded frame: tests prove the text is there without OCR.
 """
 
+import functools
+import logging
 import time
+import unicodedata
 from typing import Callable, NamedTuple
 
 import numpy as np
+from fontTools.ttLib import TTFont
+from PIL import Image, ImageDraw, ImageFont
 
-from . import glyphs
+from ..config import DEFAULT_OSD_FONT, OSD_FONT_PACKAGE
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 TEXT_LUMA, EDGE_LUMA = 235, 16  # video-range white and black
 TEXT_RGB, EDGE_RGB = 255, 0  # full range; converts to the luma values above
+MIN_TEXT_PX = 12  # font size floor, for small test frames
+REPLACEMENTS = ("\ufffd", "\u25a1", "?")  # for a character the font lacks: the first one it has
 
 LinesForSecond = Callable[[int], list[str]]
 
 
 def osd_lines(device_id: str, officer_id: str) -> LinesForSecond:
-    """The default OSD text: local time with its UTC offset, device id, officer id.
-    (Position joins them once GPS exists.) Identifiers, digits and a time zone
-    read the same in every language, so the OSD carries no words to translate."""
+    """The default OSD text: local time (24 h) with its UTC offset, device id, officer id,
+    each as given (any Unicode: 张伟, officer-4711). (Position joins them once GPS
+    exists.) Apart from the officer's own name the OSD carries no words to translate."""
 
     def lines_for_second(wall_ns: int) -> list[str]:
         local = time.localtime(wall_ns // 1_000_000_000)
@@ -47,6 +62,42 @@ def osd_lines(device_id: str, officer_id: str) -> LinesForSecond:
     return lines_for_second
 
 
+@functools.lru_cache(maxsize=4)
+def _codepoints(path: str) -> frozenset[int]:
+    """The characters a font file maps (first face of a collection); a clear error naming
+    the setting when the file is missing or is no font."""
+    try:
+        with TTFont(path, fontNumber=0, lazy=True) as font:
+            return frozenset(font.getBestCmap() or ())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"osd.font = {path!r} does not exist: the default font {DEFAULT_OSD_FONT} comes with the "
+            f"Debian package {OSD_FONT_PACKAGE} (`make system-deps` installs it); or set osd.font to a "
+            "TrueType/OpenType font that covers the officer id") from None
+    except Exception as exc:  # unreadable, or not a font: fontTools' TTLibError, struct errors
+        raise ConfigError(f"osd.font = {path!r} is not a usable TrueType/OpenType font ({exc})") from None
+
+
+class OsdFont:
+    """A font at one pixel size, loaded once: Pillow's FreeType face to draw with, and the
+    characters the file maps, so that none is left out unseen."""
+
+    def __init__(self, path: str, size: int):
+        self.path, self.size = path, size
+        self.codepoints = _codepoints(path)
+        try:
+            self.face = ImageFont.truetype(path, size, index=0, layout_engine=ImageFont.Layout.BASIC)
+        except OSError as exc:
+            raise ConfigError(f"osd.font = {path!r}: FreeType cannot load it ({exc})") from None
+        self.replacement = next((c for c in REPLACEMENTS if ord(c) in self.codepoints), "?")
+
+    def has(self, ch: str) -> bool:
+        """The font draws `ch` as itself (controls, format characters and line separators
+        draw as nothing: they count as missing)."""
+        category = unicodedata.category(ch)
+        return ord(ch) in self.codepoints and category[0] != "C" and category not in ("Zl", "Zp")
+
+
 class Overlay(NamedTuple):
     top: int
     left: int
@@ -54,6 +105,7 @@ class Overlay(NamedTuple):
     luma: np.ndarray  # uint8 (h, w): their values on a Y plane
     bgr_mask: np.ndarray  # bool (h, w, 3): the mask per channel (a broadcast `where` is 10x slower)
     bgr: np.ndarray  # uint8 (h, w, 3): the values on a BGR image
+    rows: tuple[tuple[int, int], ...]  # per text line: the overlay rows [start, stop) its text and edge span
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -69,15 +121,23 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return grown
 
 
+def _blend(coverage: np.ndarray, on: int, off: int) -> np.ndarray:
+    """Anti-aliased text: `on` where the glyph covers the pixel, `off` (the edge) where not."""
+    return (off + (coverage.astype(np.int32) * (on - off) + 127) // 255).astype(np.uint8)
+
+
 class Watermark:
     """Renders the OSD text for a frame size, bottom-left, once per wall-clock second."""
 
-    def __init__(self, width: int, height: int, lines_for_second: LinesForSecond, scale: int | None = None):
+    def __init__(self, width: int, height: int, lines_for_second: LinesForSecond,
+                 font_path: str = DEFAULT_OSD_FONT):
         self.width, self.height = width, height
         self.lines_for_second = lines_for_second
-        self.scale = scale or max(1, height // 240)  # 720p: 21 px text, 1080p: 28 px
+        self.font = OsdFont(font_path, max(MIN_TEXT_PX, height // 27))  # 720p: 26 px, 1080p: 40 px
+        self.edge = max(1, self.font.size // 12)  # black edge: 2 px at 720p, 3 px at 1080p
         self.margin = max(4, height // 45) // 2 * 2
         self._cached: tuple[int, Overlay] | None = None  # (second, overlay), replaced whole
+        self._reported: set[str] = set()  # characters the font lacks, logged once each
 
     def overlay(self, wall_ns: int) -> Overlay:
         second = wall_ns // 1_000_000_000
@@ -87,27 +147,42 @@ class Watermark:
             self._cached = cached
         return cached[1]
 
+    def shown(self, line: str) -> str:
+        """The line as drawn: each character the font lacks replaced by a visible one."""
+        missing = {ch for ch in line if not self.font.has(ch)}
+        if not missing:
+            return line
+        if new := missing - self._reported:
+            self._reported |= new
+            log.warning("OSD: the font %s has no glyph for %s (in %r); shown as %s", self.font.path,
+                        ", ".join(f"U+{ord(ch):04X}" for ch in sorted(new)), line, self.font.replacement)
+        return "".join(self.font.replacement if ch in missing else ch for ch in line)
+
     def render(self, lines: list[str]) -> Overlay:
-        s = self.scale
-        rendered = [glyphs.render(line, s) for line in lines]
-        gap = 2 * s
-        width = max((m.shape[1] for m in rendered), default=0) + 2 * s
-        height = sum(m.shape[0] for m in rendered) + gap * (len(rendered) - 1) + 2 * s
-        text = np.zeros((height, width), dtype=bool)
-        y = s
-        for m in rendered:
-            text[y : y + m.shape[0], s : s + m.shape[1]] = m
-            y += m.shape[0] + gap
-        mask = _dilate(text, s)
+        face, e = self.font.face, self.edge
+        shown = [self.shown(line) for line in lines]
+        ascent, descent = face.getmetrics()
+        pitch = ascent + descent
+        boxes = [face.getbbox(line) for line in shown]
+        x = e + max([0, *(-box[0] for box in boxes)])  # a glyph may start left of the pen
+        width = x + max((box[2] for box in boxes), default=0) + e
+        height = pitch * len(shown) + 2 * e
+        image = Image.new("L", (width, height))
+        draw = ImageDraw.Draw(image)
+        for i, line in enumerate(shown):
+            draw.text((x, e + i * pitch), line, font=face, fill=255)
+        coverage = np.asarray(image)
+        mask = _dilate(coverage > 0, e)
         # Never larger than the frame: cut what does not fit (right and top).
-        width = min(width, self.width - self.margin)
-        height = min(height, self.height - self.margin)
-        text, mask = text[-height:, :width], mask[-height:, :width]
-        luma = np.where(text, TEXT_LUMA, EDGE_LUMA).astype(np.uint8)
-        bgr = np.repeat(np.where(text, TEXT_RGB, EDGE_RGB).astype(np.uint8)[:, :, None], 3, axis=2)
+        cut_w, cut_h = min(width, self.width - self.margin), min(height, self.height - self.margin)
+        coverage, mask = coverage[height - cut_h :, :cut_w], mask[height - cut_h :, :cut_w]
+        cut = height - cut_h
+        rows = tuple((max(0, i * pitch - cut), max(0, (i + 1) * pitch + 2 * e - cut)) for i in range(len(shown)))
+        luma = _blend(coverage, TEXT_LUMA, EDGE_LUMA)
+        bgr = np.repeat(_blend(coverage, TEXT_RGB, EDGE_RGB)[:, :, None], 3, axis=2)
         bgr_mask = np.repeat(mask[:, :, None], 3, axis=2)
-        top = self.height - self.margin - height
-        return Overlay(top, self.margin, mask, luma, bgr_mask, bgr)
+        top = self.height - self.margin - cut_h
+        return Overlay(top, self.margin, mask, luma, bgr_mask, bgr, rows)
 
     def burn_luma(self, y_plane: np.ndarray, wall_ns: int) -> None:
         """In place on a (H, W) uint8 view of the Y plane (may be strided or wider than W)."""
@@ -122,14 +197,29 @@ class Watermark:
         np.copyto(image[ov.top : ov.top + h, ov.left : ov.left + w], ov.bgr, where=ov.bgr_mask)
 
 
-def overlay_correlation(luma: np.ndarray, watermark: Watermark, wall_ns: int) -> float:
+def overlay_correlation(luma: np.ndarray, watermark: Watermark, wall_ns: int, line: int | None = None) -> float:
     """Correlation (-1..1) between a decoded frame's Y plane and the overlay expected
-    at wall_ns, over the pixels the overlay writes. ~1 when the OSD of that second is
-    there, lower where digits differ (another second), near 0 on a frame without it."""
-    ov = watermark.render(watermark.lines_for_second(wall_ns))
+    at wall_ns, over the pixels the overlay writes (only those of text line `line`, when
+    given: 0 time, 1 device id, 2 officer id). ~1 when the OSD of that second is there,
+    lower where characters differ (another second, another name), near 0 on a frame
+    without it."""
+    return correlate(luma, watermark.render(watermark.lines_for_second(wall_ns)), line)
+
+
+def correlate(luma: np.ndarray, ov: Overlay, line: int | None = None) -> float:
+    """overlay_correlation against an overlay rendered already (by another Pillow/FreeType
+    build, say: glyph shapes and advances differ between builds, so a reference must come
+    from the renderer that burned the frame)."""
     h, w = ov.mask.shape
-    seen = luma[ov.top : ov.top + h, ov.left : ov.left + w][ov.mask].astype(np.float64)
-    expected = ov.luma[ov.mask].astype(np.float64)
+    mask = ov.mask
+    if line is not None:
+        start, stop = ov.rows[line]
+        mask = np.zeros_like(mask)
+        mask[start:stop] = ov.mask[start:stop]
+    if not mask.any():
+        return 0.0
+    seen = luma[ov.top : ov.top + h, ov.left : ov.left + w][mask].astype(np.float64)
+    expected = ov.luma[mask].astype(np.float64)
     seen -= seen.mean()
     expected -= expected.mean()
     norm = np.sqrt(np.sum(seen**2) * np.sum(expected**2))

@@ -153,10 +153,14 @@ def choose_microphone(config: Config) -> tuple[str | None, str, str]:
 
 
 def make_watermark(config: Config, device_id: str) -> Watermark | None:
+    """The OSD, its font loaded now: a missing or unusable `osd.font` stops the agent at
+    start-up (ConfigError naming the setting and the package), never mid-recording."""
     if not config.osd.enabled:
         return None
     v = config.video
-    return Watermark(v.width, v.height, osd_lines(device_id, config.device.officer_id))
+    watermark = Watermark(v.width, v.height, osd_lines(device_id, config.device.officer_id), config.osd.font)
+    watermark.render(watermark.lines_for_second(0))  # now: characters the font lacks are logged at start-up
+    return watermark
 
 
 def make_camera(config: Config, name: str, device: str, watermark):

@@ -6,7 +6,9 @@ checked), so reading a configuration costs nothing of the device.
 """
 
 from .settings import (  # noqa: F401  (the package's public names)
+    DEFAULT_OSD_FONT,
     DEFAULT_STORE,
+    OSD_FONT_PACKAGE,
     AudioConfig,
     ButtonsConfig,
     CaptureConfig,

@@ -13,6 +13,9 @@ from ..errors import ConfigError
 from .pins import check_unique, resolve_pin
 
 DEFAULT_STORE = "/var/lib/recorder"
+# The OSD's font: WenQuanYi Zen Hei (CJK incl. Extension A, and Latin), from this Debian package.
+OSD_FONT_PACKAGE = "fonts-wqy-zenhei"
+DEFAULT_OSD_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class CaptureConfig:
 @dataclass(frozen=True)
 class OsdConfig:
     enabled: bool = True  # time, device id, officer id burned into every frame
+    font: str = DEFAULT_OSD_FONT  # TrueType/OpenType file (first face of a collection); docs/CAPTURE.md
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,9 @@ def config_from_dict(data: dict) -> Config:
     )
     if config.buttons.chord_seconds >= config.buttons.hold_seconds:
         raise ConfigError("buttons.chord_seconds must be shorter than buttons.hold_seconds")
+    if config.osd.enabled and not config.osd.font.strip():
+        raise ConfigError(f"osd.font must name a font file (default {DEFAULT_OSD_FONT}, "
+                          f"Debian package {OSD_FONT_PACKAGE})")
     capture = config.capture
     if capture.camera_device and capture.camera not in ("opencv", "auto"):
         raise ConfigError(f"capture.camera_device is only used with capture.camera = opencv, not {capture.camera!r}")

@@ -39,9 +39,10 @@ in_root update-ca-certificates >/dev/null
 in_root apt-get update -qq
 # python3-av / numpy / cryptography from Debian (picamera2 and the project share them);
 # gcc + headers because PiDNG builds from source; PortAudio + the ALSA pulse plugin so
-# the microphone source reaches the host's PulseAudio server through its socket.
+# the microphone source reaches the host's PulseAudio server through its socket; the OSD's
+# font (the Makefile's runtime package) and its renderer, Pillow (python3-pil).
 in_root apt-get install -y -qq --no-install-recommends \
-    python3-venv python3-pip gcc libc6-dev python3-dev \
+    python3-venv python3-pip gcc libc6-dev python3-dev fonts-wqy-zenhei \
     python3-numpy python3-av python3-prctl python3-piexif python3-jsonschema python3-pil \
     python3-libarchive-c python3-tqdm python3-cryptography python3-psutil \
     libportaudio2 libasound2-plugins pulseaudio-utils >/dev/null

@@ -11,6 +11,9 @@ on libcamera's virtual camera, through the same Agent as `recorder run`
       pacer did and the CaptureError when the camera was lost.
   drive.py baseline --config C --output F.mp4 --report R.json --seconds S
       the same camera, OSD and encoder into picamera2's own PyavOutput (benchmarks).
+  drive.py overlays OUT.npz WIDTH HEIGHT DEVICE_ID OFFICER_ID WALL_NS ...
+      the OSD overlays this chroot's Pillow/FreeType renders for those wall times: the
+      host's tests correlate decoded frames with them (another build's glyphs differ).
 
 Exit status 0 when the recording ended as planned, 2 with the error message on
 stderr when a CaptureError ended it (as the CLI does), 1 on anything else.
@@ -186,6 +189,17 @@ def baseline(args) -> int:
     return 0
 
 
+def overlays(args) -> int:
+    watermark = Watermark(args.width, args.height, osd_lines(args.device_id, args.officer_id))
+    arrays = {}
+    for i, wall_ns in enumerate(args.wall_ns):
+        ov = watermark.render(watermark.lines_for_second(wall_ns))
+        arrays.update({f"{i}_top": ov.top, f"{i}_left": ov.left, f"{i}_mask": ov.mask, f"{i}_luma": ov.luma,
+                       f"{i}_rows": np.array(ov.rows)})
+    np.savez(args.output, **arrays)
+    return 0
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser()
@@ -211,7 +225,16 @@ def main() -> int:
     base.add_argument("--report", required=True)
     base.add_argument("--seconds", type=float, default=60)
     base.add_argument("--audio", action="store_true", help="record the microphone too (PulseAudio)")
+    over = sub.add_parser("overlays")
+    over.add_argument("output")
+    over.add_argument("width", type=int)
+    over.add_argument("height", type=int)
+    over.add_argument("device_id")
+    over.add_argument("officer_id")
+    over.add_argument("wall_ns", type=int, nargs="+")
     args = parser.parse_args()
+    if args.command == "overlays":
+        return overlays(args)
     if args.command == "baseline":
         return baseline(args)
     if args.command == "frames":

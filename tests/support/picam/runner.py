@@ -2,6 +2,7 @@
 
     run = record_virtual(chroot_root, tmp, width=640, height=360, record_s=6)
     run.store, run.report, run.returncode, run.stderr
+    chroot_overlays(chroot_root, tmp, 640, 360, device_id, officer_id, walls_ns)  # OSD references
 
 The virtual camera plays `images` JPEG frames (index as framecode, optional white
 flash images) from the run directory; the recorder runs in the chroot on the
@@ -13,6 +14,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+from recorder.capture.osd import Overlay
 
 from . import chroot
 
@@ -91,6 +96,22 @@ def record_virtual(root: Path, directory: Path, *, width=640, height=360, fps=30
     result = chroot.run_in_chroot(root, command, directory, virtual_yaml=directory / "virtual.yaml",
                                   env=env, pulse_dir=pulse_dir, timeout=timeout, capture_output=True)
     return VirtualRun(directory, result.returncode, result.stdout, result.stderr)
+
+
+def chroot_overlays(root: Path, directory: Path, width: int, height: int, device_id: str, officer_id: str,
+                    walls_ns: list[int]) -> list[Overlay]:
+    """The OSD overlays the chroot's own Pillow/FreeType renders (in UTC, as it records) for
+    these wall times: the reference for frames it burned (another build's glyphs differ)."""
+    name = f"overlays-{len(list(directory.glob('overlays-*.npz')))}.npz"
+    command = ["python3", DRIVE, "overlays", f"/out/{name}", str(width), str(height), device_id, officer_id,
+               *map(str, walls_ns)]
+    result = chroot.run_in_chroot(root, command, directory, env={"TZ": "UTC"}, capture_output=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"rendering overlays failed: {result.stderr}")
+    with np.load(directory / name) as data:
+        return [Overlay(int(data[f"{i}_top"]), int(data[f"{i}_left"]), data[f"{i}_mask"], data[f"{i}_luma"],
+                        None, None, tuple(map(tuple, data[f"{i}_rows"].tolist())))
+                for i in range(len(walls_ns))]
 
 
 def chroot_or_skip() -> Path:
