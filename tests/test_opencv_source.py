@@ -69,7 +69,7 @@ def test_video_file_frames_are_recorded_contiguously_with_the_osd(tmp_path):
     assert 2.0 * FPS <= indices[-1] < 3.5 * FPS
     for segment in segments_of(store):
         manifest = manifest_of(segment)
-        watermark = watermark_for(manifest)
+        watermark = watermark_for(manifest, simulated=False)  # a camera (here a file), not synthetic
         for offset, luma in enumerate(decoded_lumas(segment)):
             wall = manifest["start"]["wall_us"] * 1000 + offset * 1_000_000_000 // FPS
             assert overlay_correlation(luma, watermark, wall) > 0.9

@@ -24,9 +24,11 @@ def decoded_lumas(segment):
             yield frame.to_ndarray()[: frame.height]
 
 
-def watermark_for(manifest) -> Watermark:
+def watermark_for(manifest, simulated: bool = True) -> Watermark:
+    """The OSD a segment should show; the simulated body's says SIMULATED."""
     video = manifest["video"]
-    return Watermark(video["width"], video["height"], osd_lines(manifest["device_id"], manifest["officer_id"]))
+    return Watermark(video["width"], video["height"],
+                     osd_lines(manifest["device_id"], manifest["officer_id"], simulated))
 
 
 def frame_wall_ns(manifest, index: int) -> int:
@@ -147,7 +149,7 @@ def test_an_officer_named_in_chinese_is_legible_in_the_decoded_frames(chinese_of
         video = manifest["video"]
 
         def score(officer: str) -> float:
-            watermark = Watermark(video["width"], video["height"], osd_lines(manifest["device_id"], officer))
+            watermark = Watermark(video["width"], video["height"], osd_lines(manifest["device_id"], officer, True))
             return overlay_correlation(luma, watermark, wall, line=OFFICER_LINE)
 
         own = score("张伟")
@@ -166,7 +168,7 @@ def test_the_device_id_keeps_its_case_in_the_decoded_frames(chinese_officer_stor
         assert device_id.startswith("rec-") and device_id != device_id.upper()
 
         def score(shown_id: str) -> float:
-            watermark = Watermark(video["width"], video["height"], osd_lines(shown_id, manifest["officer_id"]))
+            watermark = Watermark(video["width"], video["height"], osd_lines(shown_id, manifest["officer_id"], True))
             return overlay_correlation(luma, watermark, wall, line=DEVICE_LINE)
 
         own, upper = score(device_id), score(device_id.upper())

@@ -47,17 +47,23 @@ REPLACEMENTS = ("\ufffd", "\u25a1", "?")  # for a character the font lacks: the 
 LinesForSecond = Callable[[int], list[str]]
 
 
-def osd_lines(device_id: str, officer_id: str) -> LinesForSecond:
+SIMULATED_LINE = "模拟 SIMULATED"  # synthetic pictures or sound: said in the picture itself
+
+
+def osd_lines(device_id: str, officer_id: str, simulated: bool = False) -> LinesForSecond:
     """The default OSD text: local time (24 h) with its UTC offset, device id, officer id,
     each as given (any Unicode: 张伟, officer-4711). (Position joins them once GPS
-    exists.) Apart from the officer's own name the OSD carries no words to translate."""
+    exists.) Apart from the officer's own name the OSD carries no words to translate, but
+    for one: a recording from synthetic sources says so on a line of its own, in Chinese
+    and English, so that a still taken from it can never pass for a camera's picture."""
 
     def lines_for_second(wall_ns: int) -> list[str]:
         local = time.localtime(wall_ns // 1_000_000_000)
         offset_min = local.tm_gmtoff // 60
         sign = "+" if offset_min >= 0 else "-"
         zone = f"{sign}{abs(offset_min) // 60:02d}{abs(offset_min) % 60:02d}"
-        return [time.strftime("%Y-%m-%d %H:%M:%S", local) + " " + zone, f"ID {device_id}", f"# {officer_id}"]
+        lines = [time.strftime("%Y-%m-%d %H:%M:%S", local) + " " + zone, f"ID {device_id}", f"# {officer_id}"]
+        return [*lines, SIMULATED_LINE] if simulated else lines
 
     return lines_for_second
 

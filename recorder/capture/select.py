@@ -152,13 +152,15 @@ def choose_microphone(config: Config) -> tuple[str | None, str, str]:
                        "purpose, audio.enabled = false to record without sound, or use recorder run --simulate")
 
 
-def make_watermark(config: Config, device_id: str) -> Watermark | None:
+def make_watermark(config: Config, device_id: str, simulated: bool = False) -> Watermark | None:
     """The OSD, its font loaded now: a missing or unusable `osd.font` stops the agent at
-    start-up (ConfigError naming the setting and the package), never mid-recording."""
+    start-up (ConfigError naming the setting and the package), never mid-recording.
+    simulated: the pictures or the sound are synthetic, and the OSD says so."""
     if not config.osd.enabled:
         return None
     v = config.video
-    watermark = Watermark(v.width, v.height, osd_lines(device_id, config.device.officer_id), config.osd.font)
+    lines = osd_lines(device_id, config.device.officer_id, simulated)
+    watermark = Watermark(v.width, v.height, lines, config.osd.font)
     watermark.render(watermark.lines_for_second(0))  # now: characters the font lacks are logged at start-up
     return watermark
 
@@ -191,9 +193,9 @@ def make_microphone(config: Config, name: str | None, device: str):
 
 def open_body(config: Config, clock: Clock, outputs, device_id: str) -> LiveBody:
     """The live body the agent drives: the sources [capture] selects, each saying why."""
-    watermark = make_watermark(config, device_id)
     cam, cam_device, cam_why = choose_camera(config)
     mic, mic_device, mic_why = choose_microphone(config)
+    watermark = make_watermark(config, device_id, simulated="synthetic" in (cam, mic))
     cam_text = f"{cam}{f' {cam_device}' if cam_device else ''} ({cam_why})"
     mic_text = f"{mic or 'none'}{f' {mic_device}' if mic_device else ''} ({mic_why})"
     description = f"camera: {cam_text}; microphone: {mic_text}"
