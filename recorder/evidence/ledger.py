@@ -56,6 +56,11 @@ class LedgerText:
             index = len(self.lines) - 1
         return head_ref(index, self.head)
 
+    def entries(self):
+        """(line number from 1, raw line, parsed object or None) for every complete line."""
+        for number, line in enumerate(self.lines, start=1):
+            yield number, line, parse_object(line)
+
 
 def head_ref(index: int, sha256: str) -> str:
     return f"{index}:{sha256}"
@@ -67,8 +72,3 @@ def parse_head_ref(text: str) -> tuple[int, str]:
     if not sep or not index.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise ValueError(f"{text!r} is not INDEX:SHA256 (a ledger index and 64 lowercase hex digits)")
     return int(index), digest
-
-    def entries(self):
-        """(line number from 1, raw line, parsed object or None) for every complete line."""
-        for number, line in enumerate(self.lines, start=1):
-            yield number, line, parse_object(line)
