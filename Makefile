@@ -1,45 +1,76 @@
-# Set-up and checks from a fresh Debian 12 clone: every target installs what it needs.
-VENV      := .venv
-PY        := $(VENV)/bin/python
-STAMP     := $(VENV)/.installed
-# runtime: ffmpeg, the venv, and the OSD's font (CJK + Latin; docs/CAPTURE.md, OSD watermark)
-APT_PKGS  := ffmpeg python3-venv fonts-wqy-zenhei
+# Set-up and checks from a fresh Debian 12 clone: every target installs what it needs, and only
+# that. `make demo` installs the runtime; `make test` and `make bench` add the test tools on top.
+VENV          := .venv
+PY            := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+TEST_STAMP    := $(VENV)/.installed-test
+
+# --- Runtime: what the agent needs to run on the simulated body (make demo) ------------------
+# The venv; the Python dependencies (pyproject.toml `dependencies`) are wheels that carry their
+# native code (PyAV its own FFmpeg libraries and x264), so no FFmpeg package is needed to run.
+# The OSD's font (CJK + Latin; docs/CAPTURE.md, OSD watermark).
+RUNTIME_APT := python3-venv fonts-wqy-zenhei
+# A live device needs more, which the simulated body never loads: libportaudio2 (sounddevice,
+# the microphone) and python3-picamera2 come with the device's image, not with make.
+
+# --- Tests only (make test, make bench) -------------------------------------------------------
+# ffmpeg/ffprobe decode what was recorded independently of PyAV (and give bench its baseline)
+TEST_APT := ffmpeg
 # picamera2 tests: a Debian trixie chroot with libcamera's virtual camera (tests/support/picam)
-APT_PKGS  += debootstrap
-# microphones on real PortAudio/PulseAudio (tests: null sink + espeak-ng); pyaudio builds against these
-APT_PKGS  += pulseaudio pulseaudio-utils libasound2-plugins portaudio19-dev espeak-ng python3-dev gcc
+TEST_APT += debootstrap
+# microphones on real PortAudio/PulseAudio: a null sink, speech from espeak-ng
+TEST_APT += libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
+# pyaudio (a test extra) builds from source against PortAudio's headers
+TEST_APT += portaudio19-dev python3-dev gcc
 # an independent MP4 reader for the container checks (tests/test_container.py)
-APT_PKGS  += mediainfo
-# TEST ONLY (not for a demo or the device): power-cut tests on a write-back FUSE filesystem
-# (tests/support/writeback_fs.py, mfusepy from the `test` extra): fusermount3 + libfuse3
-APT_PKGS  += fuse3 libfuse3-3
+TEST_APT += mediainfo
+# power-cut tests on a write-back FUSE filesystem (tests/support/writeback_fs.py, mfusepy
+# from the `test` extra): fusermount3 + libfuse3
+TEST_APT += fuse3 libfuse3-3
+
 DEMO_STORE ?= demo-store
 # A scripted shift: arrive and press, two key moments, an accidental short hold, a held stop.
 
-.PHONY: demo test bench system-deps
+.PHONY: demo test bench runtime-deps test-deps system-deps
 
-system-deps:
+# apt_install(packages): install those not installed yet (as root, or through sudo)
+define apt_install
 	@missing=""; \
-	for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(1); do \
+	  [ "$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null)" = installed ] || missing="$$missing $$p"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
 
-$(STAMP): pyproject.toml | system-deps
+runtime-deps:
+	$(call apt_install,$(RUNTIME_APT))
+
+test-deps: runtime-deps
+	$(call apt_install,$(TEST_APT))
+
+system-deps: test-deps
+
+$(RUNTIME_STAMP): pyproject.toml | runtime-deps
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	$(PY) -m pip install -q -e .
+	touch $@
 
-demo: system-deps $(STAMP)
+$(TEST_STAMP): $(RUNTIME_STAMP) pyproject.toml | test-deps
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: runtime-deps $(RUNTIME_STAMP)
 	$(VENV)/bin/recorder run --simulate --fast --store $(DEMO_STORE) \
 	  --script 'press record @10s; mark @30s; hold record 1s @45s; mark @60s; hold record 3.5s @72s'
 	$(VENV)/bin/recorder verify $(DEMO_STORE)
 
-test: system-deps $(STAMP)
+test: test-deps $(TEST_STAMP)
 	$(PY) -m pytest -q
 
-bench: system-deps $(STAMP)
+bench: test-deps $(TEST_STAMP)
 	$(PY) bench/run.py

@@ -5,6 +5,11 @@ Exit codes: 0 success (verify: everything verifies), 1 verify found problems,
 3 the recorder went into fault mode (writing or sealing failed; what was recorded
 is sealed as far as the disk allowed) — always with one clear line on stderr, and
 never after touching sealed evidence.
+
+Conventions: `--version`; `-v`/`--log-level` before or after the subcommand (the last
+one given wins); every option has help text; a store is named the same way everywhere
+it is read (`STORE` or `--store DIR`); a refused command line is one line on stderr,
+exit 2; with `--json`, a command that cannot run prints `{"ok": false, "error": ...}`.
 """
 
 import argparse
@@ -14,9 +19,26 @@ import os
 import sys
 from pathlib import Path
 
+from . import __version__
 from .errors import CaptureError, PipelineFault, RecorderError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN, EXIT_FAULT = 0, 1, 2, 3
+LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_LOG_LEVEL = "warning"
+COMMANDS = ("run", "status", "verify")
+JSON_COMMANDS = ("status", "verify")  # those with --json: their errors are JSON too
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as given (argparse refused it, or two stores)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a refused command line raises UsageError instead of printing
+    the usage and a message on several lines: main() prints it as one line, exit 2."""
+
+    def error(self, message):
+        raise UsageError(message)
 
 
 def _store_root(args, config) -> Path:
@@ -69,18 +91,32 @@ def cmd_status(args) -> int:
 
     config = load_config(args.config)
     status = store_status(_store_root(args, config))
+    for warning in status["warnings"]:
+        print(f"recorder: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(status, indent=2))
     else:
+        width = max(map(len, status))
         for key, value in status.items():
-            print(f"{key:>16}: {value}")
+            if key != "warnings":
+                print(f"{key:>{width}}: {value}")
     return EXIT_OK
+
+
+def _head(text: str) -> tuple[int, str]:
+    """--head INDEX:SHA256, read as argparse reads a type (a bad one is a usage error)."""
+    from .evidence.ledger import parse_head_ref
+
+    try:
+        return parse_head_ref(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_verify(args) -> int:
     from .evidence.verifier import verify_store
 
-    report = verify_store(Path(args.path), Path(args.key) if args.key else None)
+    report = verify_store(Path(args.path), Path(args.key) if args.key else None, heads=args.head)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -88,16 +124,56 @@ def cmd_verify(args) -> int:
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
+def _add_logging_options(parser, default):
+    """-v / --log-level, on the top-level parser (default: the default level) and on every
+    subcommand (default: unset, so a value given before the subcommand survives)."""
+    parser.add_argument("-v", "--verbose", dest="log_level", action="store_const", const="info", default=default,
+                        help="log progress to stderr (the same as --log-level info)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, default=default,
+                        help=f"how much to log to stderr (default: {DEFAULT_LOG_LEVEL}); "
+                             "the last of -v and --log-level given wins")
+
+
+def _add_store_arguments(parser, dest: str, positional_help: str):
+    """The store as a positional STORE or as --store DIR (either; both only if the same).
+    main() puts the one given into args.<dest>."""
+    parser.add_argument("store_positional", nargs="?", metavar="STORE", help=positional_help)
+    parser.add_argument("--store", dest="store_option", metavar="DIR",
+                        help="the evidence store directory, the same as STORE (give one or the other)")
+    parser.set_defaults(store_dest=dest)
+
+
+def _resolve_store(args):
+    """The store from STORE or --store into args.<store_dest>; a UsageError when two
+    different stores are given, or none where the command needs one."""
+    dest = getattr(args, "store_dest", None)
+    if dest is None:
+        return
+    positional, option = args.store_positional, args.store_option
+    if positional is not None and option is not None and os.path.realpath(positional) != os.path.realpath(option):
+        raise UsageError(f"two different stores given: STORE {positional} and --store {option} (give one)")
+    store = positional if positional is not None else option
+    if store is None and args.store_required:
+        raise UsageError(f"{args.command} needs a store: STORE or --store DIR")
+    setattr(args, dest, store)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recorder", description="Body-worn evidence camera agent")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="recorder", description="Body-worn evidence camera agent",
+                    epilog="exit codes: 0 done (verify: everything verifies), 1 verify found problems, "
+                           "2 could not run, 3 the recorder went into fault mode")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the version and exit")
+    _add_logging_options(parser, DEFAULT_LOG_LEVEL)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands",
+                                help="what to do (recorder COMMAND --help for its options)")
 
     run = sub.add_parser("run", help="run the agent (on the device: until SIGTERM or SIGINT)")
+    _add_logging_options(run, argparse.SUPPRESS)
     run.add_argument("--simulate", action="store_true",
                      help="use the simulated body (synthetic capture, buttons on mock pins)")
-    run.add_argument("--config", type=Path, help="TOML configuration file")
-    run.add_argument("--store", help="evidence store directory (default: device.store)")
+    run.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file (default: built-in settings)")
+    run.add_argument("--store", metavar="DIR", help="evidence store directory (default: device.store)")
     run.add_argument("--start-at", type=float, metavar="SECONDS",
                      help="start recording by command this long after launch (default 0; "
                           "pre-record fills meanwhile)")
@@ -110,40 +186,77 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser("status", help="device identity, ledger head and store summary")
-    status.add_argument("--config", type=Path)
-    status.add_argument("--store")
-    status.add_argument("--json", action="store_true")
-    status.set_defaults(func=cmd_status)
+    _add_logging_options(status, argparse.SUPPRESS)
+    _add_store_arguments(status, "store", "evidence store directory (default: device.store from the configuration)")
+    status.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML configuration file, for device.store (default: built-in settings)")
+    status.add_argument("--json", action="store_true",
+                        help="print the summary as JSON (an error too: {\"ok\": false, \"error\": ...})")
+    status.set_defaults(func=cmd_status, store_required=False)
 
     verify = sub.add_parser("verify", help="verify a store: signatures, chain, hashes, files")
-    verify.add_argument("path", help="store directory")
-    verify.add_argument("--key", help="trusted device public key (PEM); default: the store's own")
-    verify.add_argument("--json", action="store_true")
-    verify.set_defaults(func=cmd_verify)
+    _add_logging_options(verify, argparse.SUPPRESS)
+    _add_store_arguments(verify, "path", "evidence store directory to verify")
+    verify.add_argument("--key", metavar="PUBKEY.pem",
+                        help="trusted device public key (PEM); default: the store's own")
+    verify.add_argument("--head", metavar="INDEX:SHA256", type=_head, action="append", default=[],
+                        help="a ledger entry the store must hold with this hash, e.g. from a dock receipt "
+                             "(repeatable): a cut at the end of the ledger shows only against one")
+    verify.add_argument("--json", action="store_true",
+                        help="print the report as JSON (an error too: {\"ok\": false, \"error\": ...})")
+    verify.set_defaults(func=cmd_verify, store_required=True)
     return parser
 
 
+def _refused(argv, message) -> int:
+    """A command line that cannot run: one line, pointing at the right --help; JSON too
+    when a status or verify command line asked for --json (or an abbreviation of it)."""
+    tokens = argv[:argv.index("--")] if "--" in argv else argv
+    command = next((token for token in tokens if token in COMMANDS), None)
+    as_json = command in JSON_COMMANDS and any(
+        token.startswith("--j") and "--json".startswith(token) for token in tokens)
+    help_hint = f"recorder {command} --help" if command else "recorder --help"
+    return _cannot_run(f"{message} (see '{help_hint}')", as_json)
+
+
+def _one_line(message) -> str:
+    return "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
+def _cannot_run(message, as_json: bool, label: str = "error", code: int = EXIT_CANNOT_RUN) -> int:
+    """One line on stderr; with --json, also {"ok": false, "error": ...} on stdout."""
+    message = _one_line(message)
+    if as_json:
+        print(json.dumps({"ok": False, "error": message}), flush=True)
+    print(f"recorder: {label}: {message}", file=sys.stderr, flush=True)
+    return code
+
+
 def main(argv=None) -> int:
+    argv = [str(arg) for arg in (sys.argv[1:] if argv is None else argv)]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+        _resolve_store(args)
+    except UsageError as exc:
+        return _refused(argv, exc)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    as_json = getattr(args, "json", False)
     try:
         return args.func(args)
     except CaptureError as exc:
         # Everything is sealed and fsync'd by now. A sound device lost mid-stream can leave
         # PortAudio unable to terminate, which would hang its exit handler: leave without it.
-        print(f"recorder: error: {exc}", file=sys.stderr, flush=True)
+        _cannot_run(exc, as_json)
         sys.stdout.flush()
         os._exit(EXIT_CANNOT_RUN)
     except PipelineFault as exc:
-        print(f"recorder: fault: {exc}", file=sys.stderr)
-        return EXIT_FAULT
+        return _cannot_run(exc, as_json, label="fault", code=EXIT_FAULT)
     except RecorderError as exc:
-        print(f"recorder: error: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_RUN
+        return _cannot_run(exc, as_json)
     except KeyboardInterrupt:
         return EXIT_CANNOT_RUN
 

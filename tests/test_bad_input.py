@@ -77,6 +77,33 @@ def test_bad_arguments_exit_2(tmp_path):
     result = recorder("run", "--simulate", "--fast", "--store", tmp_path / "s", "--duration", "0",
                       check=False)
     assert result.returncode == 2 and "--duration" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+REFUSED_COMMAND_LINES = {  # what argparse refuses: one line naming it, no usage dump, exit 2
+    "no command": ([], "required: COMMAND"),
+    "unknown command": (["record"], "invalid choice: 'record'"),
+    "unknown option": (["--bogus", "status"], "unrecognized arguments: --bogus"),
+    "unknown option after the command": (["verify", "--bogus", "STORE"], "unrecognized arguments: --bogus"),
+    "missing option value": (["run", "--simulate", "--duration"], "--duration: expected one argument"),
+    "not a number": (["run", "--simulate", "--duration", "long"], "--duration: invalid float value"),
+    "bad log level": (["verify", "--log-level", "loud", "STORE"], "--log-level: invalid choice"),
+    "two positionals": (["verify", "STORE", "OTHER"], "unrecognized arguments: OTHER"),
+    "option of another command": (["run", "--json"], "unrecognized arguments: --json"),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED_COMMAND_LINES)
+def test_a_refused_command_line_is_one_line_exit_2(name, tmp_path):
+    args, expected = REFUSED_COMMAND_LINES[name]
+    args = [str(tmp_path / "store") if arg == "STORE" else arg for arg in args]
+    result = recorder(*args, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("recorder: error: ") and expected in lines[0], result.stderr
+    assert "--help" in lines[0], "it says where to look"
+    assert result.stdout == ""
+    assert not (tmp_path / "store").exists()
 
 
 def test_run_without_simulate_says_why(tmp_path):

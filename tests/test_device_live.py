@@ -34,6 +34,7 @@ def test_camera_lost_while_recording_closes_the_session_and_keeps_the_evidence(t
     ]
     [stop] = of_type(ledger(store), "session_stop")
     assert stop["body"]["cause"] == "capture-failed" and stop["body"]["marks"] == 1
+    assert ledger(store)[-1]["body"] == {"reason": "capture-failed"}, "agent_stop says why the agent stopped"
     report = verify_store(store)
     assert report.ok, report.summary_text()
     indices = [i for segment in segments_of(store) for i in frame_indices(segment)]

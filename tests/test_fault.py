@@ -98,6 +98,7 @@ def test_the_failure_puts_the_recorder_in_fault_mid_shift(filled):
     [stop] = of_type(ledger(store), "session_stop")
     assert stop["body"]["cause"] == cause
     assert ledger(store)[-1]["type"] == "agent_stop"
+    assert ledger(store)[-1]["body"]["reason"] == f"fault:{cause}", "why the agent stopped"
 
 
 def test_the_pins_show_the_fault_at_once(filled):

@@ -1,10 +1,12 @@
-"""`recorder run` without --simulate: the device's service, on the system clock, until SIGTERM."""
+"""`recorder run` without --simulate: the device's service, on the system clock, until SIGTERM or SIGINT."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from conftest import recorder
 from shifts import ledger, transitions
@@ -21,7 +23,8 @@ seconds = 2
 """
 
 
-def test_runs_until_sigterm_then_seals_everything(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_runs_until_a_signal_then_seals_everything(signum, tmp_path):
     config = tmp_path / "recorder.toml"
     config.write_text(CONFIG)
     store = tmp_path / "store"
@@ -31,12 +34,13 @@ def test_runs_until_sigterm_then_seals_everything(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     time.sleep(3)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "camera: synthetic (capture.camera = synthetic)" in err, "which source, and why"
     assert transitions(store) == [("booting", "ready", "boot"), ("ready", "off", "shutdown")]
     assert ledger(store)[-1]["type"] == "agent_stop"
+    assert ledger(store)[-1]["body"] == {"reason": f"signal:{signum.name}"}, "agent_stop says which signal stopped it"
     assert "VERIFIED" in recorder("verify", store).stdout
 
 

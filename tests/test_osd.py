@@ -3,6 +3,7 @@ decoded pictures by correlation with the expected overlay (no OCR needed); the o
 name in Chinese, the device id in its own case, characters the font lacks shown, an
 unusable font a start-up error."""
 
+import json
 import logging
 import time
 
@@ -212,3 +213,30 @@ def test_an_unusable_font_stops_the_agent_at_start_up_naming_the_setting(tmp_pat
     if problem == "missing":
         assert "fonts-wqy-zenhei" in line
     assert segments_of(tmp_path / "store") == []  # stopped before recording anything
+
+
+def test_a_simulated_recording_says_so_in_verify_status_and_the_picture(recorded_store):
+    """Pictures from the simulated body can never pass for a camera's: the ledger, verify,
+    status and every frame (模拟 SIMULATED, the OSD's last line) say what they are."""
+    report = json.loads(recorder("verify", recorded_store, "--json").stdout)
+    assert [s["simulated"] for s in report["sessions"]] == [True]
+    assert "SIMULATED" in recorder("verify", recorded_store).stdout
+    status = recorder("status", "--store", recorded_store, "--json")
+    assert json.loads(status.stdout)["simulated_sessions"] == 1
+    assert "SIMULATED" in status.stderr
+    simulated_line = 3  # after time, device id, officer id
+    segment = segments_of(recorded_store)[0]
+    manifest = manifest_of(segment)
+    video = manifest["video"]
+    luma = next(decoded_lumas(segment))
+    wall = frame_wall_ns(manifest, 0)
+
+    def score(lines_for_second) -> float:
+        watermark = Watermark(video["width"], video["height"], lines_for_second)
+        return overlay_correlation(luma, watermark, wall, line=simulated_line)
+
+    said = score(osd_lines(manifest["device_id"], manifest["officer_id"], simulated=True))
+    other = score(lambda wall_ns: [*osd_lines(manifest["device_id"], manifest["officer_id"])(wall_ns),
+                                   "现场 CAMERA0001"])
+    print(f"SIMULATED line: {said:.3f}, another text there: {other:.3f}")
+    assert said > 0.95 and other < 0.8

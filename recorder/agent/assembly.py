@@ -30,6 +30,26 @@ log = logging.getLogger("recorder")
 
 CUE_OUTPUTS = ("green", "red", "amber", "buzzer", "vibration")
 
+# Why a run ended: the `reason` of its `agent_stop` entry (docs/FORMATS.md). Besides these,
+# `signal:<NAME>` (signal:SIGTERM, signal:SIGINT) and `fault:<cause>` (fault:write-failed).
+RUN_COMPLETE = "run-complete"  # the run's end time came (a script or a duration ended)
+STOP_REQUESTED = "stop-requested"  # stop_requested set with no reason given (a bench, a test)
+CLOSED = "closed"  # the agent was closed without running
+
+
+def end_reason(event) -> str:
+    """The agent_stop reason for a MonitorEvent that ended the run."""
+    return event.kind if event.kind == CAPTURE_FAILED else f"fault:{event.kind}"
+
+
+def error_reason(exc: BaseException) -> str:
+    """The agent_stop reason for an exception that ended the run."""
+    if isinstance(exc, KeyboardInterrupt):  # SIGINT with Python's own handler
+        return "signal:SIGINT"
+    if isinstance(exc, CaptureError):  # a source that could not be opened
+        return CAPTURE_FAILED
+    return f"error:{type(exc).__name__}"
+
 
 class Agent:
     def __init__(self, config: Config, store_root, clock, pin_factory, open_body):
@@ -40,6 +60,7 @@ class Agent:
         self.started = threading.Event()  # the loop runs: inputs are being read
         self.stop_requested = threading.Event()  # ends the run (signals, the state machine, benches)
         self.end_event = None  # the MonitorEvent that ended the run, if one did
+        self.stop_reason = None  # why the run ended (agent_stop's reason); the first cause wins
         self.announce = log.info  # says which capture sources were chosen, and why
         self._closed = False
         cues = config.cues
@@ -65,10 +86,17 @@ class Agent:
         self.controls.on_event = self.machine.handle
         self.pipeline_monitor.on_event = self.machine.on_monitor_event
 
+    def request_stop(self, reason: str):
+        """End the run (from any thread: a signal handler, a bench); `reason` goes into the
+        ledger's agent_stop entry unless something else ended the run first."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.stop_requested.set()
+
     def _end_requested(self, event):
         if self.end_event is None:
             self.end_event = event
-        self.stop_requested.set()
+        self.request_stop(end_reason(event))
 
     def run(self, drive=None, end_ns: int | None = None) -> "Agent":
         """Run until end_ns, the end of what `drive` plays, or stop_requested; everything is
@@ -77,7 +105,9 @@ class Agent:
         drive(agent) -> (participants, end_ns): extra loop participants that play the
         device (recorder/sim/fingers.py), ticked before the inputs are read.
         A lost capture source ends the run with its CaptureError (the session closed with
-        cause capture-failed); a write or seal failure with PipelineFault (fault mode)."""
+        cause capture-failed); a write or seal failure with PipelineFault (fault mode).
+        The run's agent_stop entry says why it ended (stop_reason: run-complete, signal:…,
+        capture-failed, fault:…)."""
         try:
             try:
                 self.body = self.open_body(self.config, self.clock, self.recorder.outputs,
@@ -96,8 +126,14 @@ class Agent:
             ], self.stop_requested)
             self.started.set()
             loop.run(end_ns if end_ns is not None else drive_end_ns)
+            if self.stop_reason is None:  # the loop saw the end time, or a bare stop_requested
+                self.stop_reason = STOP_REQUESTED if self.stop_requested.is_set() else RUN_COMPLETE
             cause = self.end_event.kind if self.end_event else "shutdown"
             finish(self.machine, self.body, self.recorder, cause, self.clock.monotonic_ns())
+        except BaseException as exc:
+            if self.stop_reason is None:
+                self.stop_reason = error_reason(exc)
+            raise
         finally:
             self.close()
         self._raise_end_cause()
@@ -117,14 +153,15 @@ class Agent:
         return self._closed
 
     def close(self):
-        """Stop capture, seal everything queued, release the pins. Idempotent; each step
-        runs even if one before it fails, and the sealer drains before the pins go."""
+        """Stop capture, seal everything queued (the agent_stop entry last, with stop_reason),
+        release the pins. Idempotent; each step runs even if one before it fails, and the
+        sealer drains before the pins go."""
         if self._closed:
             return
         self._closed = True
         with ExitStack() as stack:
             stack.push(self._resources)  # pins and cues: released last
-            stack.callback(self.recorder.close, "run-complete")
+            stack.callback(self.recorder.close, self.stop_reason or CLOSED)
             if self.body is not None:
                 stack.callback(self.body.close)
 
@@ -159,7 +196,11 @@ def run_on_device(config: Config, store_root) -> Agent:
 
     agent = Agent(config, store_root, SystemClock(), default_pin_factory(), open_body)
     agent.announce = lambda text: print(f"recorder: {text}", file=sys.stderr, flush=True)
-    previous = {sig: signal.signal(sig, lambda *_: agent.stop_requested.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def stop_on_signal(signum, _frame):
+        agent.request_stop(f"signal:{signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, stop_on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         return agent.run()
     finally:
