@@ -35,8 +35,15 @@ def test_camera_lost_while_recording_closes_the_session_and_keeps_the_evidence(t
     [stop] = of_type(ledger(store), "session_stop")
     assert stop["body"]["cause"] == "capture-failed" and stop["body"]["marks"] == 1
     assert ledger(store)[-1]["body"] == {"reason": "capture-failed"}, "agent_stop says why the agent stopped"
+    [start] = of_type(ledger(store), "agent_start")
+    camera = start["body"]["capture"]["camera"]
+    assert start["body"]["capture"]["simulated"] is False and start["body"]["capture"]["microphone"] is None
+    assert camera == {"kind": "opencv", "device": str(path), "file": True, "why": "capture.camera = opencv"}
+    [session_start] = of_type(ledger(store), "session_start")
+    assert session_start["body"]["capture"] == start["body"]["capture"], "each session names its sources"
     report = verify_store(store)
     assert report.ok, report.summary_text()
+    assert report.sessions[0]["simulated"] is False and "camera opencv" in report.sessions[0]["sources"]
     indices = [i for segment in segments_of(store) for i in frame_indices(segment)]
     assert indices == list(range(indices[0], indices[-1] + 1)), "contiguous up to the loss"
     assert indices[-1] >= 3 * FPS - 2, "frames up to the end of the file are kept"
