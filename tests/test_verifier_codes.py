@@ -126,3 +126,27 @@ def test_a_named_file_that_cannot_be_read(tmp_path, store):
     problems = [(p["code"], p["location"]) for p in report["problems"]]
     assert problems == [("unreadable-file", f"{MEDIA}/00002.manifest.json")]
     assert "Permission denied" in report["problems"][0]["message"]
+
+
+def test_docs_formats_lists_every_code_with_its_severity():
+    """docs/FORMATS.md tells a third party which finding is a problem and which a warning:
+    its table is exactly the verifier's."""
+    text = (Path(recorder.__file__).parents[1] / "docs" / "FORMATS.md").read_text()
+    table = text.split("<!-- codes:begin -->")[1].split("<!-- codes:end -->")[0]
+    rows = [line for line in table.strip().splitlines()[2:]]
+    assert rows == [f"| `{code}` | {severity} | {meaning} |" for code, (severity, meaning) in CODES.items()]
+
+
+def test_docs_formats_carries_the_transition_table_the_verifier_reads():
+    from recorder.evidence.modes import TRANSITIONS
+
+    text = (Path(recorder.__file__).parents[1] / "docs" / "FORMATS.md").read_text()
+    section = text.split("### Modes and transitions")[1].split("###")[0]
+    rows = set()
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("from", "---"):
+            continue
+        causes = [c.strip("` ") for c in cells[2].split(",")]
+        rows |= {(s.strip(), cells[1], c) for s in cells[0].split(",") for c in causes}
+    assert rows == {(s, t, c) for (s, t), causes in TRANSITIONS.items() for c in causes}
