@@ -96,6 +96,6 @@ def measure() -> dict:
         "drain_ms": [d / 1e6 for _, d in drains],
         "close_ms": [d / 1e6 for _, d in closes],
         "inline_max_ms": max(d for _, d in drains + closes) / 1e6,
-        "backlog_max_kib": backlog / 1024,
+        "backlog_max_packets": backlog,
         "fragment_sync_max_ms": sync_max / 1e6,
     }

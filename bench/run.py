@@ -13,7 +13,8 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
  5. outputframe hold time (bench/hold_time.py): how long a capture thread is held per
     call, at presses and segment boundaries too, against the work the pipeline thread
     did for them (target: p99 <= 1 ms);
- 6. durable fragments: the seal path with an fdatasync per fragment against without.
+ 6. durable fragments: the seal path with an fdatasync per fragment against without;
+ 7. verify: `recorder verify` of the sealed store against `sha256sum` of its files (<= 1.0).
  OSD (bench/osd.py): CPU per frame of frame -> watermark -> x264 against the same
     pipeline without the watermark, at 720p and 1080p; the burn alone per frame.
  microphone (bench/microphone.py): sounddevice on a PulseAudio null sink, a click every
@@ -116,6 +117,14 @@ def run_responsiveness(presses: int) -> tuple[dict, dict]:
     return loaded, idle
 
 
+def run_verify_speed(packets, sample) -> dict:
+    r = seal_path.verify_speed(packets, sample)
+    print(f"\n7. verify: `recorder verify` of the sealed store ({r['files']} files, {r['bytes'] / MIB:.0f} MiB) "
+          f"against sha256sum of the same files, page cache warm: {r['verify_s']:.2f} s against "
+          f"{r['sha256sum_s']:.2f} s")
+    return r
+
+
 def run_hold_time() -> dict:
     r = hold_time.measure()
     print(f"\n5. outputframe hold time: {r['calls']} calls timed by their caller on a real-time 720p30 "
@@ -123,7 +132,7 @@ def run_hold_time() -> dict:
     print(f"   held: median {r['p50_ms'] * 1000:.0f} µs, p99 {r['p99_ms'] * 1000:.0f} µs, max {r['max_ms']:.2f} ms; "
           f"within 0.5 s of a press or a boundary ({r['near_events_calls']} calls): max {r['near_events_max_ms']:.2f} ms")
     print(f"   done on the pipeline's thread instead: ring drains {', '.join(f'{d:.0f}' for d in r['drain_ms'])} ms; "
-          f"segment closes max {max(r['close_ms']):.0f} ms; backlog max {r['backlog_max_kib']:.0f} KiB; "
+          f"segment closes max {max(r['close_ms']):.0f} ms; backlog max {r['backlog_max_packets']} packets; "
           f"slowest fragment fdatasync {r['fragment_sync_max_ms']:.1f} ms")
     return r
 
@@ -172,6 +181,7 @@ def main() -> int:
     rings = run_ring(sample, args.passes)
     loaded, idle = run_responsiveness(args.presses)
     durability = run_durability(packets, sample)
+    verify = run_verify_speed(packets, sample)
     hold = run_hold_time() if args.hold else None
 
     rows = [  # name, ours, baseline, unit, target (None: for information)
@@ -192,6 +202,7 @@ def main() -> int:
     on, off = durability[True], durability[False]
     rows.append(("seal path wall s, fragments fdatasync'd", on["wall"] * per_hour, off["wall"] * per_hour, "s", None))
     rows.append(("  fragment fdatasync, max", on["sync_max_ms"], config.video.gop_seconds * 1000, "ms", None))
+    rows.append(("verify wall s (every hash, one read)", verify["verify_s"], verify["sha256sum_s"], "s", 1.0))
     if hold:
         rows.append(("outputframe hold, p99 (all calls)", hold["p99_ms"], hold["inline_max_ms"], "ms", "1 ms"))
         rows.append(("outputframe hold, max at presses/boundaries", hold["near_events_max_ms"], hold["inline_max_ms"], "ms", None))
@@ -221,6 +232,7 @@ def main() -> int:
     print("responsiveness: 720p30 body against a 64x48 body, same presses; budget 200 ms absolute")
     print("durable: seal path wall time per recorded hour with an fdatasync per fragment, against without;")
     print("  fdatasync max against one GOP (the time before the next fragment completes)")
+    print("verify: wall time of verify_store against sha256sum of the same files; target <= 1.0")
     print("hold: outputframe calls timed by the caller, against the longest work the pipeline thread did")
     print("  for a press or a boundary (what an inline router would have held the camera for); budget 1 ms")
     return 0

@@ -19,8 +19,8 @@ running (into the ring) so that capture never sees the error.
 """
 
 import logging
-import queue
 import threading
+from collections import deque
 
 from ..errors import CaptureError
 from ..workers import close_at_exit
@@ -31,23 +31,27 @@ from .writer import SegmentWriter, Session, StreamTemplate
 
 log = logging.getLogger(__name__)
 
-BACKLOG_LIMIT_BYTES = 64 * 1024 * 1024  # queued, not yet written: beyond this storage is too slow
+# Packets queued and not yet handled beyond which storage is too slow: about two minutes of
+# 30 fps video with AAC (~77 packets a second); a healthy pipeline holds a few dozen.
+BACKLOG_LIMIT_PACKETS = 10_000
+# The pipeline's thread looks for packets this often; capture threads never wake it (waking a
+# thread per packet makes the capture thread hand the GIL over on its way out of the call).
+POLL_S = 0.005
 
 
 class RecordingRouter(Output):
     def __init__(self, ring: PrerecordRing, writer: SegmentWriter, on_session_end, on_error=None,
-                 backlog_limit: int = BACKLOG_LIMIT_BYTES):
+                 backlog_limit: int = BACKLOG_LIMIT_PACKETS):
         super().__init__()
         self.ring, self.writer = ring, writer
         self.on_session_end = on_session_end  # (session, totals, stop, failure), on the pipeline thread
         self.on_error = on_error  # (exception), on the pipeline thread, at once
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._inbox: deque = deque()  # appends and pops are atomic: no lock for a capture thread
+        self._control_waiting = threading.Event()  # control requests wake the thread at once
         self._interleaver = Interleaver(self._route)
         self.session: Session | None = None  # the pipeline thread's view
         self._stop = None  # (timestamp_us, cause) once a stop is requested
-        self._backlog_lock = threading.Lock()
-        self._backlog = 0  # bytes queued and not yet handled
-        self.backlog_max = 0
+        self.backlog_max = 0  # most items ever waiting in the queue (seen by the pipeline thread)
         self.backlog_limit = backlog_limit
         self._backlog_reported = False
         self.failure: BaseException | None = None
@@ -59,21 +63,22 @@ class RecordingRouter(Output):
     # -- picamera2 Output interface (any thread) -------------------------------------------
     def _add_stream(self, encoder_stream, codec_name, **kwargs):
         audio = getattr(encoder_stream, "type", "video") == "audio"
-        self._inbox.put(("stream", (audio, StreamTemplate(encoder_stream, codec_name, kwargs))))
+        self._request(("stream", (audio, StreamTemplate(encoder_stream, codec_name, kwargs))))
 
     def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
-        with self._backlog_lock:
-            self._backlog += len(frame)
-            if self._backlog > self.backlog_max:
-                self.backlog_max = self._backlog
-        self._inbox.put(Packet(timestamp, bool(keyframe), bool(audio), frame))
+        # Only an append: no lock a capture thread could wait on, no thread woken.
+        self._inbox.append(Packet(timestamp, bool(keyframe), bool(audio), frame))
+
+    def _request(self, item):
+        self._inbox.append(item)
+        self._control_waiting.set()
 
     # -- control (the agent's thread) --------------------------------------------------------
     def begin_session(self, session: Session):
-        self._inbox.put(("begin", session))
+        self._request(("begin", session))
 
     def request_stop(self, timestamp_us: int, cause: str):
-        self._inbox.put(("stop", (timestamp_us, cause)))
+        self._request(("stop", (timestamp_us, cause)))
 
     def flush(self):
         """Capture has ended: release every held packet, close any open session, and
@@ -87,7 +92,7 @@ class RecordingRouter(Output):
 
     def _round_trip(self, kind: str):
         done = threading.Event()
-        self._inbox.put((kind, done))
+        self._request((kind, done))
         done.wait()
 
     def close(self):
@@ -96,7 +101,7 @@ class RecordingRouter(Output):
             return
         self._closed = True
         self.flush()
-        self._inbox.put(None)
+        self._request(None)
         self._thread.join()
 
     @property
@@ -109,15 +114,21 @@ class RecordingRouter(Output):
 
     # -- the pipeline thread -----------------------------------------------------------------
     def _run(self):
-        while (item := self._inbox.get()) is not None:
-            if isinstance(item, Packet):
-                self._handle(self._packet, item)
-            elif item[0] in ("flush", "sync"):
-                if item[0] == "flush":
-                    self._handle(self._flush)
-                item[1].set()
-            else:
-                self._handle(self._control, *item)
+        while True:
+            while self._inbox:
+                item = self._inbox.popleft()
+                if item is None:
+                    return
+                if isinstance(item, Packet):
+                    self._handle(self._packet, item)
+                elif item[0] in ("flush", "sync"):
+                    if item[0] == "flush":
+                        self._handle(self._flush)
+                    item[1].set()
+                else:
+                    self._handle(self._control, *item)
+            self._control_waiting.wait(POLL_S)
+            self._control_waiting.clear()
 
     def _handle(self, action, *args):
         try:
@@ -126,13 +137,11 @@ class RecordingRouter(Output):
             self._failed(exc)
 
     def _packet(self, packet: Packet):
-        with self._backlog_lock:
-            self._backlog -= len(packet.data)
-            behind = self._backlog
+        behind = len(self._inbox)
+        self.backlog_max = max(self.backlog_max, behind)
         if behind > self.backlog_limit and not self._backlog_reported:
             self._backlog_reported = True
-            self._failed(OSError(f"the pipeline is {behind // 2**20} MiB behind capture: "
-                                 "storage cannot keep up"))
+            self._failed(OSError(f"the pipeline is {behind} packets behind capture: storage cannot keep up"))
         self._interleaver.push(packet)
 
     def _flush(self):
