@@ -4,7 +4,8 @@ is written, without stalling the thread that writes.
 The MP4 muxer keeps a fragment's samples in memory and writes the fragment out
 (moof + mdat, flushed to the file) once the next GOP's keyframe has passed libav's
 interleaving, so the file grows a whole fragment at a time. After every packet the
-writer calls `after_write()`: when the file has grown, a fragment was written, and
+writer calls `after_write()`, which from each keyframe on looks at the file's size:
+when the file has grown, a fragment was written, and
 `fdatasync` runs on a helper thread while the writer goes on muxing the next GOP into
 memory. In steady state (one fragment a GOP, a sync of a few milliseconds) each
 fragment is on disk long before the next one completes, so a power cut loses at most
@@ -35,6 +36,7 @@ class FragmentSyncer:
         self._dirty = False  # written since the running sync began: one more sync is due
         self._failure: OSError | None = None
         self._size = 0  # the file's size when a sync was last asked for
+        self._watching = False  # a keyframe went in: the fragment before it is due in the file
         self.syncs = 0
         self.sync_ns_max = 0  # longest fdatasync seen (the cost, measured on the real disk)
         self.wait_ns_max = 0  # longest time close() waited for the syncs in flight
@@ -45,11 +47,15 @@ class FragmentSyncer:
             self._fd = os.open(self.path, os.O_RDONLY)
         return self._fd
 
-    def after_write(self) -> None:
-        """A packet was muxed: when the file grew, a fragment is in it — sync it."""
+    def after_write(self, keyframe: bool) -> None:
+        """A packet was muxed: when the file grew, a fragment is in it — sync it. The file
+        grows only after a keyframe, so only then is its size looked at."""
+        self._watching = self._watching or keyframe
+        if not self._watching:
+            return
         size = os.fstat(self._descriptor()).st_size
         if size > self._size:
-            self._size = size
+            self._size, self._watching = size, False
             self.fragment_written()
 
     def fragment_written(self) -> None:

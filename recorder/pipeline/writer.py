@@ -70,6 +70,21 @@ class _OpenSegment:
         self.audio_packets = 0
         self.audio_first_us = None
 
+    def check_advances(self, dts_us: int):
+        """The MP4 muxer refuses (EINVAL) a frame whose time does not advance in the track's
+        time base (set by the muxer when it wrote the header); say what is wrong instead: the
+        capture source's timestamps are broken."""
+        time_base = self.streams[False].time_base
+        scale, unit = time_base.denominator, 1_000_000 * time_base.numerator
+        previous_us = self.last_video_us - self.start_us
+        if dts_us * scale // unit <= previous_us * scale // unit:
+            raise CaptureError(
+                f"video timestamps do not advance: a frame at +{dts_us} µs follows one at "
+                f"+{previous_us} µs in this segment (the track's resolution is "
+                f"{1_000_000 * time_base.numerator / time_base.denominator:.1f} µs); "
+                "the camera delivered broken timestamps"
+            )
+
 
 class SegmentWriter:
     def __init__(self, store: Store, segment_seconds: int, fps: int, on_closed, metadata_for=None,
@@ -96,6 +111,9 @@ class SegmentWriter:
 
     def add_stream(self, audio: bool, template: StreamTemplate):
         self.templates[audio] = template
+        if audio:  # every AAC/Opus packet lasts one codec frame
+            ctx = template.encoder_stream.codec_context
+            self._audio_packet_us = round(ctx.frame_size * 1_000_000 / ctx.sample_rate)
 
     # -- session ---------------------------------------------------------------------------
     def begin(self, session: Session):
@@ -184,22 +202,22 @@ class SegmentWriter:
         out = av.Packet(packet.data)
         out.stream = seg.streams[packet.audio]
         out.time_base = MICROSECONDS
-        out.pts = out.dts = packet.timestamp - seg.start_us
+        out.pts = out.dts = dts = packet.timestamp - seg.start_us
+        keyframe = False
         if packet.audio:
-            ctx = self.templates[True].encoder_stream.codec_context
-            out.duration = round(ctx.frame_size * 1_000_000 / ctx.sample_rate)
+            out.duration = self._audio_packet_us
             seg.audio_packets += 1
             if seg.audio_first_us is None:
                 seg.audio_first_us = packet.timestamp
         else:
             if seg.frames:
-                _check_increasing(seg.streams[False].time_base, seg.last_video_us - seg.start_us, out.dts)
+                seg.check_advances(dts)
             out.duration = self.frame_us
-            out.is_keyframe = packet.keyframe
+            out.is_keyframe = keyframe = packet.keyframe
             seg.frames += 1
             seg.last_video_us = packet.timestamp
         seg.container.mux(out)
-        seg.syncer.after_write()
+        seg.syncer.after_write(keyframe)
 
     # -- files -----------------------------------------------------------------------------
     def _open_segment(self, start_us: int) -> _OpenSegment:
@@ -301,18 +319,3 @@ def mux_stream(container, encoder_stream):
         target.sample_rate, target.layout = source.sample_rate, source.layout
     target.extradata = source.extradata
     return stream
-
-
-def _check_increasing(time_base: Fraction, previous_us: int, current_us: int):
-    """The MP4 muxer refuses (EINVAL) a frame whose time does not advance in the track's
-    time base; say what is wrong instead: the capture source's timestamps are broken."""
-    def ticks(us: int) -> int:
-        return us * time_base.denominator // (1_000_000 * time_base.numerator)
-
-    if ticks(current_us) <= ticks(previous_us):
-        raise CaptureError(
-            f"video timestamps do not advance: a frame at +{current_us} µs follows one at "
-            f"+{previous_us} µs in this segment (the track's resolution is "
-            f"{1_000_000 * time_base.numerator / time_base.denominator:.1f} µs); "
-            "the camera delivered broken timestamps"
-        )
