@@ -23,6 +23,15 @@ from typing import NamedTuple
 CAPTURE_FAILED = "capture-failed"  # a camera or microphone failed or vanished
 WRITE_FAILED = "write-failed"  # writing a segment failed (disk full, I/O error)
 SEAL_FAILED = "seal-failed"  # hashing, signing or the ledger failed
+# Battery (monitors/battery.py): the estimated recording time left fell to a warning level
+# (detail says which and how many minutes), or to the critical level (seal, interrupt, shut down).
+BATTERY_LOW = "battery-low"
+BATTERY_CRITICAL = "battery-critical"
+# Storage (monitors/storage.py): the recording time the free space allows (above the reserve)
+# fell to the warning level; reached the floor (seal and stop); came back above it (resume).
+STORAGE_LOW = "storage-low"
+STORAGE_FLOOR = "storage-floor"
+STORAGE_RECOVERED = "storage-recovered"
 
 
 class MonitorEvent(NamedTuple):
