@@ -16,9 +16,13 @@ from .settings import (  # noqa: F401  (the package's public names)
     CuesConfig,
     DeviceConfig,
     OsdConfig,
+    PowerConfig,
     PrerecordConfig,
     SegmentConfig,
+    StorageConfig,
     VideoConfig,
     config_from_dict,
     load_config,
+    minimum_storage_reserve,
+    recording_bytes_per_second,
 )

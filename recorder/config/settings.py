@@ -100,6 +100,32 @@ class OsdConfig:
     font: str = DEFAULT_OSD_FONT  # TrueType/OpenType file (first face of a collection); docs/CAPTURE.md
 
 
+POWER_SUPPLIES = ("auto", "", "simulated")  # or a power_supply name ("BAT0") or directory
+
+
+@dataclass(frozen=True)
+class PowerConfig:
+    """The battery and its warnings (docs/POWER.md). Levels are minutes of recording left."""
+
+    supply: str = "auto"  # auto | "" (none: mains powered) | simulated | a power_supply name or directory
+    warn_minutes: int = 15  # first warning; 5..30 (the national standard's window for the alarm)
+    second_warn_minutes: int = 5  # second warning; 0 = none
+    critical_minutes: int = 2  # seal, interrupt (cause battery), shut down
+    battery_wh: float = 0.0  # the pack's energy, for a gauge that gives only a percentage; 0 = as the gauge says
+    simulated_wh: float = 24.0  # supply = "simulated": the simulated pack's energy
+    simulated_draw_w: float = 3.0  # ... the device's draw
+    simulated_level: float = 1.0  # ... its state of charge at start (0..1)
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Free space on the store's filesystem, as minutes of recording (docs/POWER.md)."""
+
+    warn_minutes: int = 10  # warn when this much recording time is left above the reserve
+    reserve_mb: int = 64  # MiB never used for recording: what sealing and stopping still need
+    resume_minutes: int = 5  # recording time above the reserve that counts as recovered
+
+
 @dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
@@ -111,6 +137,8 @@ class Config:
     cues: CuesConfig = field(default_factory=CuesConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     osd: OsdConfig = field(default_factory=OsdConfig)
+    power: PowerConfig = field(default_factory=PowerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -137,6 +165,16 @@ LIMITS = {
     ("cues", "reminder_seconds"): (0, 3600),
     ("capture", "camera"): {"auto", "picamera2", "opencv", "synthetic"},
     ("capture", "microphone"): {"auto", "sounddevice", "pyaudio", "synthetic"},
+    ("power", "warn_minutes"): (5, 30),
+    ("power", "second_warn_minutes"): (0, 29),
+    ("power", "critical_minutes"): (1, 10),
+    ("power", "battery_wh"): (0.0, 1000.0),
+    ("power", "simulated_wh"): (0.01, 1000.0),
+    ("power", "simulated_draw_w"): (0.0, 100.0),
+    ("power", "simulated_level"): (0.0, 1.0),
+    ("storage", "warn_minutes"): (1, 240),
+    ("storage", "reserve_mb"): (1, 65536),
+    ("storage", "resume_minutes"): (1, 120),
 }
 
 # Settings that name a GPIO pin: an int or a pin name, checked against the header.
@@ -145,6 +183,30 @@ PIN_SETTINGS = {
     ("cues", "green"), ("cues", "red"), ("cues", "amber"), ("cues", "buzzer"), ("cues", "vibration"),
 }
 REQUIRED_PINS = {("buttons", "record"), ("buttons", "mark")}
+
+
+MIB = 1024 * 1024
+# The storage reserve must hold, once the floor is seen: the pre-record ring drained by a
+# press made just above the floor, RESERVE_TAIL_SECONDS of recording (the look that finds
+# the floor, the packets still in the encoders and the pipeline, the open fragment, the
+# segment's close), both with an encoder overshoot margin, and the manifests, ledger
+# entries and filesystem metadata of the seal and the stop (docs/POWER.md).
+RESERVE_TAIL_SECONDS = 10
+RESERVE_BITRATE_MARGIN = 1.5
+RESERVE_METADATA_BYTES = 1 * MIB
+
+
+def recording_bytes_per_second(config: "Config") -> float:
+    """The configured video + audio bitrate, in bytes per second."""
+    audio = config.audio.bitrate if config.audio.enabled else 0
+    return (config.video.bitrate + audio) / 8
+
+
+def minimum_storage_reserve(config: "Config") -> int:
+    """Bytes the storage reserve needs for these video, audio and pre-record settings."""
+    rate = recording_bytes_per_second(config) * RESERVE_BITRATE_MARGIN
+    ring = min(config.prerecord.seconds * rate, config.prerecord.max_bytes)
+    return int(ring + RESERVE_TAIL_SECONDS * rate + RESERVE_METADATA_BYTES)
 
 
 def _check_value(section: str, key: str, value, expected_type):
@@ -212,6 +274,21 @@ def config_from_dict(data: dict) -> Config:
         raise ConfigError("capture.microphone_device is not used with capture.microphone = synthetic")
     if not config.audio.enabled and capture.microphone not in ("auto", "synthetic"):
         raise ConfigError(f"capture.microphone = {capture.microphone!r} needs audio.enabled = true")
+    power = config.power
+    if power.supply not in POWER_SUPPLIES and not power.supply.startswith("/") and "/" in power.supply:
+        raise ConfigError(f"power.supply = {power.supply!r} must be auto, \"\", simulated, a power_supply "
+                          "name (BAT0) or an absolute directory")
+    if power.second_warn_minutes and not power.critical_minutes < power.second_warn_minutes < power.warn_minutes:
+        raise ConfigError("power.second_warn_minutes must lie between power.critical_minutes and "
+                          "power.warn_minutes (or be 0: no second warning)")
+    if not power.critical_minutes < power.warn_minutes:
+        raise ConfigError("power.critical_minutes must be less than power.warn_minutes")
+    needed = minimum_storage_reserve(config)
+    if config.storage.reserve_mb * MIB < needed:
+        raise ConfigError(
+            f"storage.reserve_mb = {config.storage.reserve_mb} is too small for these video, audio and "
+            f"prerecord settings: sealing and stopping at the floor need at least {-(-needed // MIB)} MiB "
+            "(docs/POWER.md)")
     return config
 
 
