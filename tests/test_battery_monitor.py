@@ -6,6 +6,7 @@ not raise false alarms."""
 
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from recorder.clock import SimulatedClock
 from recorder.config import PowerConfig
 from recorder.monitors.base import BATTERY_CRITICAL, BATTERY_LOW
 from recorder.monitors.battery import MIN_SAMPLES, REARM_MINUTES, BatteryMonitor
-from recorder.power import BatteryReading, PowerSupply, SimulatedBattery, open_power
+from recorder.power import BackgroundSupply, BatteryReading, PowerSupply, SimulatedBattery, open_power
 
 NS = 1_000_000_000
 MINUTE = 60 * NS
@@ -181,6 +182,33 @@ def test_one_wild_reading_decides_nothing_a_real_step_does():
         watch.monitor.tick(i * 5 * NS)
     assert watch.levels() == [(BATTERY_LOW, "warning")]
     assert watch.events[0].at_ns == (len(steady) + 1) * 5 * NS
+
+
+def test_a_gauge_that_blocks_never_holds_the_loop():
+    """A real gauge is read on a thread of its own (open_power does so): a read stuck on the
+    I²C bus leaves the loop's ticks immediate, and the reading is picked up once it comes."""
+    release = threading.Event()
+
+    class Stuck:
+        directory = "stuck"
+
+        def read(self):
+            release.wait(10)
+            return reading(5.0)
+
+    supply = BackgroundSupply(Stuck(), interval_s=0.01)
+    watch = Watch(BatteryMonitor(supply))
+    started = time.monotonic()
+    for i in range(3):
+        watch.monitor.tick(i * 5 * NS)
+    assert time.monotonic() - started < 0.5 and watch.monitor.reading is None
+    release.set()
+    deadline = time.monotonic() + 5
+    while supply.read() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    watch.monitor.tick(15 * NS)
+    assert watch.monitor.reading is not None and watch.monitor.reading.energy_wh == 5.0
+    supply.close()
 
 
 def test_nothing_to_watch_on_mains_or_without_a_gauge(tmp_path):

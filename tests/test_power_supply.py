@@ -11,7 +11,7 @@ import pytest
 from conftest import IN_CI
 from recorder.config import PowerConfig
 from recorder.clock import SimulatedClock
-from recorder.power import PowerSupply, SimulatedBattery, find_battery, open_power, resolve_supply
+from recorder.power import BackgroundSupply, PowerSupply, SimulatedBattery, find_battery, open_power, resolve_supply
 
 # bq27441-G1 (bq27421_props in drivers/power/supply/bq27xxx_battery.c): charge, no energy or
 # power; current_now signed, negative while discharging (kernels since 2022).
@@ -167,7 +167,11 @@ def test_open_power(tmp_path):
     assert none.supply is None and none.participants == [] and "mains" in none.description
     assert open_power(PowerConfig(), clock, root=tmp_path).supply is None, "auto, and no battery there"
     make_supply(tmp_path / "BAT0", ACPI)
-    assert open_power(PowerConfig(), clock, root=tmp_path).supply.directory == tmp_path / "BAT0"
+    real = open_power(PowerConfig(), clock, root=tmp_path)
+    assert isinstance(real.supply, BackgroundSupply) and real.supply.directory == tmp_path / "BAT0"
+    real.close()
+    real.close()
+    assert real.supply.closed
     sim = open_power(PowerConfig(supply="simulated", simulated_wh=5, simulated_level=0.5), clock,
                      directory=tmp_path / "sim")
     assert isinstance(sim.participants[0], SimulatedBattery)

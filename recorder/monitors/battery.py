@@ -94,7 +94,8 @@ class BatteryMonitor(Monitor):
     def __init__(self, supply, *, warn_minutes: float = 15, second_warn_minutes: float = 5,
                  critical_minutes: float = 2, battery_wh: float | None = None, interval_s: float = 5.0,
                  window_s: float = 120.0, slope_window_s: float = 900.0):
-        """supply: has read() -> recorder.power.supply.BatteryReading. second_warn_minutes 0:
+        """supply: has read() -> recorder.power.supply.BatteryReading (or None: nothing yet, as
+        a BackgroundSupply before its first reading), quick. second_warn_minutes 0:
         no second warning. battery_wh: the pack's energy for a gauge that gives only a
         percentage (then its power reading can be used)."""
         super().__init__()
@@ -141,6 +142,8 @@ class BatteryMonitor(Monitor):
     # -- one look ---------------------------------------------------------------------------
     def look(self, now_ns: int) -> None:
         reading = self.supply.read()
+        if reading is None:  # a supply read in the background has nothing yet
+            return
         self.reading = reading
         if not reading.available or reading.present is False:
             self._note("gone", "battery %s is not there: nothing to watch", reading.directory)

@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 from .simulated import SimulatedBattery
-from .supply import SYSFS_POWER_SUPPLY, BatteryReading, PowerSupply, find_battery, resolve_supply
+from .supply import SYSFS_POWER_SUPPLY, BackgroundSupply, BatteryReading, PowerSupply, find_battery, resolve_supply
 
-__all__ = ["SYSFS_POWER_SUPPLY", "BatteryReading", "PowerSupply", "PowerSource", "SimulatedBattery",
+__all__ = ["SYSFS_POWER_SUPPLY", "BackgroundSupply", "BatteryReading", "PowerSupply", "PowerSource", "SimulatedBattery",
            "find_battery", "open_power", "resolve_supply"]
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ class PowerSource:
     """`[power] supply`, opened: the battery to read (None: none, the device runs on mains),
     the loop participants it needs (a simulated battery), and what it is, for the log."""
 
-    def __init__(self, supply: PowerSupply | None, description: str, battery: SimulatedBattery | None = None):
+    def __init__(self, supply, description: str, battery: SimulatedBattery | None = None):
         self.supply, self.description, self.battery = supply, description, battery
 
     @property
@@ -32,8 +32,11 @@ class PowerSource:
         return [self.battery] if self.battery is not None else []
 
     def close(self) -> None:
+        """Idempotent."""
         if self.battery is not None:
             self.battery.close()
+        if isinstance(self.supply, BackgroundSupply):
+            self.supply.close()
 
 
 SHM = Path("/dev/shm")
@@ -48,8 +51,10 @@ def _simulated_directory() -> Path:
 
 
 def open_power(power, clock, root=SYSFS_POWER_SUPPLY, directory=None) -> PowerSource:
-    """power: a recorder.config.PowerConfig. "simulated" writes its battery under `directory`
-    (default: a new directory, see _simulated_directory)."""
+    """power: a recorder.config.PowerConfig. A real gauge is read on a thread of its own
+    (BackgroundSupply: a stuck I²C bus never holds the run loop); the simulated battery is
+    read in the loop, in step with the agent's clock, and writes its files under `directory`
+    (default: a new directory, see _simulated_directory). Close the PowerSource at the end."""
     if power.supply == "simulated":
         where = Path(directory) if directory is not None else _simulated_directory()
         battery = SimulatedBattery(where, clock, capacity_wh=power.simulated_wh, draw_w=power.simulated_draw_w,
@@ -62,4 +67,4 @@ def open_power(power, clock, root=SYSFS_POWER_SUPPLY, directory=None) -> PowerSo
         return PowerSource(None, f"battery: {why}")
     if not path.is_dir():
         log.warning("power.supply = %r: %s is not there", power.supply, path)
-    return PowerSource(PowerSupply(path), f"battery: {path}")
+    return PowerSource(BackgroundSupply(PowerSupply(path)), f"battery: {path}")

@@ -26,9 +26,13 @@ HATs). Real drivers are untidy, and `read()` copes:
     dropped or clamped; values that jump are left to the monitor's robust estimate.
 """
 
+import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SYSFS_POWER_SUPPLY = Path("/sys/class/power_supply")
 BATTERY = "Battery"
@@ -143,6 +147,45 @@ class PowerSupply:
             except ValueError:
                 unreadable.append(name)
         return _reading(str(self.directory), values, tuple(unreadable))
+
+
+class BackgroundSupply:
+    """A supply read on a thread of its own, every `interval_s` of real time, so that a read
+    that blocks never holds the run loop: on a stuck I²C bus each attribute of a gauge may
+    wait for the bus's timeout. `read()` returns at once the latest complete reading, or
+    None before the first. The thread is a daemon: it holds no work that must finish, and a
+    read stuck in the kernel must not keep the process from exiting."""
+
+    def __init__(self, supply, interval_s: float = 5.0):
+        self.supply = supply
+        self.directory = getattr(supply, "directory", None)
+        self.interval_s = interval_s
+        self._latest: BatteryReading | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"power-supply {self.directory}", daemon=True)
+        self._thread.start()
+
+    def __repr__(self):
+        return f"BackgroundSupply({self.supply!r})"
+
+    def read(self) -> BatteryReading | None:
+        return self._latest
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._latest = self.supply.read()
+            except Exception:  # never expected (read() catches OSError); keep the last reading
+                log.exception("reading %s failed", self.directory)
+            self._stop.wait(self.interval_s)
+
+    @property
+    def closed(self) -> bool:
+        return self._stop.is_set()
+
+    def close(self) -> None:
+        """Stop reading (the thread ends after the read in progress, if any). Idempotent."""
+        self._stop.set()
 
 
 def _read_attribute(path: str, name: str, unreadable: list) -> str | None:
