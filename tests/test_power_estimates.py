@@ -165,3 +165,16 @@ def test_storage_estimates_stay_sane(tmp_path, frees, steps):
             low = True
         if not floored and (free - reserve) / rate > 15 * 60:
             low = False
+
+
+def test_a_store_at_the_floor_at_boot_says_so_at_once(tmp_path):
+    vfs = FakeVfs()
+    vfs.free = 60 * 2**20
+    monitor = StorageMonitor(tmp_path, bytes_per_second=500_000, reserve_bytes=64 * 2**20, statvfs=vfs)
+    events = []
+    monitor.on_event = events.append
+    monitor.tick(0)
+    assert [e.kind for e in events] == [STORAGE_FLOOR] and monitor.floored
+    assert events[0].detail.startswith("storage floor: 60.0 MiB free, 64 MiB reserve, 4.00 Mbit/s configured")
+    monitor.tick(5 * NS)
+    assert len(events) == 1, "once"

@@ -123,7 +123,7 @@ def test_an_attribute_that_is_not_a_file_is_unreadable(tmp_path):
 
 def test_reads_that_fail_in_the_driver(tmp_path):
     """On a sysfs-like FUSE mount: each attribute is read afresh, and the driver's errors
-    (ENODATA, EINVAL, EIO, EAGAIN) come back from read(2) as they do from sysfs."""
+    (ENODATA, EINVAL, EIO, EAGAIN, ENODEV) come back from read(2) as they do from sysfs."""
     from support import sysfs_fs
 
     reason = sysfs_fs.missing_requirement()
@@ -136,11 +136,12 @@ def test_reads_that_fail_in_the_driver(tmp_path):
         supply = PowerSupply(tmp_path / "sys")
         assert supply.read().energy_wh == pytest.approx(7.4)
         for name, error in (("current_now", "ENODATA"), ("power_avg", "EINVAL"), ("energy_now", "EIO"),
-                            ("capacity", "EAGAIN")):
+                            ("capacity", "EAGAIN"), ("status", "ENODEV")):
             (backing / name).write_text(f"!{error}\n")
         r = supply.read()
-        assert set(r.unreadable) == {"current_now", "power_avg", "energy_now", "capacity"}
+        assert set(r.unreadable) == {"current_now", "power_avg", "energy_now", "capacity", "status"}
         assert r.current_a is None and r.power_w is None and r.energy_wh is None and r.capacity is None
+        assert r.status is None and not r.external_power
         assert r.fuel() == (pytest.approx(1.922), None, "Ah"), "what is left still comes from the charge"
         (backing / "energy_now").write_text("7350000\n")  # the gauge answers again
         assert supply.read().energy_wh == pytest.approx(7.35)
