@@ -1,10 +1,12 @@
-"""Command line: `recorder run | status | verify`.
+"""Command line: `recorder run | status | verify | report | unrecoverable`.
 
 Exit codes: 0 success (verify: everything verifies), 1 verify found problems,
-2 could not run (bad config, unusable store, bad arguments, a capture source lost),
-3 the recorder went into fault mode (writing or sealing failed; what was recorded
-is sealed as far as the disk allowed) — always with one clear line on stderr, and
-never after touching sealed evidence.
+2 could not run (bad config, unusable store, bad arguments, no capture source),
+4 the battery reached its critical level: power off now, 5 the supervisor gave up
+restarting (an `unrecoverable` entry is in the ledger), 75 a fault ended the run: start
+again (the next run resumes recording) — each with what was recorded sealed and the
+interruption in the ledger; always with one clear line on stderr, and never after
+touching sealed evidence.
 
 Conventions: `--version`; `-v`/`--log-level` before or after the subcommand (the last
 one given wins); every option has help text; a store is named the same way everywhere
@@ -20,13 +22,13 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import CaptureError, PipelineFault, RecorderError
+from .errors import CaptureError, RecorderError, RunInterrupted
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN, EXIT_FAULT = 0, 1, 2, 3
+EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN = 0, 1, 2  # the rest: recorder/supervisor.py
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL = "warning"
-COMMANDS = ("run", "status", "verify")
-JSON_COMMANDS = ("status", "verify")  # those with --json: their errors are JSON too
+COMMANDS = ("run", "status", "verify", "report", "unrecoverable")
+JSON_COMMANDS = ("status", "verify", "report")  # those with --json: their errors are JSON too
 
 
 class UsageError(Exception):
@@ -64,24 +66,153 @@ def cmd_run(args) -> int:
     from .config import load_config
 
     config = load_config(args.config)
+    if not args.simulate and (args.script is not None or args.start_at is not None or args.duration is not None
+                              or args.fast):
+        raise RecorderError("--script, --start-at, --duration and --fast need --simulate: "
+                            "on the device the buttons drive recording")
+    if args.supervise or (args.simulate and not args.once):
+        return _supervise(args, config)
     if args.simulate:
         from .sim.agent import run_simulated
 
-        agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast)
+        origin = None if args.script_origin_us is None else args.script_origin_us * 1000
+        agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast, origin, args.sim_after)
     else:
         from .agent.assembly import run_on_device
 
-        if args.script is not None or args.start_at is not None or args.duration is not None or args.fast:
-            raise RecorderError("--script, --start-at, --duration and --fast need --simulate: "
-                                "on the device the buttons drive recording")
         agent = run_on_device(config, _store_root(args, config))
     for session in agent.recorder.sessions:
         print(
             f"session {session['session_id']}: {session['segments']} segment(s), "
             f"{session['frames']} frames, {session['duration_us'] / 1e6:.1f} s, "
-            f"{session['marks']} mark(s), stop: {session['cause']}"
+            f"{session['marks']} mark(s), stop: {session['cause']}", flush=True
         )
-    print(f"store: {agent.recorder.store.root}  device: {agent.recorder.identity.device_id}")
+    print(f"store: {agent.recorder.store.root}  device: {agent.recorder.identity.device_id}", flush=True)
+    return EXIT_OK
+
+
+def _supervise(args, config) -> int:
+    """The agent as a supervised child (recorder/supervisor.py): restarted after a fault."""
+    import time
+
+    from .evidence.ledger import LedgerText, parse_object
+    from .evidence.layout import StoreLayout
+    from .supervisor import Supervisor, spawn_process
+
+    if args.once:
+        raise RecorderError("--once and --supervise: give one or the other")
+    store = _store_root(args, config)
+    ledger = StoreLayout(store).ledger_path
+    child_args = [a for a in args.argv if a != "--supervise"]
+    state = {"origin_us": args.script_origin_us, "after": 1.0, "first_line": _line_count(ledger)}
+
+    def argv_for(attempt: int) -> list[str]:
+        argv = [sys.executable, "-m", "recorder", *child_args, "--once"]
+        if args.simulate:
+            if state["origin_us"] is None and attempt > 0:
+                state["origin_us"] = _boot_at_us(ledger, state["first_line"], LedgerText, parse_object)
+            if state["origin_us"] is not None:
+                argv += ["--script-origin-us", str(state["origin_us"])]
+            argv += ["--sim-after", f"{state['after']:.6f}"]
+        return argv
+
+    def sleep(seconds: float):
+        if args.simulate and args.fast:  # simulated time: the next run's clock starts later
+            state["after"] = max(seconds, 0.001)
+            return
+        end = time.monotonic() + seconds
+        while not supervisor.stopping and time.monotonic() < end:
+            time.sleep(min(0.1, end - time.monotonic()))
+
+    spawn = spawn_process(argv_for)
+    supervisor = Supervisor(spawn, config.recovery, ledger, sleep, _give_up(args, config, store))
+    previous = spawn.forward_signals(supervisor)
+    try:
+        code = supervisor.run()
+    finally:
+        import signal
+
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code == 5:
+        print(f"recorder: unrecoverable: {len(supervisor.runs)} run(s); restarts gave up (see the ledger)",
+              file=sys.stderr, flush=True)
+    return code
+
+
+def _line_count(path) -> int:
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return 0
+
+
+def _boot_at_us(ledger, first_line: int, LedgerText, parse_object) -> int | None:
+    """When the first supervised run's body started: its boot transition."""
+    try:
+        lines = LedgerText.parse(ledger.read_bytes()).lines[first_line:]
+    except OSError:
+        return None
+    for line in lines:
+        entry = parse_object(line)
+        if isinstance(entry, dict) and entry.get("type") == "transition" and entry["body"].get("from") == "booting":
+            return entry["at"]["mono_us"]
+    return None
+
+
+def _give_up(args, config, store):
+    """What the supervisor does when restarts keep failing: the entry, then the cue."""
+
+    def give_up(cause: str, detail: str, attempts: int):
+        from .agent.unrecoverable import play_unrecoverable, record_unrecoverable
+
+        if args.simulate and args.fast:
+            from .sim.agent import continued_clock
+
+            clock = continued_clock(store)
+        else:
+            from .clock import SystemClock
+
+            clock = SystemClock()
+        ref = record_unrecoverable(store, clock, cause, detail, attempts)
+        print(f"recorder: unrecoverable: {detail} (ledger entry {ref})", file=sys.stderr, flush=True)
+        play_unrecoverable(config, clock, _cue_pins(args, clock), hold=False)
+
+    return give_up
+
+
+def _cue_pins(args, clock):
+    if args.simulate:
+        from .sim.doubles import ClockedMockFactory
+
+        return ClockedMockFactory(clock)
+    from .agent.assembly import default_pin_factory
+
+    return default_pin_factory()
+
+
+def cmd_report(args) -> int:
+    from .config import load_config
+    from .evidence.shifts import report_text, shift_report
+
+    store = args.store if args.store else load_config(args.config).device.store
+    report = shift_report(Path(store), Path(args.key) if args.key else None, args.gap_hours)
+    print(json.dumps(report, indent=2) if args.json else report_text(report))
+    return EXIT_OK
+
+
+def cmd_unrecoverable(args) -> int:
+    """For the device's systemd OnFailure= unit: the entry, the cue, amber until stopped."""
+    from .agent.unrecoverable import play_unrecoverable, record_unrecoverable
+    from .clock import SystemClock
+    from .config import load_config
+
+    config = load_config(args.config)
+    clock = SystemClock()
+    ref = record_unrecoverable(_store_root(args, config), clock, args.cause, args.detail, args.attempts)
+    print(f"unrecoverable: ledger entry {ref}", flush=True)
+    play_unrecoverable(config, clock, _cue_pins(args, clock), hold=args.hold)
     return EXIT_OK
 
 
@@ -161,7 +292,8 @@ def _resolve_store(args):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="recorder", description="Body-worn evidence camera agent",
                     epilog="exit codes: 0 done (verify: everything verifies), 1 verify found problems, "
-                           "2 could not run, 3 the recorder went into fault mode")
+                           "2 could not run, 4 battery critical: power off, 5 restarts gave up, "
+                           "75 a fault ended the run: start again")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
                         help="print the version and exit")
     _add_logging_options(parser, DEFAULT_LOG_LEVEL)
@@ -183,7 +315,44 @@ def build_parser() -> argparse.ArgumentParser:
                      help="drive the simulated buttons from a timeline (a file, or inline text such as "
                           "'press record @5s; mark @20s; hold record 3.5s @65s')")
     run.add_argument("--fast", action="store_true", help="simulated time: run faster than real time")
+    run.add_argument("--once", action="store_true",
+                     help="one run of the agent, no restarts: what systemd runs on the device (it restarts "
+                          "the agent itself); with --simulate the agent is otherwise a supervised child")
+    run.add_argument("--supervise", action="store_true",
+                     help="run the agent as a child and restart it after a fault (the default with --simulate)")
+    run.add_argument("--script-origin-us", type=int, metavar="MONO_US",
+                     help="with --simulate: the monotonic time the script's zero is at (the supervisor gives a "
+                          "restarted run its predecessor's, so the shift goes on where it was)")
+    run.add_argument("--sim-after", type=float, default=1.0, metavar="SECONDS",
+                     help="with --simulate --fast: start the simulated clock this long after the store's last "
+                          "entry (default 1; the supervisor's restart delay)")
     run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser("report", help="per shift: hours recorded, interruptions and their explanations, "
+                            "unrecoverable events, warnings (for the unit head)")
+    _add_logging_options(report, argparse.SUPPRESS)
+    _add_store_arguments(report, "store", "evidence store directory (default: device.store from the configuration)")
+    report.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML configuration file, for device.store (default: built-in settings)")
+    report.add_argument("--key", metavar="PUBKEY.pem", help="trusted device public key (PEM); default: the store's own")
+    report.add_argument("--gap-hours", type=float, default=4.0, metavar="HOURS",
+                        help="a pause this long between agent runs starts a new shift (default 4)")
+    report.add_argument("--json", action="store_true",
+                        help="print the report as JSON (an error too: {\"ok\": false, \"error\": ...})")
+    report.set_defaults(func=cmd_report, store_required=False)
+
+    unrecoverable = sub.add_parser("unrecoverable", help="record that the agent cannot continue, and cue it "
+                                   "(systemd's OnFailure= unit on the device)")
+    _add_logging_options(unrecoverable, argparse.SUPPRESS)
+    unrecoverable.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+    unrecoverable.add_argument("--store", metavar="DIR", help="evidence store directory (default: device.store)")
+    unrecoverable.add_argument("--simulate", action="store_true", help="cue on mock pins")
+    unrecoverable.add_argument("--cause", default="restart-limit", help="what failed (default: restart-limit)")
+    unrecoverable.add_argument("--detail", default="the agent's restarts failed (systemd start limit)",
+                               help="what is known of it, for the ledger")
+    unrecoverable.add_argument("--attempts", type=int, default=0, help="restarts that were tried")
+    unrecoverable.add_argument("--hold", action="store_true", help="keep amber lit until SIGTERM")
+    unrecoverable.set_defaults(func=cmd_unrecoverable)
 
     status = sub.add_parser("status", help="device identity, ledger head and store summary")
     _add_logging_options(status, argparse.SUPPRESS)
@@ -237,6 +406,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = argv
         _resolve_store(args)
     except UsageError as exc:
         return _refused(argv, exc)
@@ -253,8 +423,12 @@ def main(argv=None) -> int:
         _cannot_run(exc, as_json)
         sys.stdout.flush()
         os._exit(EXIT_CANNOT_RUN)
-    except PipelineFault as exc:
-        return _cannot_run(exc, as_json, label="fault", code=EXIT_FAULT)
+    except RunInterrupted as exc:
+        # Sealed and in the ledger. Leave without exit handlers: PortAudio may hang in them
+        # after a lost server, and the restart must be a fresh process anyway.
+        _cannot_run(exc, as_json, label=exc.label, code=exc.exit_code)
+        sys.stdout.flush()
+        os._exit(exc.exit_code)
     except RecorderError as exc:
         return _cannot_run(exc, as_json)
     except KeyboardInterrupt:

@@ -18,7 +18,24 @@ class CaptureError(RecorderError):
     sealed stays sealed; the open session is closed with this as its cause."""
 
 
-class PipelineFault(RecorderError):
-    """Writing or sealing failed on the device (a full disk, an I/O error): the recorder
-    went into fault mode and ended its run with what was sealed. Its own exit code, so a
-    supervisor can tell it from a configuration error."""
+class RunInterrupted(RecorderError):
+    """An interruption ended the run, with what was recorded sealed and the interruption in
+    the ledger. Its own exit code tells the supervisor what to do (docs/INTERRUPTIONS.md)."""
+
+    exit_code = 75
+    label = "interrupted"
+
+
+class RestartRequired(RunInterrupted):
+    """A fault (a camera stall, a lost microphone, an encoder, muxer or seal failure): start
+    again in a fresh process, which resumes recording (EX_TEMPFAIL)."""
+
+    exit_code = 75
+    label = "fault"
+
+
+class PowerOffRequired(RunInterrupted):
+    """The battery reached its critical level: the device must power off now."""
+
+    exit_code = 4
+    label = "battery"

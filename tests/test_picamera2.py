@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from media import frame_indices, manifest_of, segments_of
+from media import frame_indices, ledger_entries, manifest_of, segments_of
 from recorder.config import load_config
 from test_container import check_segment
 from recorder.capture.osd import correlate
@@ -141,9 +141,10 @@ def test_frame_timestamps_steady(recording):
 def test_camera_lost_mid_recording(chroot_root, tmp_path):
     run = record_virtual(chroot_root, tmp_path, width=WIDTH, height=HEIGHT, fps=FPS, images=IMAGES,
                          prerecord_s=1.0, record_s=20.0, segment_s=2, lose_after=4.5)
-    assert run.returncode == 2, run.stderr[-3000:]
-    assert "recorder: picamera2: the camera stopped delivering frames" in run.stderr
-    assert run.report["error"].startswith("picamera2: the camera stopped delivering frames")
+    # A fault the supervisor restarts from (exit 75), not an operator error (exit 2).
+    assert run.returncode == 75, run.stderr[-3000:]
+    assert "picamera2: the camera stopped delivering frames" in run.report["error"]
+    assert "the interruption is in the ledger" in run.report["error"]
     report = verify_store(run.store)
     assert report.ok, report.problems
     segments = segments_of(run.store)
@@ -153,7 +154,9 @@ def test_camera_lost_mid_recording(chroot_root, tmp_path):
     # The frames still inside the encoder when the camera went were delivered and sealed.
     assert run.report["camera"]["packets_delivered"] == run.report["camera"]["frames_captured"]
     (session,) = run.report["sessions"]
-    assert session["cause"] == "capture-failed"  # the state table's cause, as on the device
+    assert session["cause"] == "fault"  # the state table's cause, as on the device
+    (interruption,) = [e for e in ledger_entries(run.store) if e["type"] == "interruption"]
+    assert interruption["body"]["cause"] == "fault" and interruption["body"]["detail"].startswith("capture-")
     assert 4.0 < session["duration_us"] / 1e6 < 8.0  # recorded until the camera went away
 
 

@@ -41,7 +41,7 @@ def test_sigkill_mid_segment_leaves_decodable_fragments(tmp_path):
     config = write_config(tmp_path, extra="")
     config.write_text(config.read_text().replace("seconds = 4", "seconds = 60"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "recorder", "run", "--simulate", "--config", str(config),
+        [sys.executable, "-m", "recorder", "run", "--simulate", "--once", "--config", str(config),
          "--store", str(store), "--start-at", "0", "--duration", "60"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
@@ -195,7 +195,7 @@ def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ff
     log_path = root / "recorder.log"
     with mounted(disk, mnt) as fs, open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [*command, "-v", "run", "--simulate", "--config", str(config), "--store", str(mnt / "store"),
+            [*command, "-v", "run", "--simulate", "--once", "--config", str(config), "--store", str(mnt / "store"),
              "--start-at", "0", "--duration", "60"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
         )
@@ -216,7 +216,7 @@ def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ff
     written = fragment_frames(view, root / "view.mp4", ffmpeg)
     # Every file of the session, in segment order: sealed (or renamed) files whole, the
     # open `.partial` up to its last complete fragment.
-    sessions = sorted(p for p in (store / "media").iterdir())
+    sessions = sorted(p for p in (store / "media").iterdir() if p.is_dir())
     assert len(sessions) == 1, sessions
     frames, open_segment, open_frames = [], 0, 0
     for seq in itertools.count(1):

@@ -54,7 +54,7 @@ def test_a_cut_after_the_press_loses_at_most_one_gop_of_pre_record(tmp_path, see
                       .replace("seconds = 4\n", "seconds = 60\n"))
     store = tmp_path / "store"
     process = subprocess.Popen(
-        [sys.executable, "-m", "recorder", "run", "--simulate", "--fast", "--config", str(config),
+        [sys.executable, "-m", "recorder", "run", "--simulate", "--once", "--fast", "--config", str(config),
          "--store", str(store), "--script", f"press record @{PRESS_S}s; end @{PRESS_S + 30}s"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

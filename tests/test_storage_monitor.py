@@ -155,8 +155,8 @@ RUN = textwrap.dedent(
     from pathlib import Path
     from recorder.clock import SimulatedClock
     from recorder.config import load_config, minimum_storage_reserve
-    from recorder.monitors.storage import StorageMonitor
     from recorder.sim.agent import SimulatedAgent
+    from recorder.store.ballast import BALLAST_BYTES
     from recorder.sim.fingers import scripted
     from recorder.sim.script import parse_timeline
 
@@ -173,24 +173,21 @@ RUN = textwrap.dedent(
 
     config = load_config(Path(config_path))
     if above_kib:  # other data on the partition: it starts with above_kib free above the reserve
-        with open(disk / "ballast", "wb") as f:
-            f.write(b"\\0" * (free() - config.storage.reserve_mb * 2**20 - above_kib * 1024))
+        with open(disk / "other-data", "wb") as f:  # (and above the agent's sealing ballast)
+            f.write(b"\\0" * (free() - config.storage.reserve_mb * 2**20 - BALLAST_BYTES - above_kib * 1024))
     agent = SimulatedAgent(config, store, SimulatedClock())
-    monitor = StorageMonitor.from_config(store, config)
     events = []
-    def on_event(event):
+    to_machine = agent.machine.on_monitor_event
+    def on_event(event):  # what the agent's own monitors report, with the free space then
         origin = agent.body.origin_ns
-        events.append({"kind": event.kind, "t": (event.at_ns - origin) / 1e9, "free": free(), "detail": event.detail})
-        if event.kind == "storage-floor":
-            agent.request_stop("storage-floor")  # what the agent does: seal and stop
-    monitor.on_event = on_event
-    drive = scripted(parse_timeline(script), in_step=True)
-    def with_monitor(agent):
-        players, end = drive(agent)
-        return players + [monitor], end
+        if event.source == "storage":
+            events.append({"kind": event.kind, "t": (event.at_ns - origin) / 1e9, "free": free(),
+                           "detail": event.detail})
+        to_machine(event)
+    agent.machine.on_monitor_event = on_event  # the agent hands its monitors this at run()
     error = None
     try:
-        agent.run(with_monitor)
+        agent.run(scripted(parse_timeline(script), in_step=True))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
     result = {"events": events, "error": error, "free_end": free(), "reserve": config.storage.reserve_mb * 2**20,
@@ -238,19 +235,23 @@ def check_clean_stop(outcome, store):
     assert report.ok, report.summary_text()
     assert not [p for p in report.problems if p.code == "partial-file"], "every segment sealed"
     [stop] = of_type(ledger(store), "session_stop")
-    assert stop["body"]["cause"] == "shutdown"  # the integration names it `storage`
-    assert ledger(store)[-1]["body"]["reason"] == "storage-floor"
+    assert stop["body"]["cause"] == "storage"
+    (interruption,) = of_type(ledger(store), "interruption")
+    assert interruption["body"]["cause"] == "storage" and interruption["body"]["detail"].startswith("storage-floor: ")
+    # The agent waits for space (nobody frees any here) until the script's end.
+    assert [e["body"]["to"] for e in of_type(ledger(store), "transition")][-2:] == ["interrupted", "off"]
+    assert ledger(store)[-1]["body"]["reason"] == "run-complete"
     return into_reserve
 
 
 def test_recording_into_the_floor_stops_cleanly(tmp_path):
-    """3 MiB reserve (the minimum for this configuration is ~2.7 MiB) on a 6 MiB tmpfs:
-    recording from 1 s fills the rest in about half a minute."""
-    outcome, store = run_into_the_floor(tmp_path, "6m", 0, "press record @1s; end @120s")
+    """3 MiB reserve (the minimum for this configuration is ~2.7 MiB) on a 10 MiB tmpfs, 4 MiB
+    of it the agent's sealing ballast: recording from 1 s fills the rest in about half a minute."""
+    outcome, store = run_into_the_floor(tmp_path, "10m", 0, "press record @1s; end @120s")
     kinds = [e["kind"] for e in outcome["events"]]
     assert kinds == ["storage-low", "storage-floor"], kinds
     floor = outcome["events"][-1]
-    assert floor["t"] < 60, "the floor ended the run, not the script"
+    assert floor["t"] < 60, "the floor ended the recording, not the script"
     assert floor["free"] >= outcome["reserve"], "the floor is seen before the reserve is touched"
     sealing = floor["free"] - outcome["free_end"]
     into_reserve = check_clean_stop(outcome, store)

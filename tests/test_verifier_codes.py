@@ -150,3 +150,162 @@ def test_docs_formats_carries_the_transition_table_the_verifier_reads():
         causes = [c.strip("` ") for c in cells[2].split(",")]
         rows |= {(s.strip(), cells[1], c) for s in cells[0].split(",") for c in causes}
     assert rows == {(s, t, c) for (s, t), causes in TRANSITIONS.items() for c in causes}
+
+
+# ---------------------------------------------------------------------------- interruptions
+# A real store with an interruption: a shift on a simulated battery that runs flat (cause
+# `battery`, the device powers off), then a start on mains that resumes the cut session and
+# ends its explanation window with MARK. Edits re-sign the ledger and re-point the
+# INDEX:SHA256 references to entries they change, as a device would have written them.
+
+
+@pytest.fixture(scope="module")
+def interrupted_pristine(tmp_path_factory) -> Path:
+    from recorder.config import config_from_dict
+    from recorder.errors import PowerOffRequired
+    from recorder.sim.agent import SimulatedAgent, continued_clock
+    from recorder.sim.script import parse_timeline
+    from shifts import TINY
+
+    store = tmp_path_factory.mktemp("interrupted") / "store"
+    flat = {**{k: dict(v) for k, v in TINY.items()},
+            "power": {"supply": "simulated", "simulated_wh": 0.2, "simulated_draw_w": 3.0}}
+    with pytest.raises(PowerOffRequired):  # critical after ~2 min: 2 min left at 3 W
+        SimulatedAgent(config_from_dict(flat), store, continued_clock(store)).play(
+            parse_timeline("press record @1s; end @200s"))
+    SimulatedAgent(config_from_dict(TINY), store, continued_clock(store)).play(parse_timeline("mark @5s; end @10s"))
+    return store
+
+
+@pytest.fixture
+def interrupted(interrupted_pristine, tmp_path) -> Path:
+    shutil.copytree(interrupted_pristine, tmp_path / "store")
+    return tmp_path / "store"
+
+
+def resign_keeping_references(store: Path, edit):
+    """resign_ledger, and every INDEX:SHA256 naming an entry (resumes, explanations) follows
+    that entry's new index and hash."""
+    from recorder.evidence.canonical import canonical_bytes
+    from recorder.evidence.documents import signed
+    from recorder.evidence.ledger import GENESIS_PREV, entry_hash
+    from recorder.seal.identity import DeviceIdentity
+    from test_verifier import write_ledger
+
+    identity = DeviceIdentity.load(store / "device")
+    originals = [json.loads(line) for line in ledger_lines(store)]
+    refs = {f"{e['index']}:{entry_hash(line)}": id(e) for e, line in zip(originals, ledger_lines(store))}
+    entries = list(originals)
+    edit(entries)
+    prev, lines, renamed = GENESIS_PREV, [], {}
+    for index, entry in enumerate(entries):
+        body = entry["body"]
+        for holder, key in ((body.get("resumes"), "interruption"), (body, "interruption")):
+            if isinstance(holder, dict) and isinstance(holder.get(key), str) and holder[key] in refs:
+                holder[key] = renamed.get(refs[holder[key]], holder[key])
+        line = canonical_bytes(signed(identity, {**entry, "index": index, "prev": prev}))
+        prev = entry_hash(line)
+        renamed[id(entry)] = f"{index}:{prev}"
+        lines.append(line + b"\n")
+    write_ledger(store, lines)
+
+
+def entry_of(entries: list, kind: str, n: int = 0) -> dict:
+    return [e for e in entries if e["type"] == kind][n]
+
+
+def test_the_interrupted_store_verifies(interrupted):
+    report = verify_store(interrupted)
+    assert codes(report) == set(), report.summary_text()
+    # Nobody spoke in the window (no voice on this body): the interruption is flagged, not failed.
+    assert [p.code for p in report.problems if p.severity == "warning"] == \
+        ["unexplained-interruption", "private-key-present"]
+    assert "no speech was detected" in find(report, "unexplained-interruption")[0].message
+
+
+def test_a_stop_cause_the_format_does_not_have(interrupted):
+    resign_keeping_references(interrupted, lambda entries: entry_of(entries, "session_stop", 1)["body"].update(
+        cause="exploded"))
+    report = verify_store(interrupted)
+    assert codes(report) == {"bad-stop-cause"}
+    assert "'exploded'" in find(report, "bad-stop-cause")[0].message
+
+
+def first_run_only(store: Path):
+    """The store as the battery's shutdown left it: the second run's entries and files dropped."""
+    def edit(entries):
+        second = entry_of(entries, "session_start", 1)["body"]["session_id"]
+        shutil.rmtree(store / "media" / second)
+        del entries[[e["type"] for e in entries].index("agent_stop") + 1:]
+    return edit
+
+
+def test_a_session_stopped_by_the_battery_with_no_interruption_entry(interrupted):
+    def edit(entries):
+        first_run_only(interrupted)(entries)
+        entries.remove(entry_of(entries, "interruption"))
+
+    resign_keeping_references(interrupted, edit)
+    report = verify_store(interrupted)
+    assert codes(report) == {"interruption-missing"}
+    assert "stopped with cause 'battery'" in find(report, "interruption-missing")[0].message
+
+
+def test_an_interruption_that_disagrees_with_its_session(interrupted):
+    def edit(entries):
+        first_run_only(interrupted)(entries)
+        entry_of(entries, "interruption")["body"]["cause"] = "storage"
+
+    resign_keeping_references(interrupted, edit)
+    report = verify_store(interrupted)
+    # An entry that disagrees does not count for its session, which then has none.
+    assert codes(report) == {"interruption-mismatch", "interruption-missing"}
+    assert "the session stopped with 'battery'" in find(report, "interruption-mismatch")[0].message
+
+
+def test_a_second_interruption_entry_and_one_of_a_session_never_stopped(interrupted):
+    def edit(entries):
+        first_run_only(interrupted)(entries)
+        first = entry_of(entries, "interruption")
+        never = {**first, "body": {**first["body"], "session_id": "0" * 32}}
+        entries[entries.index(first) + 1:entries.index(first) + 1] = [dict(first), never]
+
+    resign_keeping_references(interrupted, edit)
+    report = verify_store(interrupted)
+    assert codes(report) == {"interruption-mismatch"}
+    second, never = find(report, "interruption-mismatch")
+    assert "a second interruption entry" in second.message and "has no session_stop" in never.message
+
+
+def test_a_resume_of_an_interruption_the_ledger_does_not_have(interrupted):
+    def edit(entries):
+        start = entry_of(entries, "session_start", 1)
+        start["body"]["resumes"] = {**start["body"]["resumes"], "interruption": "3:" + "0" * 64}
+
+    resign_keeping_references(interrupted, edit)
+    report = verify_store(interrupted)
+    # The explanation then names an interruption its session does not resume, too.
+    assert codes(report) == {"bad-resume", "bad-explanation"}
+    assert "no interruption entry of that session" in find(report, "bad-resume")[0].message
+
+
+def test_an_explanation_of_another_interruption(interrupted):
+    def edit(entries):
+        entry_of(entries, "explanation")["body"]["session_id"] = entry_of(entries, "session_start", 0)["body"][
+            "session_id"]
+
+    resign_keeping_references(interrupted, edit)
+    report = verify_store(interrupted)
+    assert codes(report) == {"bad-explanation"}
+    assert "which does not resume it" in find(report, "bad-explanation")[0].message
+
+
+def test_bytes_set_aside_that_are_not_there(interrupted):
+    def edit(entries):
+        entry_of(entries, "interruption")["body"]["set_aside"] = ["media/nowhere/00009.mp4.torn", "../etc/passwd"]
+
+    resign_keeping_references(interrupted, edit)
+    report = verify_store(interrupted)
+    assert codes(report) == {"torn-mismatch"}
+    missing, outside = find(report, "torn-mismatch")
+    assert "is not in the store" in missing.message and "not a file under media/" in outside.message

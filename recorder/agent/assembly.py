@@ -15,13 +15,15 @@ import warnings
 from contextlib import ExitStack
 
 from ..config import Config
-from ..errors import CaptureError, PipelineFault, RecorderError
-from ..evidence.modes import FAULT_CAUSES
+from ..errors import CaptureError, PowerOffRequired, RecorderError, RestartRequired
 from ..io.controls import Controls
 from ..io.indicators import Indicators
-from ..monitors.base import CAPTURE_FAILED
+from ..monitors.base import CAPTURE_FAILED, STORAGE_FULL
+from ..monitors.battery import BatteryMonitor
 from ..monitors.capture import CaptureMonitor
 from ..monitors.pipeline import PipelineMonitor
+from ..monitors.storage import StorageMonitor
+from ..power import open_power
 from .loop import RunLoop, finish
 from .recording import SessionRecorder
 from .state import StateMachine
@@ -31,15 +33,17 @@ log = logging.getLogger("recorder")
 CUE_OUTPUTS = ("green", "red", "amber", "buzzer", "vibration")
 
 # Why a run ended: the `reason` of its `agent_stop` entry (docs/FORMATS.md). Besides these,
-# `signal:<NAME>` (signal:SIGTERM, signal:SIGINT) and `fault:<cause>` (fault:write-failed).
+# `signal:<NAME>` (signal:SIGTERM, signal:SIGINT), and for an interruption that ends the run
+# `restart:<event>` (restart:capture-stalled: a fault, start again) or `shutdown:<event>`
+# (shutdown:battery-critical: power off).
 RUN_COMPLETE = "run-complete"  # the run's end time came (a script or a duration ended)
 STOP_REQUESTED = "stop-requested"  # stop_requested set with no reason given (a bench, a test)
 CLOSED = "closed"  # the agent was closed without running
 
 
-def end_reason(event) -> str:
+def end_reason(off_cause: str, event) -> str:
     """The agent_stop reason for a MonitorEvent that ended the run."""
-    return event.kind if event.kind == CAPTURE_FAILED else f"fault:{event.kind}"
+    return f"{off_cause}:{event.kind}"
 
 
 def error_reason(exc: BaseException) -> str:
@@ -76,13 +80,16 @@ class Agent:
             opened.callback(self.indicators.close)
             self.controls = Controls(config.buttons, clock, pin_factory)
             opened.callback(self.controls.close)
+            self.power = open_power(config.power, clock)
+            opened.callback(self.power.close)
             self.pipeline_monitor = PipelineMonitor(clock)
             self.recorder = SessionRecorder(config, store_root, clock,
                                             on_write_error=self.pipeline_monitor.write_failed,
                                             on_seal_error=self.pipeline_monitor.seal_failed)
             self._resources = opened.pop_all()
+        self.recorder.on_storage_full = self.pipeline_monitor.storage_full
         self.machine = StateMachine(self.recorder, self.indicators, clock, cues.reminder_seconds,
-                                    request_end=self._end_requested)
+                                    request_end=self._end_requested, resume=config.recovery.resume)
         self.controls.on_event = self.machine.handle
         self.pipeline_monitor.on_event = self.machine.on_monitor_event
 
@@ -96,7 +103,7 @@ class Agent:
     def _end_requested(self, event):
         if self.end_event is None:
             self.end_event = event
-        self.request_stop(end_reason(event))
+        self.request_stop(end_reason(self.machine.off_cause, event))
 
     def run(self, drive=None, end_ns: int | None = None) -> "Agent":
         """Run until end_ns, the end of what `drive` plays, or stop_requested; everything is
@@ -104,32 +111,37 @@ class Agent:
 
         drive(agent) -> (participants, end_ns): extra loop participants that play the
         device (recorder/sim/fingers.py), ticked before the inputs are read.
-        A lost capture source ends the run with its CaptureError (the session closed with
-        cause capture-failed); a write or seal failure with PipelineFault (fault mode).
-        The run's agent_stop entry says why it ended (stop_reason: run-complete, signal:…,
-        capture-failed, fault:…)."""
+        An interruption that ends the run raises, once everything is sealed and closed:
+        RestartRequired for a fault (a lost or stalled source, a write or seal failure),
+        PowerOffRequired for the battery. The run's agent_stop entry says why it ended
+        (stop_reason: run-complete, signal:…, restart:…, shutdown:…)."""
         try:
             try:
                 self.body = self.open_body(self.config, self.clock, self.recorder.outputs,
                                            self.recorder.identity.device_id)
             except BaseException:
                 self.recorder.agent_started(None)  # the run is in the ledger, without sources
+                self.recorder.recover()  # what a dead run left is sealed even so
                 raise
             self.recorder.agent_started(self.body.capture_record())
             self.announce(self.body.description)
-            self.machine.booted(self.body.origin_ns)
-            capture_monitor = CaptureMonitor(self.body)
-            capture_monitor.on_event = self.machine.on_monitor_event
+            resume = self.recorder.recover()
+            self.machine.booted(self.body.origin_ns, resume=resume)
+            capture_monitor = CaptureMonitor(self.body, lambda: self.recorder.router.last_video_us,
+                                             self.config.recovery.stall_seconds, self.body.origin_ns)
+            monitors = [capture_monitor, self.pipeline_monitor, *self._health_monitors()]
+            for monitor in monitors:
+                monitor.on_event = self.machine.on_monitor_event
+            self._watch_for_space(monitors)
             players, drive_end_ns = drive(self) if drive else ([], None)
             loop = RunLoop(self.clock, self.body, [
-                *players, self.controls, capture_monitor, self.pipeline_monitor, self.machine, self.indicators,
+                *players, *self.power.participants, self.controls, *monitors, self.machine, self.indicators,
             ], self.stop_requested)
             self.started.set()
             loop.run(end_ns if end_ns is not None else drive_end_ns)
             if self.stop_reason is None:  # the loop saw the end time, or a bare stop_requested
                 self.stop_reason = STOP_REQUESTED if self.stop_requested.is_set() else RUN_COMPLETE
-            cause = self.end_event.kind if self.end_event else "shutdown"
-            finish(self.machine, self.body, self.recorder, cause, self.clock.monotonic_ns())
+            finish(self.machine, self.body, self.recorder, "shutdown", self.clock.monotonic_ns())
         except BaseException as exc:
             if self.stop_reason is None:
                 self.stop_reason = error_reason(exc)
@@ -139,14 +151,39 @@ class Agent:
         self._raise_end_cause()
         return self
 
+    def _health_monitors(self) -> list:
+        """The battery (when there is one) and the store's free space (unless the reserve is
+        disabled)."""
+        monitors = []
+        if self.power.supply is not None:
+            self.announce(self.power.description)
+            monitors.append(BatteryMonitor.from_config(self.power.supply, self.config.power))
+        if self.config.storage.reserve_mb:
+            monitors.append(StorageMonitor.from_config(self.recorder.store.root, self.config))
+        return monitors
+
+    def _watch_for_space(self, monitors: list):
+        """A write that met a full disk counts as the storage floor for the storage monitor,
+        which then reports the space coming back (and recording resumes)."""
+        storage = next((m for m in monitors if isinstance(m, StorageMonitor)), None)
+        if storage is None:
+            return
+
+        def on_pipeline_event(event):
+            if event.kind == STORAGE_FULL:
+                storage.disk_full(event.at_ns)
+            self.machine.on_monitor_event(event)
+
+        self.pipeline_monitor.on_event = on_pipeline_event
+
     def _raise_end_cause(self):
         event = self.end_event
         if event is None:
             return
-        if event.kind == CAPTURE_FAILED:
-            raise event.error if isinstance(event.error, CaptureError) else CaptureError(event.detail)
-        if event.kind in FAULT_CAUSES:
-            raise PipelineFault(f"{event.kind}: {event.detail}; the recording was closed with what was sealed")
+        detail = f"{event.kind}: {event.detail}; what was recorded is sealed and the interruption is in the ledger"
+        if self.machine.off_cause == "restart":
+            raise RestartRequired(detail)
+        raise PowerOffRequired(detail)
 
     @property
     def closed(self) -> bool:

@@ -18,6 +18,7 @@ from .settings import (  # noqa: F401  (the package's public names)
     OsdConfig,
     PowerConfig,
     PrerecordConfig,
+    RecoveryConfig,
     SegmentConfig,
     StorageConfig,
     VideoConfig,

@@ -122,8 +122,22 @@ class StorageConfig:
     """Free space on the store's filesystem, as minutes of recording (docs/POWER.md)."""
 
     warn_minutes: int = 10  # warn when this much recording time is left above the reserve
-    reserve_mb: int = 64  # MiB never used for recording: what sealing and stopping still need
+    # MiB never used for recording: what sealing and stopping still need. 0 disables the reserve
+    # and the storage monitor with it (the disk may then fill: for tests of that path only)
+    reserve_mb: int = 64
     resume_minutes: int = 5  # recording time above the reserve that counts as recovered
+
+
+@dataclass(frozen=True)
+class RecoveryConfig:
+    """Interruptions: resuming, stall detection, restarts (docs/INTERRUPTIONS.md)."""
+
+    resume: bool = True  # record on after an interruption without waiting for a press
+    stall_seconds: float = 2.0  # no video frame for this long: the camera stalled (a fault)
+    restart_attempts: int = 5  # restarts after faults, in a row, before giving up (unrecoverable)
+    restart_backoff_seconds: float = 1.0  # wait before the first restart; doubles each time
+    restart_backoff_max_seconds: float = 30.0
+    healthy_seconds: float = 60.0  # a run this long resets the count of failed restarts
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,7 @@ class Config:
     osd: OsdConfig = field(default_factory=OsdConfig)
     power: PowerConfig = field(default_factory=PowerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -173,8 +188,13 @@ LIMITS = {
     ("power", "simulated_draw_w"): (0.0, 100.0),
     ("power", "simulated_level"): (0.0, 1.0),
     ("storage", "warn_minutes"): (1, 240),
-    ("storage", "reserve_mb"): (1, 65536),
+    ("storage", "reserve_mb"): (0, 65536),
     ("storage", "resume_minutes"): (1, 120),
+    ("recovery", "stall_seconds"): (0.5, 60.0),
+    ("recovery", "restart_attempts"): (0, 100),
+    ("recovery", "restart_backoff_seconds"): (0.0, 600.0),
+    ("recovery", "restart_backoff_max_seconds"): (0.0, 3600.0),
+    ("recovery", "healthy_seconds"): (1.0, 86_400.0),
 }
 
 # Settings that name a GPIO pin: an int or a pin name, checked against the header.
@@ -284,7 +304,7 @@ def config_from_dict(data: dict) -> Config:
     if not power.critical_minutes < power.warn_minutes:
         raise ConfigError("power.critical_minutes must be less than power.warn_minutes")
     needed = minimum_storage_reserve(config)
-    if config.storage.reserve_mb * MIB < needed:
+    if config.storage.reserve_mb and config.storage.reserve_mb * MIB < needed:
         raise ConfigError(
             f"storage.reserve_mb = {config.storage.reserve_mb} is too small for these video, audio and "
             f"prerecord settings: sealing and stopping at the floor need at least {-(-needed // MIB)} MiB "

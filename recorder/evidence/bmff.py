@@ -141,11 +141,16 @@ def _header(data: bytes, box: Box) -> int:
 
 def track_handlers(moov: bytes) -> dict[int, str]:
     """track_ID -> handler type ('vide', 'soun', …) from a moov box's payload."""
-    handlers = {}
+    return {track_id: handler for track_id, (handler, _) in track_info(moov).items()}
+
+
+def track_info(moov: bytes) -> dict[int, tuple[str | None, int | None]]:
+    """track_ID -> (handler type, media timescale) from a moov box's payload."""
+    tracks = {}
     for kind, trak in _children(moov):
         if kind != b"trak":
             continue
-        track_id, handler = None, None
+        track_id, handler, timescale = None, None, None
         for child, body in _children(trak):
             if child == b"tkhd" and len(body) >= 24:
                 track_id = struct.unpack_from(">I", body, 20 if body[0] == 1 else 12)[0]
@@ -153,34 +158,78 @@ def track_handlers(moov: bytes) -> dict[int, str]:
                 for grandchild, payload in _children(body):
                     if grandchild == b"hdlr" and len(payload) >= 12:
                         handler = payload[8:12].decode("latin-1")
+                    elif grandchild == b"mdhd" and len(payload) >= 24:
+                        timescale = struct.unpack_from(">I", payload, 20 if payload[0] == 1 else 12)[0]
         if track_id is not None:
-            handlers[track_id] = handler
-    return handlers
+            tracks[track_id] = (handler, timescale)
+    return tracks
 
 
-def fragment_samples(moof: bytes) -> dict[int, int]:
-    """track_ID -> samples in one moof (the sum of its trun sample counts)."""
-    counts: dict[int, int] = {}
+def comment(moov: bytes) -> str | None:
+    """The file's comment tag (moov/udta/meta/ilst/©cmt), as the MP4 muxer writes it."""
+    for kind, udta in _children(moov):
+        if kind != b"udta":
+            continue
+        for child, meta in _children(udta):
+            if child != b"meta" or len(meta) < 4:
+                continue
+            for grandchild, ilst in _children(meta[4:]):  # meta is a FullBox
+                if grandchild != b"ilst":
+                    continue
+                for item, payload in _children(ilst):
+                    if item == b"\xa9cmt":
+                        for data_kind, data in _children(payload):
+                            if data_kind == b"data" and len(data) >= 8:
+                                return data[8:].decode("utf-8", "replace")
+    return None
+
+
+def fragment_samples(moof: bytes, defaults: dict[int, int] | None = None) -> dict[int, tuple[int, int]]:
+    """track_ID -> (samples, duration in the track's timescale) in one moof: the sum of its
+    trun boxes (a sample's own duration, or the tfhd's default, or `defaults` (trex))."""
+    counts: dict[int, tuple[int, int]] = {}
     for kind, traf in _children(moof):
         if kind != b"traf":
             continue
-        track_id, samples = None, 0
+        track_id, samples, duration, default = None, 0, 0, None
         for child, body in _children(traf):
             if child == b"tfhd" and len(body) >= 8:
+                flags = int.from_bytes(body[1:4], "big")
                 track_id = struct.unpack_from(">I", body, 4)[0]
+                offset = 8 + (8 if flags & 0x1 else 0) + (4 if flags & 0x2 else 0)
+                if flags & 0x8 and len(body) >= offset + 4:
+                    default = struct.unpack_from(">I", body, offset)[0]
             elif child == b"trun" and len(body) >= 8:
-                samples += struct.unpack_from(">I", body, 4)[0]
+                flags = int.from_bytes(body[1:4], "big")
+                count = struct.unpack_from(">I", body, 4)[0]
+                samples += count
+                first = 8 + (4 if flags & 0x1 else 0) + (4 if flags & 0x4 else 0)
+                step = 4 * sum(1 for bit in (0x100, 0x200, 0x400, 0x800) if flags & bit)
+                if flags & 0x100:
+                    duration += sum(struct.unpack_from(">I", body, first + i * step)[0]
+                                    for i in range(count) if first + i * step + 4 <= len(body))
+                else:
+                    fallback = default if default is not None else (defaults or {}).get(track_id, 0)
+                    duration += count * fallback
         if track_id is not None:
-            counts[track_id] = counts.get(track_id, 0) + samples
+            had = counts.get(track_id, (0, 0))
+            counts[track_id] = (had[0] + samples, had[1] + duration)
     return counts
 
 
 def sample_counts(f) -> dict[str, int]:
     """Samples per handler type ('vide', 'soun') over all fragments of an open file, from
     the file's own moov and moof boxes (small reads: the media data is not read)."""
-    size = os.fstat(f.fileno()).st_size
-    handlers: dict[int, str] = {}
-    totals: dict[str, int] = {}
+    return {handler: track["samples"] for handler, track in media_tracks(f).items()}
+
+
+def media_tracks(f, end: int | None = None) -> dict[str, dict]:
+    """handler type -> {"samples", "duration_us", "timescale"} over the complete fragments
+    of an open file (those ending by `end`, default the file's size): small reads of the
+    moov and moof boxes only."""
+    size = os.fstat(f.fileno()).st_size if end is None else end
+    info: dict[int, tuple[str | None, int | None]] = {}
+    totals: dict[str, dict] = {}
     for box in scan_file_boxes(f, size):
         if box.kind not in (b"moov", b"moof") or box.offset + box.size > size:
             continue
@@ -188,10 +237,42 @@ def sample_counts(f) -> dict[str, int]:
         data = f.read(box.size)
         payload = data[_header(data, Box(box.kind, 0, box.size)) :]
         if box.kind == b"moov":
-            handlers = track_handlers(payload)
-            totals.update({h: 0 for h in handlers.values() if h})
-        else:
-            for track_id, count in fragment_samples(payload).items():
-                kind = handlers.get(track_id, f"track {track_id}")
-                totals[kind] = totals.get(kind, 0) + count
+            info = track_info(payload)
+            for handler, timescale in info.values():
+                if handler:
+                    totals[handler] = {"samples": 0, "ticks": 0, "timescale": timescale}
+            continue
+        for track_id, (count, ticks) in fragment_samples(payload).items():
+            handler = info.get(track_id, (f"track {track_id}", None))[0]
+            track = totals.setdefault(handler, {"samples": 0, "ticks": 0, "timescale": None})
+            track["samples"] += count
+            track["ticks"] += ticks
+    for track in totals.values():
+        timescale = track.pop("timescale")
+        ticks = track.pop("ticks")
+        track["duration_us"] = ticks * 1_000_000 // timescale if timescale else None
     return totals
+
+
+def complete_length(f) -> int:
+    """Bytes at the start of an open fragmented MP4 that hold its header (ftyp, moov) and
+    only whole fragments (a moof and its mdat both present in full): where a file cut by a
+    crash or a power loss can be trimmed to. 0 when not even the header and one fragment are
+    whole."""
+    size = os.fstat(f.fileno()).st_size
+    boxes = scan_file_boxes(f, size)
+    end = 0
+    seen = set()
+    for box in boxes:
+        if box.offset + box.size > size:
+            break  # torn: claims more bytes than the file has
+        if box.kind == b"moof":
+            seen = {b"moof"}
+            continue
+        if box.kind == b"mdat" and seen == {b"moof"}:
+            end = box.offset + box.size  # a fragment is whole once its mdat is
+            seen = set()
+        elif b"moof" not in seen and box.kind != b"mdat":
+            seen = set()
+    has_header = any(b.kind == b"moov" and b.offset + b.size <= end for b in boxes)
+    return end if has_header else 0

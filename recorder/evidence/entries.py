@@ -5,11 +5,11 @@ functions here, and the verifier checks documents against the member tables here
 so both read from one definition of the format (docs/FORMATS.md).
 """
 
-FORMAT_VERSION = 2  # of the store as a whole; a verifier of version 2 reads versions 1 and 2
-LEDGER_VERSION = 2  # what this agent writes
-MANIFEST_VERSION = 2
-LEDGER_VERSIONS = frozenset({1, 2})  # what the verifier reads
-MANIFEST_VERSIONS = frozenset({1, 2})
+FORMAT_VERSION = 3  # of the store as a whole; a verifier of version 3 reads versions 1, 2 and 3
+LEDGER_VERSION = 3  # what this agent writes
+MANIFEST_VERSION = 3
+LEDGER_VERSIONS = frozenset({1, 2, 3})  # what the verifier reads
+MANIFEST_VERSIONS = frozenset({1, 2, 3})
 MANIFEST_TYPE = "segment-manifest"
 
 # Members every ledger entry has, and their JSON types.
@@ -39,13 +39,38 @@ BODY_MEMBERS_V1 = {
 }
 # Version 2: the capture sources in agent_start and session_start (null when none opened).
 CAPTURE = {"capture": (dict, type(None))}
-BODY_MEMBERS = {
-    1: BODY_MEMBERS_V1,
-    2: {**BODY_MEMBERS_V1,
-        "agent_start": {**BODY_MEMBERS_V1["agent_start"], **CAPTURE},
-        "session_start": {**BODY_MEMBERS_V1["session_start"], **CAPTURE}},
+BODY_MEMBERS_V2 = {
+    **BODY_MEMBERS_V1,
+    "agent_start": {**BODY_MEMBERS_V1["agent_start"], **CAPTURE},
+    "session_start": {**BODY_MEMBERS_V1["session_start"], **CAPTURE},
 }
-ENTRY_TYPES = frozenset(BODY_MEMBERS_V1)
+# Version 3: the entries of interruptions, recovery and explanations; session_stop says what
+# the pipeline counted.
+BODY_MEMBERS_V3 = {
+    **BODY_MEMBERS_V2,
+    "session_stop": {**BODY_MEMBERS_V2["session_stop"], "pipeline": (dict, type(None))},
+    # a torn last line (a power cut mid-append) set aside: the line it names keeps its bytes
+    "repair": {"line": int, "size": int, "sha256": str},
+    # recording cut by a cause: battery, storage, fault (the running agent), power_loss, crash
+    # (found by the next start, which also seals what the dead run left)
+    "interruption": {"session_id": (str, type(None)), "cause": str, "detail": str},
+    # the window after a resume in which the officer states the reason (regulation art. 8)
+    "explanation": {"session_id": str, "interruption": str, "start": dict, "end": dict,
+                    "ended_by": str, "speech_ms": int, "spoke": bool},
+    # a warning given to the officer (battery or storage running low)
+    "warning": {"kind": str, "level": str, "detail": str},
+    # the supervisor gave up restarting the agent (the unit head must be told)
+    "unrecoverable": {"cause": str, "detail": str, "attempts": int},
+}
+BODY_MEMBERS = {1: BODY_MEMBERS_V1, 2: BODY_MEMBERS_V2, 3: BODY_MEMBERS_V3}
+ENTRY_TYPES = frozenset(BODY_MEMBERS_V3)
+
+
+# What the pipeline counts of a session's packets (kept in memory before version 3):
+#   late_packets             arrived after a later packet of another stream had gone to the muxer
+#   dropped_before_keyframe  video before the session's first keyframe (undecodable), and audio
+#                            before its first frame: not recorded
+PIPELINE_COUNTS = ("late_packets", "dropped_before_keyframe")
 
 
 # -- ledger entry bodies ------------------------------------------------------------------
@@ -54,10 +79,13 @@ def device_init(public_key_pem: str, agent_version: str) -> dict:
     return {"public_key": public_key_pem, "agent_version": agent_version}
 
 
-def agent_start(agent_version: str, pid: int, config_sha256: str, capture: dict | None) -> dict:
+def agent_start(agent_version: str, pid: int, config_sha256: str, capture: dict | None,
+                boot_id: str | None = None) -> dict:
     """capture: the sources the run records from (capture/body.py `capture_record`), or
-    None when none could be opened."""
-    return {"agent_version": agent_version, "pid": pid, "config_sha256": config_sha256, "capture": capture}
+    None when none could be opened. boot_id: the kernel's id of this boot — the next start
+    tells a crash (same boot) from a power loss (another boot) by it."""
+    body = {"agent_version": agent_version, "pid": pid, "config_sha256": config_sha256, "capture": capture}
+    return body if boot_id is None else {**body, "boot_id": boot_id}
 
 
 def agent_stop(reason: str) -> dict:
@@ -65,15 +93,20 @@ def agent_stop(reason: str) -> dict:
 
 
 def session_start(session_id: str, officer_id: str, cause: str, prerecord: dict,
-                  video: dict, audio: dict | None, capture: dict | None) -> dict:
-    return {"session_id": session_id, "officer_id": officer_id, "cause": cause,
+                  video: dict, audio: dict | None, capture: dict | None, resumes: dict | None = None) -> dict:
+    """resumes: {"session_id", "interruption": INDEX:SHA256} of the session an interruption
+    cut, when this one records on after it."""
+    body = {"session_id": session_id, "officer_id": officer_id, "cause": cause,
             "prerecord": prerecord, "video": video, "audio": audio, "capture": capture}
+    return body if resumes is None else {**body, "resumes": resumes}
 
 
 def session_stop(session_id: str, cause: str, segments: int, frames: int, duration_us: int,
-                 end: dict, marks: int) -> dict:
+                 end: dict, marks: int, pipeline: dict | None = None) -> dict:
+    """pipeline: what the pipeline counted of the session's packets (PIPELINE_COUNTS), or
+    None when unknown (a session a dead run left)."""
     return {"session_id": session_id, "cause": cause, "segments": segments, "frames": frames,
-            "duration_us": duration_us, "end": end, "marks": marks}
+            "duration_us": duration_us, "end": end, "marks": marks, "pipeline": pipeline}
 
 
 def segment(session_id: str, seq: int, path: str, file_sha256: str, file_size: int, manifest: str,
@@ -98,13 +131,42 @@ def stealth(enabled: bool, cause: str) -> dict:
     return {"enabled": enabled, "cause": cause}
 
 
+def repair(line: int, size: int, sha256: str) -> dict:
+    return {"line": line, "size": size, "sha256": sha256}
+
+
+def interruption(session_id: str | None, cause: str, detail: str, **facts) -> dict:
+    """facts: what is known of it — `last_recorded` (time stamp of the end of what was
+    sealed), `recovered` (segments sealed from what a dead run left), `lost` …"""
+    return {"session_id": session_id, "cause": cause, "detail": detail, **facts}
+
+
+def explanation(session_id: str, interruption_ref: str, start: dict, end: dict, ended_by: str,
+                speech_ms: int, spoke: bool) -> dict:
+    return {"session_id": session_id, "interruption": interruption_ref, "start": start, "end": end,
+            "ended_by": ended_by, "speech_ms": speech_ms, "spoke": spoke}
+
+
+def warning(kind: str, level: str, detail: str) -> dict:
+    return {"kind": kind, "level": level, "detail": detail}
+
+
+def unrecoverable(cause: str, detail: str, attempts: int) -> dict:
+    return {"cause": cause, "detail": detail, "attempts": attempts}
+
+
 # -- the segment manifest -------------------------------------------------------------------
 
 def manifest(*, device_id: str, officer_id: str, session_id: str, seq: int, file_name: str,
              layout: dict, start: dict, end: dict, video: dict, audio: dict | None,
-             prerecord: dict | None, notes: list) -> dict:
-    """The unsigned manifest; `layout` is evidence.bmff.hash_layout of the file."""
-    return {
+             prerecord: dict | None, notes: list, pipeline: dict | None = None,
+             recovered: dict | None = None) -> dict:
+    """The unsigned manifest; `layout` is evidence.bmff.hash_layout of the file.
+    pipeline (version 3): PIPELINE_COUNTS over this segment (segment 1 also counts what came
+    before it).
+    recovered (version 3): set when the segment was sealed after a crash or a power cut
+    (seal/recovery.py) — the cause, the file's size as found, and the torn bytes set aside."""
+    document = {
         "v": MANIFEST_VERSION,
         "type": MANIFEST_TYPE,
         "device_id": device_id,
@@ -123,3 +185,8 @@ def manifest(*, device_id: str, officer_id: str, session_id: str, seq: int, file
         "prerecord": prerecord,
         "notes": notes,
     }
+    if pipeline is not None:
+        document["pipeline"] = pipeline
+    if recovered is not None:
+        document["recovered"] = recovered
+    return document

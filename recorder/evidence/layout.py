@@ -6,6 +6,9 @@
   STORE/media/<session>/<seq>.mp4             sealed segment (read-only)
   STORE/media/<session>/<seq>.mp4.partial     segment being written (or cut by a crash)
   STORE/media/<session>/<seq>.manifest.json   signed manifest (read-only)
+  STORE/media/<session>/<name>.torn           bytes a cut left that could not be sealed, kept
+                                              as found (named by a manifest or an interruption)
+  STORE/media/.seal-ballast                   zeros: room to seal on a full disk (not evidence)
 """
 
 from pathlib import Path
@@ -15,6 +18,8 @@ PUBLIC_KEY_FILE = "device.pub"
 PARTIAL_SUFFIX = ".partial"
 MANIFEST_SUFFIX = ".manifest.json"
 SEGMENT_SUFFIX = ".mp4"
+TORN_SUFFIX = ".torn"
+BALLAST_NAME = ".seal-ballast"
 
 
 def segment_name(seq: int) -> str:

@@ -62,6 +62,23 @@ class LedgerText:
             yield number, line, parse_object(line)
 
 
+def last_entry(path, window: int = 1 << 16) -> dict | None:
+    """The last complete entry of a ledger file, from a read of its tail only (None when it
+    has none, or none in the last `window` bytes)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - window))
+            tail = f.read()
+    except OSError:
+        return None
+    for line in reversed(LedgerText.parse(tail).lines):
+        entry = parse_object(line)
+        if entry is not None:
+            return entry
+    return None
+
+
 def head_ref(index: int, sha256: str) -> str:
     return f"{index}:{sha256}"
 

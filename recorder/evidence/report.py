@@ -60,6 +60,14 @@ CODES = {
     "stray-ledger-file": (PROBLEM, "a file in ledger/ other than ledger.jsonl (a second ledger?)"),
     "bad-transition": (PROBLEM, "a transition not in the state table, or not from the mode the ledger was in"),
     "mark-outside-session": (PROBLEM, "a mark names a session that is not recording at that point"),
+    "bad-stop-cause": (PROBLEM, "a session_stop cause is neither a stop nor an interruption cause"),
+    "interruption-missing": (PROBLEM, "a session stopped with an interruption cause and no interruption entry names it"),
+    "interruption-mismatch": (PROBLEM, "an interruption entry disagrees with the session_stop it explains"),
+    "bad-resume": (PROBLEM, "a session_start resumes an interruption the ledger does not have (or one resumed)"),
+    "bad-explanation": (PROBLEM, "an explanation entry names an interruption its session does not resume"),
+    "torn-mismatch": (PROBLEM, "bytes set aside by recovery are missing, or differ from what was named"),
+    "unexplained-interruption": (WARNING, "an interruption of a recording with no explanation in which speech "
+                                          "was heard (regulation art. 8)"),
     "stray-file": (WARNING, "a file or folder the format does not list, where it cannot change the evidence"),
     "empty-folder": (WARNING, "an empty folder under media/ for a session no entry names"),
     "private-key-present": (WARNING, "the store holds a private key: whoever has this copy can sign as the device"),
@@ -201,6 +209,15 @@ def session_lines(s: dict) -> list[str]:
         lines.append(f"  mark {m['number']}: {where}, {wall_text(m['at'])} ({m['cause']})")
     for t in s["stealth"]:
         lines.append(f"  stealth {'on' if t['enabled'] else 'off'}: {wall_text(t['at'])} ({t['cause']})")
+    if s.get("resumes"):
+        lines.append(f"  resumes session {s['resumes'].get('session_id')} after its interruption")
+    cut = s.get("interruption")
+    if cut:
+        heard = [e for e in cut["explained"] if e["spoke"]]
+        said = ("explained (speech heard)" if heard else
+                "NOT EXPLAINED" + (" (no speech in the window)" if cut["explained"] else ""))
+        resumed = f"resumed by session {cut['resumed_by']}" if cut["resumed_by"] else "not resumed"
+        lines.append(f"  interrupted ({cut['cause']}, entry {cut['entry']}): {resumed}; {said}")
     return lines
 
 

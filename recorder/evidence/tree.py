@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from .layout import PARTIAL_SUFFIX, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
+from .layout import BALLAST_NAME, PARTIAL_SUFFIX, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
 
 KNOWN_TOP = {"device", "ledger", "media"}
 
@@ -60,7 +60,7 @@ def _check_file(relative: str, accounted: set[str], problem):
     parts = relative.split("/")
     top = parts[0]
     if top == "media":
-        if relative in accounted:
+        if relative in accounted or relative == f"media/{BALLAST_NAME}":
             return
         session = _session_of(relative)
         if relative.endswith(PARTIAL_SUFFIX):

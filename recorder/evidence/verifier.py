@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StoreError
-from .canonical import canonical_bytes
+from .canonical import canonical_bytes, sha256_hex
 from .documents import signature_valid
 from .entries import BODY_MEMBERS, ENTRY_MEMBERS, ENTRY_TYPES, LEDGER_VERSIONS
 from .files import NotRegular, read_regular, safe_relative
+from .interruptions import InterruptionCheck
 from .keys import device_id_for, load_public_key, pem_is_key
 from .layout import StoreLayout
 from .ledger import GENESIS_PREV, LedgerText, entry_hash, head_ref, parse_object
@@ -55,14 +56,8 @@ def verify_store(store_root: Path, public_key_path: Path | None = None, heads=()
     """Verify a store; raise StoreError only when verification cannot run at all.
     heads: trusted (index, sha256) pairs, e.g. from dock receipts (`INDEX:SHA256`)."""
     store = StoreLayout(Path(store_root))
-    _require_store(store)
-    if public_key_path is not None:
-        key, key_source = load_public_key(Path(public_key_path)), "given"
-    else:
-        store_key = store.public_key_path
-        if not store_key.is_file():
-            raise StoreError(f"no public key given and {store_key} does not exist")
-        key, key_source = load_public_key(store_key), "store"
+    require_store(store)
+    key, key_source = verifying_key(store, public_key_path)
     try:
         ledger = read_regular(store.ledger_path)
     except (OSError, NotRegular) as exc:
@@ -70,7 +65,16 @@ def verify_store(store_root: Path, public_key_path: Path | None = None, heads=()
     return _Verification(store, key, key_source, heads=list(heads)).run(ledger)
 
 
-def _require_store(store: StoreLayout) -> None:
+def verifying_key(store: StoreLayout, public_key_path: Path | None):
+    """(key, "given") from public_key_path, or (key, "store") from the store's device.pub."""
+    if public_key_path is not None:
+        return load_public_key(Path(public_key_path)), "given"
+    if not store.public_key_path.is_file():
+        raise StoreError(f"no public key given and {store.public_key_path} does not exist")
+    return load_public_key(store.public_key_path), "store"
+
+
+def require_store(store: StoreLayout) -> None:
     if not store.root.exists():
         raise StoreError(f"store {store.root} does not exist")
     if not store.root.is_dir():
@@ -140,6 +144,7 @@ class _Session:
     files: list = field(default_factory=list)  # (name, start_us, end_us)
     marks: list = field(default_factory=list)
     stealth: list = field(default_factory=list)
+    resumes: dict | None = None  # format 3: the interrupted session it records on after
 
 
 @dataclass
@@ -167,6 +172,8 @@ class _Verification:
     def __post_init__(self):
         self.device_id = device_id_for(self.key)
         self.segment_check = SegmentCheck(self.store, self.key, self.device_id, self.problem)
+        self.interruptions = InterruptionCheck(self.store, self.problem)
+        self.ref = ""  # INDEX:SHA256 of the entry being applied
 
     def problem(self, code, location, message, session_id=None):
         self.problems.append(Problem(code, location, message, session_id))
@@ -176,7 +183,8 @@ class _Verification:
         text = self.check_ledger(ledger)
         self.check_heads(text)
         self.check_unterminated_sessions()
-        check_tree(self.store, self.accounted, set(self.sessions), self.problem)
+        self.interruptions.finish(self.sessions)
+        check_tree(self.store, self.accounted | self.interruptions.accounted, set(self.sessions), self.problem)
         return self.report(text)
 
     def check_store_key(self):
@@ -201,8 +209,10 @@ class _Verification:
         if not data:
             self.problem("bad-genesis", "ledger line 1", "the ledger is empty: no device_init entry")
         chain = _ChainState()
+        set_aside = self.lines_set_aside(text)
         for number, line, entry in text.entries():
-            self.check_line(number, line, chain, entry)
+            if number not in set_aside:
+                self.check_line(number, line, chain, entry)
         if text.torn:
             number = len(text.lines) + 1
             self.problem(
@@ -213,6 +223,25 @@ class _Verification:
             if parse_object(text.torn) is not None:  # complete JSON: check what it says anyway
                 self.check_line(number, text.torn, chain, parse_object(text.torn))
         return text
+
+    def lines_set_aside(self, text: LedgerText) -> set[int]:
+        """Lines a power cut tore mid-append, which the next start ended with a newline and
+        named in a signed `repair` entry (right after, or after the device_init that followed a
+        torn first line): kept as found, they are not entries and the chain passes over them.
+        Nothing else is set aside."""
+        set_aside = set()
+        lines = text.lines
+        for number, line, entry in text.entries():
+            if not (isinstance(entry, dict) and entry.get("type") == "repair" and _signature_ok(self.key, entry)):
+                continue
+            body = entry.get("body") if isinstance(entry.get("body"), dict) else {}
+            named = body.get("line")
+            if not _is_type(named, int) or not 1 <= number - named <= 2:
+                continue
+            torn = lines[named - 1]
+            if body.get("size") == len(torn) and body.get("sha256") == sha256_hex(torn):
+                set_aside.add(named)
+        return set_aside
 
     def check_line(self, number: int, line: bytes, chain: _ChainState, entry: dict | None):
         location = _line_location(number, entry)
@@ -261,6 +290,7 @@ class _Verification:
                 f"{entry['type']} body: missing or mistyped member(s): {', '.join(bad_body)}",
             )
         elif trusted:
+            self.ref = head_ref(entry["index"], chain.previous_hash)
             self.apply(entry, location)
 
     def check_index(self, entry: dict, location: str, chain: _ChainState):
@@ -341,6 +371,8 @@ class _Verification:
             "transition": self.on_transition,
             "mark": self.on_mark,
             "stealth": self.on_stealth,
+            "interruption": lambda e, where: self.interruptions.interruption(e, where, self.ref),
+            "explanation": self.interruptions.explanation,
         }.get(entry["type"])
         if handler:
             handler(entry, location)
@@ -410,8 +442,10 @@ class _Verification:
         self.sessions[sid] = _Session(
             sid, body["officer_id"], location, entry["at"], body["cause"], video=video, audio=audio,
             prerecord_audio=bool(prerecord.get("audio")), capture=body.get("capture"),
+            resumes=body.get("resumes") if isinstance(body.get("resumes"), dict) else None,
         )
         self.recording = sid
+        self.interruptions.session_start(entry, location)
 
     def on_session_stop(self, entry: dict, location: str):
         body = entry["body"]
@@ -426,6 +460,7 @@ class _Verification:
             )
             return
         session.stop_at, session.stop_cause, session.stop_location = entry["at"], body["cause"], location
+        self.interruptions.session_stop(entry, location)
         if self.recording == sid:
             self.recording = None
         wrong_end = timestamp_problem(body["end"])
@@ -460,6 +495,8 @@ class _Verification:
         self.total_duration_us += body["duration_us"]
         media, manifest_path = self.segment_paths(body, location)
         manifest = self.segment_check.manifest(manifest_path, body, session, location) if manifest_path else None
+        if manifest is not None:
+            self.interruptions.torn_of_manifest(manifest, manifest_path, sid)
         if media:
             self.segment_check.media(media, body, manifest, location)
 
@@ -529,7 +566,8 @@ class _Verification:
             head_entry = f"{last.get('type')} at {at.get('wall', '?')}"
         return Report(
             problems=self.problems,
-            sessions=[_session_report(s, per_session.get(s.session_id, 0)) for s in self.sessions.values()],
+            sessions=[_session_report(s, per_session.get(s.session_id, 0), self.interruptions.summary(s.session_id))
+                      for s in self.sessions.values()],
             segments=self.segments,
             total_duration_us=self.total_duration_us,
             key_source=self.key_source,
@@ -542,7 +580,7 @@ class _Verification:
         )
 
 
-def _session_report(s: _Session, problems: int) -> dict:
+def _session_report(s: _Session, problems: int, interruption: dict | None) -> dict:
     press_us = s.start_at.get("mono_us", 0)
     prerecord_us = max(0, press_us - s.first_start_us) if s.first_start_us is not None else 0
     capture = s.capture if isinstance(s.capture, dict) else None
@@ -562,6 +600,8 @@ def _session_report(s: _Session, problems: int) -> dict:
         "sources": _sources_text(capture),
         "marks": [{**m, **_offset_in_files(s.files, m["at"])} for m in s.marks],
         "stealth": s.stealth,
+        "interruption": interruption,
+        "resumes": s.resumes,
         "problems": problems,
     }
 

@@ -101,7 +101,11 @@ MODES = {
     "recording": steady("red"),  # also tells the public they are being recorded
     "stopping": rhythm(["red"], 250, 250, loop=True),  # sealing: do not switch off
     "interrupted": rhythm(["amber"], 500, 500, loop=True),  # recording cut (battery, storage, ...)
-    "fault": steady("amber"),
+    # recording again after an interruption, the explanation window open: red as when
+    # recording (the public must see it), amber blinking beside it until the window ends
+    "resuming": Pattern((Step(500, frozenset({"red", "amber"})), Step(500, frozenset({"red"}))), loop=True),
+    # the supervisor gave up restarting: nothing is recorded until a technician sees it
+    "unrecoverable": steady("amber"),
 }
 
 TRILL = (50, 50) * 6  # six 50 ms pulses: nothing else feels like it
@@ -120,6 +124,8 @@ CUES = {
     "status": rhythm(BUZZ, 100, 150, 400),  # S L: alive and not recording (the LEDs show the mode)
     "warning": rhythm(BUZZ + ("amber",), 250, 150, 250, 150, 250),  # M M M with amber
     "error": rhythm(BUZZ + ("amber",), 1500),  # one very long, amber
+    # cannot continue (restarts gave up): two 2 s pulses with amber, nothing else this long
+    "unrecoverable": rhythm(BUZZ + ("amber",), 2000, 300, 2000),
     "stealth_on": rhythm(FEEL, 100, 100, 100, 100, 100),  # S S S felt only: nothing visible or audible
     "stealth_off": rhythm(BUZZ, 400, 150, 100),  # L S
 }
@@ -137,9 +143,12 @@ def describe(pattern: Pattern) -> str:
     if pattern.constant:
         on = pattern.steps[0].on if pattern.steps else frozenset()
         return "steady " + "+".join(o for o in OUTPUTS if o in on) if on else "all dark"
-    who = "+".join(o for o in OUTPUTS if o in pattern.controls)
-    timing = ", ".join(f"{'on' if step.on else 'off'} {step.ms}" for step in pattern.steps)
-    return f"{who}: {timing}" + (", repeat" if pattern.loop else "")
+    # outputs on through every step of a repeating pattern are steady (the resuming light)
+    always = frozenset.intersection(*(step.on for step in pattern.steps)) if pattern.loop else frozenset()
+    steady_part = ("steady " + "+".join(o for o in OUTPUTS if o in always) + "; ") if always else ""
+    who = "+".join(o for o in OUTPUTS if o in pattern.controls - always)
+    timing = ", ".join(f"{'on' if step.on - always else 'off'} {step.ms}" for step in pattern.steps)
+    return f"{steady_part}{who}: {timing}" + (", repeat" if pattern.loop else "")
 
 
 def table_rows() -> list[str]:

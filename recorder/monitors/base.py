@@ -21,7 +21,9 @@ from typing import NamedTuple
 
 # Kinds of event the state machine acts on.
 CAPTURE_FAILED = "capture-failed"  # a camera or microphone failed or vanished
-WRITE_FAILED = "write-failed"  # writing a segment failed (disk full, I/O error)
+CAPTURE_STALLED = "capture-stalled"  # no video frame for [recovery] stall_seconds
+WRITE_FAILED = "write-failed"  # writing a segment failed (an I/O error, an encoder or muxer exception)
+STORAGE_FULL = "storage-full"  # a write met a full disk (ENOSPC) despite the reserve
 SEAL_FAILED = "seal-failed"  # hashing, signing or the ledger failed
 # Battery (monitors/battery.py): the estimated recording time left fell to a warning level
 # (detail says which and how many minutes), or to the critical level (seal, interrupt, shut down).

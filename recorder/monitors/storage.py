@@ -21,8 +21,9 @@ back (the dock offloaded and freed some) restarts the measure.
                      and stops. Looks come faster as the floor nears (a quarter of the time
                      left, down to MIN_INTERVAL_S), so the floor is seen before it is
                      passed at any steady rate.
-  STORAGE_RECOVERED  after the floor: the free space is back above the reserve by
-                     `resume_minutes` (5) of recording.
+  STORAGE_RECOVERED  after the floor (or a write that met a full disk: disk_full()): the
+                     free space is back above the reserve by `resume_minutes` (5) of
+                     recording.
 **The reserve** (`[storage] reserve_mb`, 64 MiB) is never recorded into in normal
 operation: it is what lets the agent write the last fragment, close the segment, write its
 manifest and the ledger entries of the interruption after the floor, without ENOSPC (the
@@ -104,6 +105,15 @@ class StorageMonitor(Monitor):
             return self.interval_ns
         seconds_to_floor = max(self.free - self.reserve, 0) / self.rate
         return min(self.interval_ns, max(round(seconds_to_floor / 4 * NS), round(MIN_INTERVAL_S * NS)))
+
+    def disk_full(self, now_ns: int) -> None:
+        """The disk filled before the floor was seen (ENOSPC met by a write: another writer,
+        a burst): count it as the floor, so that STORAGE_RECOVERED follows once there is
+        room again, and look again at the next interval."""
+        if not self.floored:
+            self.floored = self.low_reported = True
+            self._samples.clear()
+            self._next_ns = now_ns + self.interval_ns
 
     # -- one look ---------------------------------------------------------------------------
     def look(self, now_ns: int) -> None:

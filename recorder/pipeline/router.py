@@ -49,12 +49,14 @@ class RecordingRouter(Output):
         self._inbox: deque = deque()  # appends and pops are atomic: no lock for a capture thread
         self._control_waiting = threading.Event()  # control requests wake the thread at once
         self._interleaver = Interleaver(self._route)
+        writer.late_packets = lambda: self._interleaver.late_packets
         self.session: Session | None = None  # the pipeline thread's view
         self._stop = None  # (timestamp_us, cause) once a stop is requested
         self.backlog_max = 0  # most items ever waiting in the queue (seen by the pipeline thread)
         self.backlog_limit = backlog_limit
         self._backlog_reported = False
         self.failure: BaseException | None = None
+        self.last_video_us: int | None = None  # timestamp of the newest video packet received
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="pipeline")
         self._thread.start()
@@ -68,6 +70,8 @@ class RecordingRouter(Output):
     def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
         # Only an append: no lock a capture thread could wait on, no thread woken.
         self._inbox.append(Packet(timestamp, bool(keyframe), bool(audio), frame))
+        if not audio:
+            self.last_video_us = timestamp  # for the capture monitor's stall check
 
     def _request(self, item):
         self._inbox.append(item)

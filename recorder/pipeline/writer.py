@@ -105,6 +105,8 @@ class SegmentWriter:
         self._press_gop: list | None = None  # held while the pre-record is written video only
         self._video_only = False
         self.dropped_before_keyframe = 0
+        self.late_packets = lambda: 0  # the interleaver's count (set by the router)
+        self._counted_at_session = self._counted_at_segment = (0, 0)
         self.stats = {"segments": 0, "frames": 0, "start_us": None, "end_us": None}
         self.sync_ns_max = 0  # longest fdatasync of a fragment (durable.py)
         self.sync_wait_ns_max = 0  # longest the writer waited for one
@@ -119,6 +121,7 @@ class SegmentWriter:
     def begin(self, session: Session):
         self.session, self._seq = session, 0
         self.stats = {"segments": 0, "frames": 0, "start_us": None, "end_us": None}
+        self._counted_at_session = self._counted_at_segment = self._counts()
         self._video_only = not session.prerecord_audio and True in self.templates
         self._press_gop = [] if self._video_only else None
 
@@ -130,13 +133,15 @@ class SegmentWriter:
         if self._open:
             self._close(self._open.last_video_us + self.frame_us)
         self.session = None
-        return self.stats
+        return {**self.stats, "pipeline": self._counted_since(self._counted_at_session)}
 
     def abort(self) -> dict:
         """Writing failed: give up the open segment without sealing it (its complete
         fragments are on disk as a `.partial`, for recovery) and end the session.
         Returns the totals of what was sealed."""
         seg, self._open = self._open, None
+        stats = {**self.stats, "open_seq": seg.seq if seg is not None else None,
+                 "pipeline": self._counted_since(self._counted_at_session)}
         if seg is not None:
             for close in (seg.container.close, lambda: seg.syncer.close(sync=False)):
                 try:
@@ -144,7 +149,14 @@ class SegmentWriter:
                 except Exception as exc:  # the disk that failed may fail again: keep going
                     log.warning("closing %s after a write failure: %s", seg.path.name, exc)
         self.session = None
-        return self.stats
+        return stats
+
+    def _counts(self) -> tuple[int, int]:
+        return self.late_packets(), self.dropped_before_keyframe
+
+    def _counted_since(self, mark: tuple[int, int]) -> dict:
+        late, dropped = self._counts()
+        return {"late_packets": late - mark[0], "dropped_before_keyframe": dropped - mark[1]}
 
     # -- packets ---------------------------------------------------------------------------
     def write(self, packet):
@@ -279,6 +291,8 @@ class SegmentWriter:
                 "span_us": max(0, session.press_us - seg.start_us),
                 "audio": session.prerecord_audio,
             }
+        pipeline = self._counted_since(self._counted_at_segment)
+        self._counted_at_segment = self._counts()
         return ClosedSegment(
             session_id=session.session_id,
             officer_id=session.officer_id,
@@ -296,6 +310,7 @@ class SegmentWriter:
             },
             audio=audio_info,
             prerecord=prerecord,
+            pipeline=pipeline,
         )
 
 

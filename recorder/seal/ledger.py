@@ -6,6 +6,7 @@ line is fsync'd. Nothing here (or anywhere in the agent) truncates, rewrites or
 deletes a line.
 """
 
+import errno
 import os
 import threading
 from pathlib import Path
@@ -13,8 +14,9 @@ from pathlib import Path
 from ..errors import StoreError
 from ..evidence.canonical import canonical_bytes, sha256_hex
 from ..evidence.documents import signed
+from ..evidence import entries
 from ..evidence.entries import LEDGER_VERSION
-from ..evidence.ledger import GENESIS_PREV, LedgerText
+from ..evidence.ledger import GENESIS_PREV, LedgerText, entry_hash, parse_object
 from .identity import DeviceIdentity
 
 
@@ -23,6 +25,7 @@ class Ledger:
         self.path = Path(path)
         self.identity = identity
         self._lock = threading.Lock()
+        self.torn: tuple[int, bytes] | None = None  # (line number, bytes) of a torn last line
         self.next_index, self.head = self._read_head()
         # After a failed or short write the file may end in a torn line: appending more
         # would glue an entry onto it. Stop; the verifier reports the torn line as found.
@@ -36,22 +39,45 @@ class Ledger:
         except OSError as exc:
             raise StoreError(f"cannot read ledger {self.path}: {exc.strerror}") from None
         if text.torn:
-            raise StoreError(
-                f"ledger {self.path} ends with an incomplete entry; "
-                "it is kept as found: verify and offload this store before recording again"
-            )
-        if not text.lines:
-            return 0, GENESIS_PREV
-        *_, (_, _, last) = text.entries()
-        if last is None or not isinstance(last.get("index"), int):
-            raise StoreError(f"ledger {self.path}: last entry is unreadable")
-        return last["index"] + 1, text.head
+            self.torn = (len(text.lines) + 1, text.torn)
+        for line in reversed(text.lines):  # the last complete entry (a line set aside is none)
+            entry = parse_object(line)
+            if isinstance(entry, dict) and isinstance(entry.get("index"), int) and entry.get("type"):
+                return entry["index"] + 1, entry_hash(line)
+        if text.lines:
+            raise StoreError(f"ledger {self.path}: no readable entry in {len(text.lines)} line(s)")
+        return 0, GENESIS_PREV
+
+    @property
+    def head_ref(self) -> str | None:
+        """The last entry as INDEX:SHA256 (None before the first)."""
+        return None if self.next_index == 0 else f"{self.next_index - 1}:{self.head}"
+
+    def set_aside_torn_line(self) -> dict | None:
+        """End a torn last line with a newline, durably; returns the `repair` body that must
+        be the next entry (None when there is nothing torn)."""
+        if self.torn is None:
+            return None
+        number, data = self.torn
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            if os.write(fd, b"\n") != 1:
+                raise OSError(28, "short write to ledger (storage full?)")
+            os.fsync(fd)
+        except OSError as exc:
+            raise StoreError(f"cannot set the ledger's torn line aside: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
+        self.torn = None
+        return entries.repair(number, len(data), sha256_hex(data))
 
     def append(self, entry_type: str, body: dict, at: dict) -> dict:
         """Sign, chain and durably append one entry; returns the entry."""
         with self._lock:
             if self.failed:
                 raise StoreError(f"ledger is closed after a failed write: {self.failed}")
+            if self.torn is not None:
+                raise StoreError("the ledger ends in a torn line: set it aside first")
             entry = signed(
                 self.identity,
                 {
@@ -67,11 +93,14 @@ class Ledger:
             line = canonical_bytes(entry)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
+                size = os.fstat(fd).st_size
                 written = os.write(fd, line + b"\n")
                 if written != len(line) + 1:
-                    raise OSError(28, "short write to ledger (storage full?)")
+                    raise OSError(errno.ENOSPC, "short write to ledger (storage full?)")
                 os.fsync(fd)
             except OSError as exc:
+                if exc.errno == errno.ENOSPC and os.fstat(fd).st_size == size:
+                    raise  # not a byte written: the ledger is intact, the entry may be tried again
                 self.failed = f"entry {self.next_index}: {exc.strerror or exc}"
                 raise StoreError(f"ledger write failed at {self.failed}") from None
             finally:

@@ -14,6 +14,8 @@ the encoder) and kept in `failure`; the sealer goes on with the jobs after it, s
 failed manifest write does not stop the session's stop entry from being tried.
 """
 
+import errno
+import json
 import logging
 import os
 import queue
@@ -49,12 +51,20 @@ class ClosedSegment:
     audio: dict | None
     prerecord: dict | None = None
     notes: list = field(default_factory=list)
+    pipeline: dict | None = None  # what the pipeline counted of its packets (entries.PIPELINE_COUNTS)
+    # Sealed after a crash or power cut (seal/recovery.py): the run that wrote it is gone, so
+    # its times come as stamps placed on the wall clock by its session's start, not from the
+    # current monotonic clock; `recovered` goes into the manifest as is.
+    start_stamp: dict | None = None
+    end_stamp: dict | None = None
+    recovered: dict | None = None
 
 
 class Sealer:
     def __init__(self, store: Store, identity: DeviceIdentity, ledger: Ledger, clock: Clock, on_error=None):
         self.store, self.identity, self.ledger, self.clock = store, identity, ledger, clock
         self.on_error = on_error  # on_error(exc), on the sealer thread, at once
+        self.make_room = None  # make_room(exc) -> bool: free space after ENOSPC (the ballast)
         self.failure: BaseException | None = None  # the first failure
         self.sealed_count = 0
         self.last_sealed: dict | None = None  # {"entry", "manifest"} of the latest segment
@@ -69,8 +79,10 @@ class Sealer:
     def seal(self, segment: ClosedSegment):
         self._queue.put(("segment", segment))
 
-    def record(self, entry_type: str, body: dict, at: dict):
-        self._queue.put(("entry", (entry_type, body, at)))
+    def record(self, entry_type: str, body: dict, at: dict, then=None):
+        """then(ref): called on the sealer's thread with the entry's INDEX:SHA256 once it is
+        in the ledger (an entry that a later one must name, e.g. an interruption)."""
+        self._queue.put(("entry", (entry_type, body, at, then)))
 
     def drain(self):
         """Block until every submitted job is done; re-raise the first failure."""
@@ -110,10 +122,16 @@ class Sealer:
                     return
                 kind, payload = job
                 if kind == "segment":
-                    self.last_sealed = self._seal_segment(payload)
+                    self.last_sealed = self._with_room(lambda: self._seal_segment(payload))
+                    self.sealed_count += 1
+                elif kind == "segment-finish":
+                    self.last_sealed = self._with_room(lambda: self._finish(payload, manifest_path(payload)))
                     self.sealed_count += 1
                 else:
-                    self.ledger.append(*payload)
+                    entry_type, body, at, then = payload
+                    self._with_room(lambda: self.ledger.append(entry_type, body, at))
+                    if then is not None:
+                        then(self.ledger.head_ref)
             except BaseException as exc:  # reported at once; evidence already sealed is untouched
                 self._failed(exc)
             finally:
@@ -129,8 +147,22 @@ class Sealer:
             except Exception:  # a listener's bug must not stop sealing
                 log.exception("sealer error listener failed")
 
+    def _with_room(self, job):
+        """Run a job; on a full disk, have the ballast's room given back (store/ballast.py)
+        and try it once more. make_room(exc) says whether it freed anything."""
+        try:
+            return job()
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC or self.make_room is None or not self.make_room(exc):
+                raise
+            log.warning("sealing met a full disk; trying again in the ballast's room")
+            return job()
+
     def _seal_segment(self, seg: ClosedSegment) -> dict:
         partial = partial_path(seg.final_path)
+        mpath = manifest_path(seg.final_path)
+        if mpath.exists():  # a second try (a full disk met after the manifest was written)
+            return self._finish(seg.final_path, mpath)
         layout = hash_layout(partial)
         manifest = signed(
             self.identity,
@@ -141,33 +173,46 @@ class Sealer:
                 seq=seg.seq,
                 file_name=seg.final_path.name,
                 layout=layout,
-                start=self.clock.stamp(seg.start_us * 1000),
-                end=self.clock.stamp(seg.end_us * 1000),
+                start=seg.start_stamp or self.clock.stamp(seg.start_us * 1000),
+                end=seg.end_stamp or self.clock.stamp(seg.end_us * 1000),
                 video=seg.video,
                 audio=seg.audio,
                 prerecord=seg.prerecord,
                 notes=seg.notes,
+                pipeline=seg.pipeline,
+                recovered=seg.recovered,
             ),
         )
-        manifest_bytes = canonical_bytes(manifest)
-        mpath = manifest_path(seg.final_path)
-        write_sealed_file(mpath, manifest_bytes)
-        os.chmod(partial, SEALED_MODE)
-        os.rename(partial, seg.final_path)
-        fsync_dir(seg.final_path.parent)
+        write_sealed_file(mpath, canonical_bytes(manifest))
+        return self._finish(seg.final_path, mpath)
+
+    def finish(self, final_path: Path):
+        """Finish a seal a crash cut short after its manifest was written (seal/recovery.py):
+        the rename, if it had not happened, and the ledger entry, from the manifest."""
+        self._queue.put(("segment-finish", final_path))
+
+    def _finish(self, final_path: Path, mpath: Path) -> dict:
+        """Steps 3 and 4, from the manifest on disk; each step done only if not done yet."""
+        manifest_bytes = mpath.read_bytes()
+        manifest = json.loads(manifest_bytes)
+        partial = partial_path(final_path)
+        if partial.exists():
+            os.chmod(partial, SEALED_MODE)
+            os.rename(partial, final_path)
+        fsync_dir(final_path.parent)
         entry = self.ledger.append(
             "segment",
             entries.segment(
-                session_id=seg.session_id,
-                seq=seg.seq,
-                path=self.store.relative(seg.final_path),
-                file_sha256=layout["file"]["sha256"],
-                file_size=layout["file"]["size"],
+                session_id=manifest["session_id"],
+                seq=manifest["seq"],
+                path=self.store.relative(final_path),
+                file_sha256=manifest["file"]["sha256"],
+                file_size=manifest["file"]["size"],
                 manifest=self.store.relative(mpath),
                 manifest_sha256=sha256_hex(manifest_bytes),
-                start_mono_us=seg.start_us,
-                end_mono_us=seg.end_us,
-                frames=seg.video["frames"],
+                start_mono_us=manifest["start"]["mono_us"],
+                end_mono_us=manifest["end"]["mono_us"],
+                frames=manifest["video"]["frames"],
             ),
             self.clock.stamp(),
         )

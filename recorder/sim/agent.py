@@ -4,6 +4,9 @@ history is kept on the agent's clock, shifts played from a script."""
 from ..clock import SimulatedClock, SystemClock
 from ..config import Config
 from ..agent.assembly import Agent
+from ..evidence.layout import StoreLayout
+from ..evidence.ledger import last_entry
+from ..seal.recovery import written_extent
 from .body import open_simulated_body
 from .doubles import ClockedMockFactory
 from .fingers import scripted
@@ -20,10 +23,11 @@ class SimulatedAgent(Agent):
     def __init__(self, config: Config, store_root, clock, pin_factory=None):
         super().__init__(config, store_root, clock, pin_factory or ClockedMockFactory(clock), open_simulated_body)
 
-    def play(self, timeline: Timeline) -> "SimulatedAgent":
+    def play(self, timeline: Timeline, origin_ns: int | None = None) -> "SimulatedAgent":
         """Run the shift the timeline describes (on a simulated clock, with the pipeline kept
-        in step with it)."""
-        self.run(scripted(timeline, in_step=isinstance(self.clock, SimulatedClock)))
+        in step with it); origin_ns: where the timeline's zero is (a restarted run's
+        predecessor's start), by default the body's start."""
+        self.run(scripted(timeline, in_step=isinstance(self.clock, SimulatedClock), origin_ns=origin_ns))
         return self
 
     def pin(self, name: str):
@@ -33,6 +37,24 @@ class SimulatedAgent(Agent):
         return self.pin_factory.pin(getattr(section, name))
 
 
-def run_simulated(config: Config, store_root, timeline: Timeline, fast: bool) -> SimulatedAgent:
-    clock = SimulatedClock() if fast else SystemClock()
-    return SimulatedAgent(config, store_root, clock).play(timeline)
+def continued_clock(store_root, after_s: float = 1.0) -> SimulatedClock:
+    """A simulated clock that goes on `after_s` after the store's last ledger entry (its
+    monotonic and wall time), as a device's clocks go on after a restart; a fresh clock for
+    a store without one. Successive fast runs on one store never run time backwards."""
+    layout = StoreLayout(store_root)
+    last = last_entry(layout.ledger_path)
+    at = last.get("at") if last is not None else None
+    if not isinstance(at, dict) or not isinstance(at.get("mono_us"), int) or not isinstance(at.get("wall_us"), int):
+        return SimulatedClock()
+    # A run that died recorded on after its last entry: what its unsealed files hold counts too.
+    extents = [written_extent(path) for path in layout.media_dir.glob("*/*.mp4.partial")]
+    mono_us = max([at["mono_us"]] + [end for _, end in filter(None, extents)])
+    wall_us = at["wall_us"] + mono_us - at["mono_us"]
+    gap_ns = round(after_s * 1e9)
+    return SimulatedClock(start_wall_ns=wall_us * 1000 + gap_ns, start_monotonic_ns=mono_us * 1000 + gap_ns)
+
+
+def run_simulated(config: Config, store_root, timeline: Timeline, fast: bool, origin_ns: int | None = None,
+                  after_s: float = 1.0) -> SimulatedAgent:
+    clock = continued_clock(store_root, after_s) if fast else SystemClock()
+    return SimulatedAgent(config, store_root, clock).play(timeline, origin_ns)

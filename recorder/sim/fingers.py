@@ -59,16 +59,20 @@ class PipelineInStep:
         self.router.wait_idle()
 
 
-def scripted(timeline: Timeline, in_step: bool = False):
-    """What Agent.run(drive=...) takes: the timeline played from the body's origin,
-    and the run ending where the timeline ends. in_step: keep the pipeline in step
-    with a simulated clock (PipelineInStep)."""
+def scripted(timeline: Timeline, in_step: bool = False, origin_ns: int | None = None):
+    """What Agent.run(drive=...) takes: the timeline played from the body's origin (or from
+    origin_ns: a restarted run goes on with the script its predecessor was playing, and
+    what was due before it started is not played again), the run ending where the
+    timeline ends. in_step: keep the pipeline in step with a simulated clock (PipelineInStep)."""
 
     def drive(agent):
-        origin = agent.body.origin_ns
+        origin = agent.body.origin_ns if origin_ns is None else origin_ns
+        # a restarted run does not play again what was due before it started
+        now = agent.clock.monotonic_ns() if origin_ns is not None else origin
+        due = [change for change in timeline.pins if origin + change.at_ns >= now]
         players = [
-            ScriptedFingers(timeline.pins, agent.controls, origin, agent.config.buttons.pull_up),
-            ScriptedCommands(timeline.commands, agent.machine, origin),
+            ScriptedFingers(due, agent.controls, origin, agent.config.buttons.pull_up),
+            ScriptedCommands([c for c in timeline.commands if origin + c.at_ns >= now], agent.machine, origin),
         ]
         if in_step:
             players.insert(0, PipelineInStep(agent.recorder.router))

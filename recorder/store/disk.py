@@ -48,17 +48,35 @@ def write_sealed_file(path: Path, data: bytes) -> None:
 
     The bytes go to `<name>.partial` first and take the final name only once complete and
     on disk, so a write cut short (a full disk, a power cut) never leaves a file under a
-    sealed name: it leaves a `.partial`, which the verifier reports and recovery finishes."""
+    sealed name: it leaves a `.partial`, which the verifier reports and recovery finishes.
+    A `.partial` left by an earlier attempt at the same bytes (a full disk, then room made)
+    is completed; one holding anything else is refused."""
     if path.exists():
         raise FileExistsError(f"{path} exists: a sealed file is never replaced")
     partial = partial_path(path)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SEALED_MODE)
     try:
-        view = memoryview(data)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # read-only once whole
+        done = 0
+    except FileExistsError:
+        done = _earlier_attempt(partial, data)
+        fd = os.open(partial, os.O_WRONLY)
+    try:
+        view = memoryview(data)[done:]
+        offset = done
         while view:
-            written = os.write(fd, view)
-            view = view[written:]
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+        os.fchmod(fd, SEALED_MODE)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(partial, path)  # the directory is fsync'd by the caller, with the segment's rename
+
+
+def _earlier_attempt(partial: Path, data: bytes) -> int:
+    """Bytes of `data` an earlier, failed write already put in `partial`."""
+    with open(partial, "rb") as f:
+        found = f.read(len(data) + 1)
+    if not data.startswith(found):
+        raise FileExistsError(f"{partial} exists with other content: it is kept as found")
+    return len(found)

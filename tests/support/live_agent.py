@@ -7,8 +7,9 @@ started and stopped by command at set times.
 
 make_sources(config, device_id) -> (camera, microphone). `during(run)` runs right after
 the start; `at` runs actions later on the loop's thread. A lost source ends the run as
-on the device (session closed with cause capture-failed); its CaptureError is kept in
-run.error.
+on the device (an interruption: the session sealed with cause `fault`, the run ended for a
+restart): its RestartRequired (or the CaptureError of a source that never opened) is kept
+in run.error.
 """
 
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from recorder.agent.assembly import Agent
 from recorder.capture.live import LiveBody
 from recorder.clock import SystemClock
-from recorder.errors import CaptureError
+from recorder.errors import CaptureError, RestartRequired
 from recorder.sim.doubles import ClockedMockFactory
 from recorder.sim.fingers import ScriptedCommands
 from recorder.sim.script import Command
@@ -27,7 +28,7 @@ class LiveRun:
     agent: Agent
     clock: SystemClock
     start_ns: int = 0
-    error: CaptureError | None = None
+    error: CaptureError | RestartRequired | None = None
     marks: dict = field(default_factory=dict)  # name -> monotonic ns, for the test's own events
 
     @property
@@ -80,6 +81,6 @@ def record_live(config, store, make_sources, prerecord_s=0.3, record_s=3.0, duri
 
     try:
         agent.run(drive)
-    except CaptureError as exc:
+    except (CaptureError, RestartRequired) as exc:
         run.error = exc
     return run

@@ -25,6 +25,7 @@ def main(backend: str, store: str, result: str) -> None:
     session = run.sessions[-1]
     Path(result).write_text(json.dumps({
         "error": None if run.error is None else str(run.error),
+        "exit_code": getattr(run.error, "exit_code", None),
         "cause": session["cause"], "end_mono_us": session["end"]["mono_us"],
     }))
 

@@ -146,7 +146,7 @@ def record(args) -> int:
     Path(args.report).write_text(json.dumps(report))
     if error:
         print(f"recorder: {error}", file=sys.stderr)
-    return 2 if error else 0
+    return getattr(run.error, "exit_code", 2) if error else 0  # as `recorder run --once` exits
 
 
 def baseline(args) -> int:

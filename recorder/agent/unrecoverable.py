@@ -1,0 +1,65 @@
+"""Giving up: the `unrecoverable` ledger entry and the "cannot continue" cue.
+
+When restarts after faults keep failing (the supervisor counts them: recorder/supervisor.py
+for `recorder run --simulate` and `--supervise`, systemd's start limit on the device, whose
+OnFailure= unit runs `recorder unrecoverable`), the device cannot record, and the unit head
+must be told at once (regulation art. 8). The entry says so in the evidence, the next start
+and `recorder report` show it, and the officer feels and sees it: two 2 s pulses with amber,
+then amber steady for as long as the process holds the pins.
+"""
+
+import signal
+import threading
+
+from .. import __version__
+from ..evidence import entries
+from ..io.indicators import Indicators
+from ..io.patterns import CUES
+from ..evidence.keys import public_key_pem
+from ..seal.identity import DeviceIdentity
+from ..seal.ledger import Ledger
+from ..store.disk import Store
+
+CUE_OUTPUTS = ("green", "red", "amber", "buzzer", "vibration")
+
+
+def record_unrecoverable(store_root, clock, cause: str, detail: str, attempts: int) -> str:
+    """Append the entry (setting a torn last line aside first, as every start does);
+    returns its INDEX:SHA256."""
+    store = Store(store_root).prepare()
+    identity = DeviceIdentity.load_or_create(store.device_dir)
+    ledger = Ledger(store.ledger_path, identity)
+    repair = ledger.set_aside_torn_line()
+    if ledger.next_index == 0:
+        ledger.append("device_init", entries.device_init(public_key_pem(identity.public_key).decode("ascii"),
+                                                         __version__), clock.stamp())
+    if repair is not None:
+        ledger.append("repair", repair, clock.stamp())
+    ledger.append("unrecoverable", entries.unrecoverable(cause, detail, attempts), clock.stamp())
+    return ledger.head_ref
+
+
+def play_unrecoverable(config, clock, pin_factory, hold: bool = False):
+    """The cue, then amber steady: until the process is stopped (hold), or to the cue's end."""
+    cues = config.cues
+    indicators = Indicators({name: getattr(cues, name) or None for name in CUE_OUTPUTS}, clock,
+                            pin_factory=pin_factory, active_high={name: cues.active_high for name in CUE_OUTPUTS},
+                            stealth_vibration=cues.stealth_vibration)
+    stop = threading.Event()
+    previous = {}
+    if hold and threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        indicators.show("unrecoverable")
+        indicators.cue("unrecoverable")
+        end = clock.monotonic_ns() + CUES["unrecoverable"].duration_ns
+        while not stop.is_set() and (hold or clock.monotonic_ns() < end):
+            due = indicators.next_deadline_ns()
+            clock.sleep_until(min(d for d in (due, end, clock.monotonic_ns() + 200_000_000) if d is not None)
+                              if not hold else min(due or end, clock.monotonic_ns() + 200_000_000))
+            indicators.tick()
+        return indicators
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        indicators.close()

@@ -1,0 +1,177 @@
+"""The supervisor's report (`recorder report`): per shift, what was recorded and what cut it.
+
+Regulation art. 8: interruptions of recording are explained by the officer on resuming,
+and the unit head learns at once of a device that cannot continue. This report gives a
+supervisor, per shift: hours recorded; every interruption with its cause, when recording
+stopped and resumed, how long it was cut, the frames known lost; whether an explanation
+window followed and whether speech was heard in it; the `unrecoverable` events; the
+warnings the officer was given (battery, storage).
+
+A *shift* is a run of agent starts with no gap of `gap_hours` (default 4) between the end
+of one and the start of the next: a body camera is docked or switched off between shifts.
+The report reads the ledger only, and uses only entries whose signature verifies with the
+device key (given, or the store's own); it does not hash the media — `recorder verify`
+does that.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .documents import signature_valid
+from .history import History
+from .layout import StoreLayout
+from .ledger import LedgerText
+from .files import read_regular
+from .verifier import require_store, verifying_key
+
+DEFAULT_GAP_HOURS = 4
+
+
+@dataclass
+class Shift:
+    runs: list = field(default_factory=list)  # RunHistory
+    start_us: int = 0  # wall time of its first entry
+    end_us: int = 0  # of its last
+
+
+def shift_report(store_root, public_key_path: Path | None = None, gap_hours: float = DEFAULT_GAP_HOURS) -> dict:
+    store = StoreLayout(Path(store_root))
+    require_store(store)
+    key, key_source = verifying_key(store, public_key_path)
+    text = LedgerText.parse(read_regular(store.ledger_path))
+    rejected = []
+
+    def trusted(entry: dict) -> bool:
+        if signature_valid(key, entry):
+            return True
+        rejected.append(entry.get("index"))
+        return False
+
+    history = History.read(text, accept=trusted)
+    shifts = _shifts(history, gap_hours * 3600 * 1_000_000)
+    return {
+        "store": str(store.root),
+        "key_source": key_source,
+        "entries": len(text.lines),
+        "untrusted_entries": rejected,  # signature does not verify: left out of the report
+        "shifts": [_shift(history, shift) for shift in shifts],
+        "unrecoverable": [_unrecoverable(e) for e in history.unrecoverable],
+    }
+
+
+def _shifts(history: History, gap_us: int) -> list[Shift]:
+    shifts: list[Shift] = []
+    for run in history.runs:
+        start = run.start["at"]["wall_us"]
+        end = (run.last or run.start)["at"]["wall_us"]
+        if not shifts or start - shifts[-1].end_us > gap_us:
+            shifts.append(Shift(start_us=start, end_us=end))
+        shifts[-1].runs.append(run)
+        shifts[-1].end_us = max(shifts[-1].end_us, end)
+    return shifts
+
+
+def _in(shift: Shift, wall_us: int) -> bool:
+    return shift.start_us <= wall_us <= shift.end_us
+
+
+def _shift(history: History, shift: Shift) -> dict:
+    runs = {id(run) for run in shift.runs}
+    sessions = [s for s in history.sessions.values() if id(history.runs[s.run]) in runs]
+    recorded_us = sum(s.stop["body"]["duration_us"] for s in sessions if s.stop is not None)
+    interruptions = [_interruption(history, ref, entry) for ref, entry in history.interruptions
+                     if _belongs(history, entry, sessions, shift)]
+    return {
+        "start": _wall(shift.start_us),
+        "end": _wall(shift.end_us),
+        "runs": len(shift.runs),
+        "sessions": len(sessions),
+        "recorded_s": round(recorded_us / 1e6, 1),
+        "recorded_hours": round(recorded_us / 3.6e9, 3),
+        "interruptions": interruptions,
+        "unexplained": sum(1 for i in interruptions if i["session_id"] and not i["explained"]),
+        "warnings": [{"at": e["at"]["wall"], "kind": e["body"]["kind"], "level": e["body"]["level"],
+                      "detail": e["body"]["detail"]} for e in history.warnings if _in(shift, e["at"]["wall_us"])],
+        "unrecoverable": [_unrecoverable(e) for e in history.unrecoverable if _in(shift, e["at"]["wall_us"])],
+    }
+
+
+def _belongs(history: History, entry: dict, sessions: list, shift: Shift) -> bool:
+    sid = entry["body"].get("session_id")
+    if sid is not None and sid in history.sessions:
+        return history.sessions[sid] in sessions
+    return _in(shift, entry["at"]["wall_us"])
+
+
+def _interruption(history: History, ref: str, entry: dict) -> dict:
+    body = entry["body"]
+    sid = body.get("session_id")
+    cut = history.sessions.get(sid) if sid else None
+    stopped = body.get("last_recorded") or (cut.stop["body"]["end"] if cut is not None and cut.stop else entry["at"])
+    resumed_by = history.sessions.get(cut.resumed_by) if cut is not None and cut.resumed_by else None
+    resumed = resumed_by.start["at"] if resumed_by is not None else None
+    explanations = [e for e in history.explanations if e["body"]["interruption"] == ref]
+    spoke = any(e["body"]["spoke"] for e in explanations)
+    lost = body.get("frames_lost_at_least")
+    recovered = body.get("recovered") or []
+    torn = [r.get("torn_frames") for r in recovered if isinstance(r, dict) and r.get("torn_frames") is not None]
+    if lost is None and torn:
+        lost = sum(torn)
+    return {
+        "entry": ref,
+        "cause": body["cause"],
+        "detail": body["detail"],
+        "session_id": sid,
+        "stopped": stopped["wall"],
+        "resumed": resumed["wall"] if resumed else None,
+        "length_s": round((resumed["wall_us"] - stopped["wall_us"]) / 1e6, 1) if resumed else None,
+        "frames_lost": lost,  # known lower bound (torn fragments); None: none known
+        "recovered_segments": len(recovered),
+        "resumed_by": cut.resumed_by if cut is not None else None,
+        "explanation": bool(explanations),
+        "speech_s": round(max((e["body"]["speech_ms"] for e in explanations), default=0) / 1000, 1),
+        "explained": spoke,
+    }
+
+
+def _unrecoverable(entry: dict) -> dict:
+    body = entry["body"]
+    return {"at": entry["at"]["wall"], "cause": body["cause"], "detail": body["detail"], "attempts": body["attempts"]}
+
+
+def _wall(wall_us: int) -> str:
+    from ..clock import iso_utc
+
+    return iso_utc(wall_us * 1000)
+
+
+def report_text(report: dict) -> str:
+    """The report as a supervisor reads it."""
+    lines = [f"store: {report['store']}", f"ledger: {report['entries']} entries"]
+    if report["untrusted_entries"]:
+        lines.append(f"WARNING: {len(report['untrusted_entries'])} entries whose signature does not verify were "
+                     "left out: run `recorder verify`")
+    for number, shift in enumerate(report["shifts"], start=1):
+        lines.append(f"shift {number}: {shift['start']} – {shift['end']}: {shift['recorded_hours']:.2f} h recorded "
+                     f"in {shift['sessions']} session(s), {shift['runs']} agent run(s)")
+        for cut in shift["interruptions"]:
+            resumed = f"resumed {cut['resumed']} after {cut['length_s']} s" if cut["resumed"] else "not resumed"
+            lost = f"{cut['frames_lost']} frame(s) known lost" if cut["frames_lost"] else "no frame known lost"
+            if cut["session_id"] is None:
+                said = "nothing was recording"
+            elif not cut["explanation"]:
+                said = "NO EXPLANATION WINDOW"
+            elif cut["explained"]:
+                said = f"explained ({cut['speech_s']} s of speech)"
+            else:
+                said = "NOT EXPLAINED (no speech in the window)"
+            lines.append(f"  interruption ({cut['cause']}): stopped {cut['stopped']}, {resumed}; {lost}; {said}")
+        for warning in shift["warnings"]:
+            lines.append(f"  warning ({warning['kind']}, {warning['level']}) {warning['at']}: {warning['detail']}")
+        for event in shift["unrecoverable"]:
+            lines.append(f"  UNRECOVERABLE {event['at']}: {event['detail']} — tell the unit head")
+        if shift["unexplained"]:
+            lines.append(f"  {shift['unexplained']} interruption(s) without an explanation")
+    if not report["shifts"]:
+        lines.append("no agent runs in this ledger")
+    return "\n".join(lines)
