@@ -19,6 +19,7 @@ from .settings import (  # noqa: F401  (the package's public names)
     PrerecordConfig,
     SegmentConfig,
     VideoConfig,
+    VoiceConfig,
     config_from_dict,
     load_config,
 )

@@ -101,6 +101,15 @@ class OsdConfig:
 
 
 @dataclass(frozen=True)
+class VoiceConfig:
+    """The spoken prompt when recording resumes after an interruption (docs/VOICE.md)."""
+
+    language: str = "zh-CN"  # zh-CN | en: the prompts' language
+    output: str = ""  # audio output: "" = no speaker (cues only), "default", a PortAudio device name or index
+    explanation_seconds: int = 30  # after the prompt: the officer's explanation window (a MARK ends it early)
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
@@ -111,6 +120,7 @@ class Config:
     cues: CuesConfig = field(default_factory=CuesConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     osd: OsdConfig = field(default_factory=OsdConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -137,6 +147,8 @@ LIMITS = {
     ("cues", "reminder_seconds"): (0, 3600),
     ("capture", "camera"): {"auto", "picamera2", "opencv", "synthetic"},
     ("capture", "microphone"): {"auto", "sounddevice", "pyaudio", "synthetic"},
+    ("voice", "language"): {"zh-CN", "en"},  # the languages of recorder/voice/prompts.toml
+    ("voice", "explanation_seconds"): (5, 300),
 }
 
 # Settings that name a GPIO pin: an int or a pin name, checked against the header.
@@ -212,6 +224,8 @@ def config_from_dict(data: dict) -> Config:
         raise ConfigError("capture.microphone_device is not used with capture.microphone = synthetic")
     if not config.audio.enabled and capture.microphone not in ("auto", "synthetic"):
         raise ConfigError(f"capture.microphone = {capture.microphone!r} needs audio.enabled = true")
+    if config.voice.output != config.voice.output.strip():
+        raise ConfigError(f"voice.output = {config.voice.output!r} has spaces around the device name")
     return config
 
 
