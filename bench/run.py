@@ -19,6 +19,9 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
     pipeline without the watermark, at 720p and 1080p; the burn alone per frame.
  microphone (bench/microphone.py): sounddevice on a PulseAudio null sink, a click every
     5 s; where each click lands on the monotonic clock, its drift against one frame.
+ voice (bench/voice.py): the speech detector's CPU per second of audio against real time;
+    a voice prompt played through PortAudio into a PulseAudio null sink, from play() to its
+    first sample in the microphone's recording, against paplay of the same file.
 
 Exit status 0 when the benchmark ran, even if a target is missed (MISSED is printed);
 non-zero when the benchmark itself failed.
@@ -44,6 +47,7 @@ import picamera2_long
 import responsiveness
 import ring_memory
 import seal_path
+import voice
 from recorder.config import Config
 from sample import Sample
 
@@ -158,6 +162,8 @@ def main() -> int:
     parser.add_argument("--hold", type=int, default=1, help="outputframe hold-time run (90 s); 0 skips it")
     parser.add_argument("--osd-frames", type=int, default=150, help="frames per OSD run; 0 skips it")
     parser.add_argument("--mic-seconds", type=float, default=60, help="microphone run; 0 skips it")
+    parser.add_argument("--vad-seconds", type=float, default=60, help="audio fed to the speech detector; 0 skips it")
+    parser.add_argument("--prompts", type=int, default=14, help="voice prompts played (prompt path); 0 skips it")
     parser.add_argument("--picamera2-seconds", type=float, default=picamera2_long.bench_seconds(),
                         help="picamera2 long run (default 600, or PICAMERA2_BENCH_SECONDS); 0 skips it")
     args = parser.parse_args()
@@ -215,6 +221,7 @@ def main() -> int:
         frame_ms = 1000 / config.video.fps
         rows.append(("mic: click placement drift, first to last", abs(mic["delay_drift_ms"]), frame_ms, "ms", 1.0))
         rows.append(("mic: click placement spread (paplay incl.)", mic["delay_spread_ms"], frame_ms, "ms", None))
+    rows += voice.rows(args.vad_seconds, args.prompts)  # VAD CPU against real time; prompt latency against paplay
     if args.picamera2_seconds > 0:  # the longest: 10 min of picamera2 on the virtual camera
         rows += picamera2_long.run(args.picamera2_seconds)
     print(f"\n{'measurement':<44} {'ours':>12} {'baseline':>12} {'ratio':>6}  target")
@@ -233,6 +240,8 @@ def main() -> int:
     print("durable: seal path wall time per recorded hour with an fdatasync per fragment, against without;")
     print("  fdatasync max against one GOP (the time before the next fragment completes)")
     print("verify: wall time of verify_store against sha256sum of the same files; target <= 1.0")
+    print("voice: VAD CPU per second of audio against real time (1000 ms per s); play() -> prompt recorded")
+    print("  against paplay of the same file; budget 300 ms; play()'s start against where it was recorded, vs one frame")
     print("hold: outputframe calls timed by the caller, against the longest work the pipeline thread did")
     print("  for a press or a boundary (what an inline router would have held the camera for); budget 1 ms")
     return 0

@@ -24,6 +24,8 @@ from ..monitors.capture import CaptureMonitor
 from ..monitors.pipeline import PipelineMonitor
 from ..monitors.storage import StorageMonitor
 from ..power import open_power
+from ..voice.output import open_player
+from .explaining import Explainer
 from .loop import RunLoop, finish
 from .recording import SessionRecorder
 from .state import StateMachine
@@ -125,6 +127,7 @@ class Agent:
                 raise
             self.recorder.agent_started(self.body.capture_record())
             self.announce(self.body.description)
+            self.machine.explainer = self._explainer()
             resume = self.recorder.recover()
             self.machine.booted(self.body.origin_ns, resume=resume)
             capture_monitor = CaptureMonitor(self.body, lambda: self.recorder.router.last_video_us,
@@ -161,6 +164,17 @@ class Agent:
         if self.config.storage.reserve_mb:
             monitors.append(StorageMonitor.from_config(self.recorder.store.root, self.config))
         return monitors
+
+    def _explainer(self) -> Explainer:
+        """The voice of a resume: the body's own speaker where it has one (the simulated body
+        mixes prompts into its microphone), else the one `voice.output` names."""
+        voice = self.config.voice
+        speaker = getattr(self.body, "speaker", None)
+        player = speaker() if speaker is not None else open_player(voice, self.clock)
+        self.announce(f"voice prompts: {player.description} ({voice.language})")
+        explainer = Explainer(player, self.body, voice.language, voice.explanation_seconds, self.clock)
+        self._resources.callback(explainer.close)
+        return explainer
 
     def _watch_for_space(self, monitors: list):
         """A write that met a full disk counts as the storage floor for the storage monitor,

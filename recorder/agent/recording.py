@@ -100,7 +100,7 @@ class SessionRecorder:
     def recover(self) -> dict | None:
         """After agent_start: seal and close what a dead run left, with an interruption entry
         for each session it cut, and return the interrupted session to resume after, if any
-        ({"session_id", "interruption": INDEX:SHA256, "cause"}): the latest session, when an
+        ({"session_id", "interruption": INDEX:SHA256, "cause", "detail"}): the latest session, when an
         interruption cut it and nothing has recorded on after it."""
         self.sealer.drain()  # the ledger as it stands: everything of this run so far is in it
         history = History.read(LedgerText.parse(self.ledger.path.read_bytes()))
@@ -108,7 +108,7 @@ class SessionRecorder:
         resume = None
         if latest is not None:
             resume = {"session_id": latest.session_id, "interruption": latest.interruption_ref,
-                      "cause": latest.interruption["body"]["cause"]}
+                      "cause": latest.interruption["body"]["cause"], "detail": latest.interruption["body"]["detail"]}
         now = self.clock.stamp()
         for cut in recover_open_sessions(self.store, self.sealer, history, boot_id(), now):
             refs: list = []
@@ -116,7 +116,8 @@ class SessionRecorder:
                                entries.interruption(cut.session.session_id, cut.cause, cut.detail, **cut.facts()),
                                now, then=refs.append)
             self.sealer.drain()
-            resume = {"session_id": cut.session.session_id, "interruption": refs[0], "cause": cut.cause}
+            resume = {"session_id": cut.session.session_id, "interruption": refs[0], "cause": cut.cause,
+                      "detail": cut.detail}
             log.warning("recovered session %s (%s): %s", cut.session.session_id, cut.cause, cut.detail)
         return resume
 

@@ -192,7 +192,8 @@ class StateMachine:
         self.recorder.storage_recovered()
         self.interruption = None
         if cut.session_id is not None and self.resume_enabled:
-            self._resume({"session_id": cut.session_id, "interruption": cut.ref, "cause": cut.cause}, at_ns)
+            self._resume({"session_id": cut.session_id, "interruption": cut.ref, "cause": cut.cause,
+                          "detail": cut.detail}, at_ns)
         else:
             self._enter(READY, "storage-recovered", at_ns)
 
@@ -202,7 +203,7 @@ class StateMachine:
         self.session_id = self.recorder.start_recording("resume", at_ns, resumes=resume)
         self.indicators.cue("start", at_ns)
         if self.explainer is not None:
-            self.explainer.begin(resume["cause"], at_ns)
+            self.explainer.begin(resume["cause"], at_ns, resume.get("detail"))
 
     def _end_explanation(self, ended_by: str, at_ns: int):
         """Close the explanation window (a MARK, its time up, a stop, an interruption)."""

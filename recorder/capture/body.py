@@ -9,6 +9,9 @@ interface, so the agent, its loop and its monitors drive either the same way:
                      frame and sample due by t; a live body, whose sources run on their
                      own threads, just waits for t. Never raises for a source failure:
   failure            the first CaptureError of any source (a monitor reports it), or None
+  add_listener(cb)   cb(samples float32 mono, first_sample_ns, rate) for every block the
+                     microphone captures, placed on the monotonic clock as recorded
+                     (capture/listeners.py); False when there is no microphone to hear
   capture_record()   what made the pictures and the sound, for the evidence:
                      {"simulated": bool, "camera": {kind, …, why}, "microphone": {…} | None}
   close()            stop capturing and deliver everything captured to the outputs;
@@ -32,6 +35,12 @@ class Body:
     @property
     def failure(self) -> CaptureError | None:
         return None
+
+    def add_listener(self, callback) -> bool:
+        return False
+
+    def remove_listener(self, callback) -> None:
+        pass
 
     def capture_record(self) -> dict:
         raise NotImplementedError

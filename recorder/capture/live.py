@@ -53,6 +53,17 @@ class LiveBody(Body):
     def failure(self) -> CaptureError | None:
         return next((s.failure for s in self.sources if s.failure is not None), None)
 
+    def add_listener(self, callback) -> bool:
+        """A tap on the microphone's samples (capture/listeners.py), if it has one."""
+        if self.microphone is None or not hasattr(self.microphone, "add_listener"):
+            return False
+        self.microphone.add_listener(callback)
+        return True
+
+    def remove_listener(self, callback) -> None:
+        if self.microphone is not None and hasattr(self.microphone, "remove_listener"):
+            self.microphone.remove_listener(callback)
+
     def advance_to(self, until_ns: int) -> None:
         self.clock.sleep_until(until_ns)
 

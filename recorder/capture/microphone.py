@@ -21,6 +21,7 @@ import numpy as np
 from ..config import AudioConfig
 from .audio_clock import ClockMapper
 from .encoders import AudioEncoder
+from .listeners import SampleListeners
 from .sources import CaptureSource
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,15 @@ class Microphone(CaptureSource):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.encoder: AudioEncoder | None = None
+        self.listeners = SampleListeners()
+
+    def add_listener(self, callback) -> None:
+        """callback(samples float32 mono, first_sample_ns, rate) for every block encoded, on the
+        encoder thread, placed on the monotonic clock as the recording is (capture/listeners.py)."""
+        self.listeners.add(callback)
+
+    def remove_listener(self, callback) -> None:
+        self.listeners.discard(callback)
 
     @property
     def description(self) -> str:
@@ -181,6 +191,10 @@ class Microphone(CaptureSource):
         if out.shape[1]:
             # The encoder stamps output sample j at origin + j / rate: the mapper made that true.
             self.encoder.encode(out, self._origin_us)
+            if self.listeners:
+                first = self.mapper.samples_out - out.shape[1]
+                rate = self.audio.sample_rate
+                self.listeners.deliver(out, self._origin_us * 1000 + first * 1_000_000_000 // rate, rate)
 
     def _open(self) -> float:
         raise NotImplementedError

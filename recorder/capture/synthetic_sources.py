@@ -10,6 +10,7 @@ import threading
 
 from ..config import AudioConfig, VideoConfig
 from .encoders import AudioEncoder, VideoEncoder
+from .listeners import SampleListeners
 from .osd import Watermark
 from .sources import CaptureSource
 from .synthetic import SyntheticCamera, SyntheticMicrophone
@@ -83,6 +84,14 @@ class SyntheticMicrophoneSource(_Paced):
     def __init__(self, audio: AudioConfig):
         super().__init__()
         self.audio = audio
+        self.listeners = SampleListeners()
+
+    def add_listener(self, callback) -> None:
+        """As Microphone.add_listener (capture/listeners.py); called on this source's thread."""
+        self.listeners.add(callback)
+
+    def remove_listener(self, callback) -> None:
+        self.listeners.discard(callback)
 
     def start(self, outputs, clock):
         self.encoder = AudioEncoder(self.audio, outputs)
@@ -94,7 +103,9 @@ class SyntheticMicrophoneSource(_Paced):
     def _block(self, index):
         first = index * self.microphone.block
         stamp_ns = self.origin_ns + first * 1_000_000_000 // self.audio.sample_rate
-        self.encoder.encode(self.microphone.samples(first), stamp_ns // 1000)
+        samples = self.microphone.samples(first)
+        self.encoder.encode(samples, stamp_ns // 1000)
+        self.listeners.deliver(samples, stamp_ns, self.audio.sample_rate)
 
     def _flush(self):
         self.encoder.flush()

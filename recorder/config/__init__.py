@@ -22,6 +22,7 @@ from .settings import (  # noqa: F401  (the package's public names)
     SegmentConfig,
     StorageConfig,
     VideoConfig,
+    VoiceConfig,
     config_from_dict,
     load_config,
     minimum_storage_reserve,

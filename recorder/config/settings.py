@@ -141,6 +141,15 @@ class RecoveryConfig:
 
 
 @dataclass(frozen=True)
+class VoiceConfig:
+    """The spoken prompt when recording resumes after an interruption (docs/VOICE.md)."""
+
+    language: str = "zh-CN"  # zh-CN | en: the prompts' language
+    output: str = ""  # audio output: "" = no speaker (cues only), "default", a PortAudio device name or index
+    explanation_seconds: int = 30  # after the prompt: the officer's explanation window (a MARK ends it early)
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
@@ -154,6 +163,7 @@ class Config:
     power: PowerConfig = field(default_factory=PowerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -195,6 +205,8 @@ LIMITS = {
     ("recovery", "restart_backoff_seconds"): (0.0, 600.0),
     ("recovery", "restart_backoff_max_seconds"): (0.0, 3600.0),
     ("recovery", "healthy_seconds"): (1.0, 86_400.0),
+    ("voice", "language"): {"zh-CN", "en"},  # the languages of recorder/voice/prompts.toml
+    ("voice", "explanation_seconds"): (5, 300),
 }
 
 # Settings that name a GPIO pin: an int or a pin name, checked against the header.
@@ -309,6 +321,8 @@ def config_from_dict(data: dict) -> Config:
             f"storage.reserve_mb = {config.storage.reserve_mb} is too small for these video, audio and "
             f"prerecord settings: sealing and stopping at the floor need at least {-(-needed // MIB)} MiB "
             "(docs/POWER.md)")
+    if config.voice.output != config.voice.output.strip():
+        raise ConfigError(f"voice.output = {config.voice.output!r} has spaces around the device name")
     return config
 
 

@@ -473,6 +473,11 @@ class _Verification:
             "end.mono_us": (body["end"].get("mono_us"), session.last_end_us),
             "marks": (body.get("marks", len(session.marks)), len(session.marks)),
         }
+        if session.last_end_us is None:  # nothing sealed (cut at once): it ends where it stopped
+            says = body["end"].get("mono_us")
+            started = session.start_at.get("mono_us") if isinstance(session.start_at, dict) else None
+            claimed["end.mono_us"] = (says, says if isinstance(says, int) and started is not None
+                                      and says >= started else f"not before the start ({started})")
         for name, (says, found) in claimed.items():
             if says != found:
                 self.problem(

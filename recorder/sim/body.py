@@ -4,14 +4,31 @@ Frames and audio blocks are produced in time order, each at the moment it would
 leave a real sensor, and stamped from the one monotonic clock. On a SystemClock
 that is real time; on a SimulatedClock (`--fast`) the same schedule runs as fast
 as the encoders allow.
+
+The microphone hears more than its noise when told to: `play_into_microphone(samples,
+rate, at_ns)` adds a sound from a given sample on (speech a script says, the speaker
+playing a voice prompt: `SimulatedSpeaker`), and listeners receive what it captured
+(`add_listener`, as on a live microphone: capture/listeners.py).
 """
 
+import logging
+
+import numpy as np
+
 from ..capture.body import Body, capture_record
+from ..capture.listeners import SampleListeners
 from ..capture.encoders import AudioEncoder, VideoEncoder
 from ..capture.osd import Watermark
 from ..capture.synthetic import SyntheticCamera, SyntheticMicrophone
 from ..clock import Clock
 from ..config import Config
+from ..voice.output import PromptPlayer
+from ..voice.prompts import Prompt
+from ..voice.resample import resample
+
+log = logging.getLogger(__name__)
+
+SPEAKER_GAIN = 0.5  # a prompt as the microphone hears the device's own speaker (-6 dB)
 
 
 class SimulatedBody(Body):
@@ -30,12 +47,49 @@ class SimulatedBody(Body):
         self.origin_ns = clock.monotonic_ns()
         self.frames = 0  # next frame index
         self.samples = 0  # next sample index
+        self.listeners = SampleListeners()
+        self._sounds: list[tuple[int, np.ndarray]] = []  # (first sample position, mono samples)
 
     def frame_time_ns(self, index: int) -> int:
         return self.origin_ns + index * 1_000_000_000 // self.fps
 
     def sample_time_ns(self, position: int) -> int:
         return self.origin_ns + position * 1_000_000_000 // self.microphone.sample_rate
+
+    def sample_position(self, at_ns: int) -> int:
+        """The first sample captured at or after at_ns."""
+        rate = self.microphone.sample_rate
+        return -(-(at_ns - self.origin_ns) * rate // 1_000_000_000)
+
+    def play_into_microphone(self, samples: np.ndarray, rate: int, at_ns: int, gain: float = 1.0) -> int:
+        """Let the microphone hear a sound (mono float32 at `rate`) from at_ns on: resampled to
+        the microphone's rate and added to its noise from the first sample at or after at_ns
+        (or the next sample not captured yet, if at_ns has passed). Returns the monotonic time
+        of the sample it starts at. Without a microphone (audio.enabled = false) nothing
+        hears it."""
+        if not self.audio:
+            return at_ns
+        position = max(self.sample_position(at_ns), self.samples)
+        if position > self.sample_position(at_ns):
+            log.warning("sound for %d ns starts %d samples late (already captured)", at_ns,
+                        position - self.sample_position(at_ns))
+        sound = resample(np.asarray(samples, dtype=np.float32), rate, self.microphone.sample_rate) * np.float32(gain)
+        self._sounds.append((position, sound))
+        return self.sample_time_ns(position)
+
+    def add_listener(self, callback) -> bool:
+        """callback(samples float32 mono, first_sample_ns, rate) for every block captured."""
+        if not self.audio:
+            return False
+        self.listeners.add(callback)
+        return True
+
+    def remove_listener(self, callback) -> None:
+        self.listeners.discard(callback)
+
+    def speaker(self) -> "SimulatedSpeaker":
+        """The device's speaker as this body's microphone hears it (a PromptPlayer)."""
+        return SimulatedSpeaker(self)
 
     def advance_to(self, until_ns: int):
         """Capture and encode everything ready by until_ns, in the order it becomes
@@ -61,9 +115,26 @@ class SimulatedBody(Body):
         self.frames += 1
 
     def _capture_audio_block(self):
-        stamp_us = self.sample_time_ns(self.samples) // 1000
-        self.audio.encode(self.microphone.samples(self.samples), stamp_us)
+        first_ns = self.sample_time_ns(self.samples)
+        samples = self.microphone.samples(self.samples)
+        if self._sounds:
+            samples = samples + self._heard(self.samples, samples.shape[1])[None, :]
+        self.audio.encode(samples, first_ns // 1000)
+        self.listeners.deliver(samples, first_ns, self.microphone.sample_rate)
         self.samples += self.microphone.block
+
+    def _heard(self, first: int, count: int) -> np.ndarray:
+        """The sounds playing during samples [first, first + count), summed."""
+        mixed = np.zeros(count, dtype=np.float32)
+        playing = []
+        for start, sound in self._sounds:
+            begin, end = max(first, start), min(first + count, start + len(sound))
+            if begin < end:
+                mixed[begin - first : end - first] += sound[begin - start : end - start]
+            if start + len(sound) > first + count:
+                playing.append((start, sound))
+        self._sounds = playing
+        return mixed
 
     def _stop(self):
         """End of capture: push every packet still inside the encoders."""
@@ -79,6 +150,24 @@ class SimulatedBody(Body):
         why = "simulated body (recorder run --simulate)"
         microphone = {"kind": "synthetic", "why": why} if self.audio else None
         return capture_record({"kind": "synthetic", "why": why}, microphone)
+
+
+class SimulatedSpeaker(PromptPlayer):
+    """The simulated device's speaker: a prompt is mixed into the synthetic microphone from
+    the next sample on, at SPEAKER_GAIN, as the microphone hears the device's own speaker;
+    play() returns the exact monotonic time of the sample it starts at."""
+
+    description = "simulated speaker (mixed into the synthetic microphone)"
+
+    def __init__(self, body: SimulatedBody, gain: float = SPEAKER_GAIN):
+        self.body, self.gain = body, gain
+        self.played: list[tuple[str, str, int]] = []  # (key, language, started_ns)
+
+    def play(self, prompt: Prompt) -> int:
+        started_ns = self.body.play_into_microphone(prompt.samples, prompt.rate, self.body.clock.monotonic_ns(),
+                                                    self.gain)
+        self.played.append((prompt.key, prompt.language, started_ns))
+        return started_ns
 
 
 def open_simulated_body(config: Config, clock: Clock, outputs, device_id: str) -> SimulatedBody:

@@ -1,11 +1,12 @@
-"""Playing a scripted shift: fingers that move the real (mock) input pins, and commands.
+"""Playing a scripted shift: fingers that move the real (mock) input pins, commands, and
+sounds the microphone hears.
 
 Both are participants of the agent's run loop (recorder/agent/loop.py), ticked before
 the inputs are read, so a scripted press goes through the same debouncing, hold and
 chord logic as an officer's finger.
 """
 
-from .script import Timeline
+from .script import ScriptError, Timeline
 
 
 class ScriptedFingers:
@@ -44,6 +45,26 @@ class ScriptedCommands:
             action("command", self.origin_ns + command.at_ns)
 
 
+class ScriptedSounds:
+    """Sounds (`say`, `speak`) played into the simulated body's microphone at the timeline's
+    moments, to the sample (SimulatedBody.play_into_microphone)."""
+
+    def __init__(self, sounds, body, origin_ns: int):
+        if sounds and not hasattr(body, "play_into_microphone"):
+            raise ScriptError("say and speak steps need the simulated body")
+        self.sounds, self.body, self.origin_ns = list(sounds), body, origin_ns
+        self.played: list[tuple[str, int]] = []  # (step, monotonic ns of its first sample)
+
+    def next_deadline_ns(self) -> int | None:
+        return self.origin_ns + self.sounds[0].at_ns if self.sounds else None
+
+    def tick(self, now_ns: int) -> None:
+        while self.sounds and self.origin_ns + self.sounds[0].at_ns <= now_ns:
+            sound = self.sounds.pop(0)
+            started = self.body.play_into_microphone(sound.samples, sound.rate, self.origin_ns + sound.at_ns)
+            self.played.append((sound.step, started))
+
+
 class PipelineInStep:
     """On simulated time the pipeline's thread would fall behind the clock by however long
     it takes in real time; this participant waits for it at every step, so a fast run
@@ -74,6 +95,9 @@ def scripted(timeline: Timeline, in_step: bool = False, origin_ns: int | None = 
             ScriptedFingers(due, agent.controls, origin, agent.config.buttons.pull_up),
             ScriptedCommands([c for c in timeline.commands if origin + c.at_ns >= now], agent.machine, origin),
         ]
+        sounds = [sound for sound in timeline.sounds if origin + sound.at_ns >= now]
+        if sounds:
+            players.insert(0, ScriptedSounds(sounds, agent.body, origin))
         if in_step:
             players.insert(0, PipelineInStep(agent.recorder.router))
         return players, origin + timeline.end_ns

@@ -10,14 +10,26 @@ launch; numbers take `ms`, `s` (default) or `min`. Steps:
     trigger [D] @T            the trigger input active for D (default 200 ms)
     chord D @T                RECORD and MARK held together for D
     start @T / stop @T        commands (not buttons): recording started or stopped by command
-    end @T                    end of the run (default: 2 s after the last step)
+    say FILE.wav @T           the microphone hears a WAV file (integer PCM; a path from the
+                              working directory) from T on
+    speak [LANG] "TEXT" @T    the microphone hears TEXT spoken by espeak-ng from T on (LANG
+                              zh-CN or en, by default zh-CN when TEXT has CJK characters, else
+                              en; espeak-ng must be installed: a test tool). TEXT cannot hold
+                              `;`, `#` or a double quote (use the full-width ；).
+    end @T                    end of the run (default: 2 s after the last step or sound)
 Button steps drive the real gpiozero input pins (MockFactory), so a script goes
-through the same debouncing, hold and chord logic as an officer's fingers.
+through the same debouncing, hold and chord logic as an officer's fingers; sounds go
+into the simulated body's microphone (SimulatedBody.play_into_microphone), so they are
+recorded and heard by its listeners, as an officer's voice would be.
 """
 
+import io
 import re
+import subprocess
 from pathlib import Path
 from typing import NamedTuple
+
+import numpy as np
 
 from ..config.settings import INPUTS
 from ..errors import RecorderError
@@ -44,11 +56,23 @@ class Command(NamedTuple):
     name: str  # start | stop
 
 
+class Sound(NamedTuple):
+    at_ns: int
+    samples: np.ndarray  # float32 mono
+    rate: int
+    step: str
+
+    @property
+    def duration_ns(self) -> int:
+        return len(self.samples) * 1_000_000_000 // self.rate
+
+
 class Timeline(NamedTuple):
     pins: list[PinChange]
     commands: list[Command]
     end_ns: int
     steps: list[str]
+    sounds: tuple = ()  # Sound, in time order
 
 
 def parse_duration(text: str, what: str) -> int:
@@ -61,6 +85,7 @@ def parse_duration(text: str, what: str) -> int:
 def parse_timeline(text: str) -> Timeline:
     pins: list[PinChange] = []
     commands: list[Command] = []
+    sounds: list[Sound] = []
     busy: dict[str, list[tuple[int, int, str]]] = {name: [] for name in INPUTS}
     end_ns, last_ns, steps = None, 0, []
     raw_steps = [part.split("#", 1)[0].strip() for line in text.splitlines() for part in line.split(";")]
@@ -72,6 +97,12 @@ def parse_timeline(text: str) -> Timeline:
             if kind == "end":
                 _expect(args, 0)
                 end_ns = at_ns
+                continue
+            if kind in ("say", "speak"):
+                samples, rate = _say(action) if kind == "say" else _speak(action)
+                sounds.append(Sound(at_ns, samples, rate, step))
+                last_ns = max(last_ns, at_ns + len(samples) * 1_000_000_000 // rate)
+                steps.append(step)
                 continue
             if kind in ("start", "stop"):
                 _expect(args, 0)
@@ -89,14 +120,15 @@ def parse_timeline(text: str) -> Timeline:
             steps.append(step)
         except ValueError as exc:
             raise ScriptError(f"script step {number} '{step}': {exc}") from None
-    if not steps:
+    if not steps and end_ns is None:  # `end @T` alone is a shift in which nobody touches anything
         raise ScriptError("the script has no steps")
     end_ns = last_ns + TAIL_NS if end_ns is None else end_ns
     if end_ns < last_ns:
         raise ScriptError(f"script ends at {end_ns / 1e9:g}s, before its last step at {last_ns / 1e9:g}s")
     pins.sort(key=lambda change: (change.at_ns, change.pressed))  # a release before a press at one instant
     commands.sort()
-    return Timeline(pins, commands, end_ns, steps)
+    sounds.sort(key=lambda sound: sound.at_ns)
+    return Timeline(pins, commands, end_ns, steps, tuple(sounds))
 
 
 def _split_time(step: str) -> tuple[str, int]:
@@ -104,6 +136,47 @@ def _split_time(step: str) -> tuple[str, int]:
     if not sep or not action.strip():
         raise ValueError("needs an action and a time, like 'press record @5s'")
     return action.strip(), parse_duration(when, "time")
+
+
+_SPEAK = re.compile(r'^speak\s+(?:(\S+)\s+)?"([^"]*)"$', re.I)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _say(action: str) -> tuple[np.ndarray, int]:
+    from ..voice.wav import read_wav
+
+    words = action.split(None, 1)
+    if len(words) != 2:
+        raise ValueError("say needs a WAV file, like 'say explanation.wav @40s'")
+    path = Path(words[1].strip())
+    try:
+        return read_wav(path)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _speak(action: str) -> tuple[np.ndarray, int]:
+    from ..voice.prompts import catalogue
+    from ..voice.render import render
+    from ..voice.wav import read_wav
+
+    match = _SPEAK.match(action.strip())
+    if not match or not match.group(2).strip():
+        raise ValueError('speak needs a text in double quotes, like \'speak "换电池" @40s\'')
+    language, text = match.group(1), match.group(2)
+    if language is None:
+        language = "zh-CN" if _CJK.search(text) else "en"
+    languages = catalogue().languages
+    if language not in languages:
+        raise ValueError(f"unknown language {language!r} (languages: {', '.join(languages)})")
+    try:
+        spec = languages[language]
+        wav = render(text, spec.espeak_voice, spec.espeak_speed, spec.espeak_amplitude)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        raise ValueError(str(exc)) from None
+    return read_wav(io.BytesIO(wav))
 
 
 def _expect(args: list[str], count: int):
@@ -136,7 +209,8 @@ def _presses(kind: str, args: list[str]) -> list[tuple[str, int]]:
         _expect(args, 1)
         held = parse_duration(args[0], "chord")
         return [("record", held), ("mark", held)]
-    raise ValueError(f"unknown step {kind!r} (steps: press, hold, mark, trigger, chord, start, stop, end)")
+    raise ValueError(f"unknown step {kind!r} (steps: press, hold, mark, trigger, chord, start, stop, "
+                     "say, speak, end)")
 
 
 def load_timeline(value: str) -> Timeline:
