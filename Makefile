@@ -31,7 +31,12 @@ TEST_APT += mediainfo
 TEST_APT += fuse3 libfuse3-3
 
 DEMO_STORE ?= demo-store
-# A scripted shift: arrive and press, two key moments, an accidental short hold, a held stop.
+DEMO_SCRIPT := press record @10s; mark @30s; hold record 1s @45s; stall camera 3s @50s;
+DEMO_SCRIPT += say demo/officer-explains.wav @63s; mark @78s; hold record 3.5s @90s
+# A scripted shift: arrive and press, a key moment, an accidental short hold; the camera stalls
+# (a fault: the agent seals, exits 75 and its supervisor restarts it), recording resumes with
+# the spoken prompt and the officer explains (demo/officer-explains.wav, ended by MARK); a held
+# stop. Then the verifier and the shift report (docs/INTERRUPTIONS.md).
 
 .PHONY: demo test bench prompts runtime-deps test-deps system-deps
 
@@ -67,9 +72,9 @@ $(TEST_STAMP): $(RUNTIME_STAMP) pyproject.toml | test-deps
 	touch $@
 
 demo: runtime-deps $(RUNTIME_STAMP)
-	$(VENV)/bin/recorder run --simulate --fast --store $(DEMO_STORE) \
-	  --script 'press record @10s; mark @30s; hold record 1s @45s; mark @60s; hold record 3.5s @72s'
+	$(VENV)/bin/recorder run --simulate --fast --store $(DEMO_STORE) --script '$(DEMO_SCRIPT)'
 	$(VENV)/bin/recorder verify $(DEMO_STORE)
+	$(VENV)/bin/recorder report $(DEMO_STORE)
 
 test: test-deps $(TEST_STAMP)
 	$(PY) -m pytest -q

@@ -19,6 +19,9 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
     pipeline without the watermark, at 720p and 1080p; the burn alone per frame.
  microphone (bench/microphone.py): sounddevice on a PulseAudio null sink, a click every
     5 s; where each click lands on the monotonic clock, its drift against one frame.
+ recovery (bench/recovery.py): launch -> recording again after a run died with a segment
+    open, against launch -> ready on a cleanly closed store (budget 5 s); sealing the open
+    segment per GiB against sha256sum of it.
  voice (bench/voice.py): the speech detector's CPU per second of audio against real time;
     a voice prompt played through PortAudio into a PulseAudio null sink, from play() to its
     first sample in the microphone's recording, against paplay of the same file.
@@ -44,6 +47,7 @@ import hold_time
 import microphone
 import osd
 import picamera2_long
+import recovery
 import responsiveness
 import ring_memory
 import seal_path
@@ -164,6 +168,8 @@ def main() -> int:
     parser.add_argument("--mic-seconds", type=float, default=60, help="microphone run; 0 skips it")
     parser.add_argument("--vad-seconds", type=float, default=60, help="audio fed to the speech detector; 0 skips it")
     parser.add_argument("--prompts", type=int, default=14, help="voice prompts played (prompt path); 0 skips it")
+    parser.add_argument("--recovery-seconds", type=float, default=60,
+                        help="open segment a dead run leaves for the recovery run (bench/recovery.py); 0 skips it")
     parser.add_argument("--picamera2-seconds", type=float, default=picamera2_long.bench_seconds(),
                         help="picamera2 long run (default 600, or PICAMERA2_BENCH_SECONDS); 0 skips it")
     args = parser.parse_args()
@@ -222,6 +228,8 @@ def main() -> int:
         rows.append(("mic: click placement drift, first to last", abs(mic["delay_drift_ms"]), frame_ms, "ms", 1.0))
         rows.append(("mic: click placement spread (paplay incl.)", mic["delay_spread_ms"], frame_ms, "ms", None))
     rows += voice.rows(args.vad_seconds, args.prompts)  # VAD CPU against real time; prompt latency against paplay
+    if args.recovery_seconds > 0:  # a start after a dead run against a clean start; recovery against sha256sum
+        rows += recovery.run(args.recovery_seconds, args.repeats)
     if args.picamera2_seconds > 0:  # the longest: 10 min of picamera2 on the virtual camera
         rows += picamera2_long.run(args.picamera2_seconds)
     print(f"\n{'measurement':<44} {'ours':>12} {'baseline':>12} {'ratio':>6}  target")
@@ -242,6 +250,8 @@ def main() -> int:
     print("verify: wall time of verify_store against sha256sum of the same files; target <= 1.0")
     print("voice: VAD CPU per second of audio against real time (1000 ms per s); play() -> prompt recorded")
     print("  against paplay of the same file; budget 300 ms; play()'s start against where it was recorded, vs one frame")
+    print("recovery: launch -> resuming after a dead run against launch -> ready on a clean store; budget 5 s;")
+    print("  recover() of the open segment per GiB against sha256sum of the same file")
     print("hold: outputframe calls timed by the caller, against the longest work the pipeline thread did")
     print("  for a press or a boundary (what an inline router would have held the camera for); budget 1 ms")
     return 0

@@ -97,14 +97,14 @@ def _supervise(args, config) -> int:
 
     from .evidence.ledger import LedgerText, parse_object
     from .evidence.layout import StoreLayout
-    from .supervisor import Supervisor, spawn_process
+    from .supervisor import Supervisor, ledger_lines, spawn_process
 
     if args.once:
         raise RecorderError("--once and --supervise: give one or the other")
     store = _store_root(args, config)
     ledger = StoreLayout(store).ledger_path
     child_args = [a for a in args.argv if a != "--supervise"]
-    state = {"origin_us": args.script_origin_us, "after": 1.0, "first_line": _line_count(ledger)}
+    state = {"origin_us": args.script_origin_us, "after": 1.0, "first_line": ledger_lines(ledger)}
 
     def argv_for(attempt: int) -> list[str]:
         argv = [sys.executable, "-m", "recorder", *child_args, "--once"]
@@ -138,14 +138,6 @@ def _supervise(args, config) -> int:
         print(f"recorder: unrecoverable: {len(supervisor.runs)} run(s); restarts gave up (see the ledger)",
               file=sys.stderr, flush=True)
     return code
-
-
-def _line_count(path) -> int:
-    try:
-        with open(path, "rb") as f:
-            return sum(1 for _ in f)
-    except OSError:
-        return 0
 
 
 def _boot_at_us(ledger, first_line: int, LedgerText, parse_object) -> int | None:

@@ -56,7 +56,7 @@ class Supervisor:
     def run(self) -> int:
         failures, in_restarts = 0, False
         while True:
-            before = _ledger_lines(self.ledger_path)
+            before = ledger_lines(self.ledger_path)
             code = self.spawn(len(self.runs))
             run = ChildRun(code, *_run_facts(self.ledger_path, before))
             self.runs.append(run)
@@ -68,10 +68,9 @@ class Supervisor:
             failures += 1
             in_restarts = True
             if failures > self.recovery.restart_attempts:
-                cause = run.reason or f"exit:{code}"
                 detail = (f"{self.recovery.restart_attempts} restart(s) in a row failed; the last run ended "
-                          f"with exit code {code} ({cause}) after {run.seconds:.1f} s")
-                self.give_up(cause, detail, failures - 1)
+                          f"with exit code {code} ({run.reason or 'no agent_stop entry'}) after {run.seconds:.1f} s")
+                self.give_up(give_up_cause(code, run.reason), detail, failures - 1)
                 return EXIT_GAVE_UP
             delay = min(self.recovery.restart_backoff_seconds * 2 ** (failures - 1),
                         self.recovery.restart_backoff_max_seconds)
@@ -82,7 +81,18 @@ class Supervisor:
                 return code
 
 
-def _ledger_lines(path) -> int:
+def give_up_cause(code: int, reason: str | None) -> str:
+    """The `unrecoverable` entry's cause: `fault` (runs that ended for a restart), `cannot-run`
+    (a source still missing, exit 2), or `crash` (runs that died without their agent_stop)."""
+    if reason is not None and reason.startswith("restart:"):
+        return "fault"
+    if code == EXIT_CANNOT_RUN:
+        return "cannot-run"
+    return "crash" if reason is None else reason
+
+
+def ledger_lines(path) -> int:
+    """Lines in the ledger now (0 before there is one): where a run's own entries begin."""
     try:
         with open(path, "rb") as f:
             return sum(1 for _ in f)

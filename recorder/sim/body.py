@@ -49,6 +49,8 @@ class SimulatedBody(Body):
         self.samples = 0  # next sample index
         self.listeners = SampleListeners()
         self._sounds: list[tuple[int, np.ndarray]] = []  # (first sample position, mono samples)
+        self._stalls: list[tuple[int, int | None]] = []  # (from ns, until ns or None): no frames
+        self.frames_stalled = 0
 
     def frame_time_ns(self, index: int) -> int:
         return self.origin_ns + index * 1_000_000_000 // self.fps
@@ -109,8 +111,20 @@ class SimulatedBody(Body):
             self.clock.sleep_until(ready_ns)
             capture()
 
+    def stall_camera(self, from_ns: int, until_ns: int | None = None) -> None:
+        """The camera delivers nothing from from_ns until until_ns (None: for good), as a
+        sensor whose CSI link or driver hangs: the frames of that time never exist."""
+        self._stalls.append((from_ns, until_ns))
+
+    def _stalled(self, stamp_ns: int) -> bool:
+        return any(start <= stamp_ns and (end is None or stamp_ns < end) for start, end in self._stalls)
+
     def _capture_frame(self):
         stamp_ns = self.frame_time_ns(self.frames)
+        if self._stalled(stamp_ns):
+            self.frames += 1
+            self.frames_stalled += 1
+            return
         self.video.encode(self.camera.frame(self.frames, self.clock.wall_ns_at(stamp_ns)), stamp_ns // 1000)
         self.frames += 1
 
@@ -144,7 +158,8 @@ class SimulatedBody(Body):
 
     @property
     def counters(self) -> dict:
-        return {"frames_captured": self.frames, "samples_captured": self.samples}
+        return {"frames_captured": self.frames - self.frames_stalled, "frames_stalled": self.frames_stalled,
+                "samples_captured": self.samples}
 
     def capture_record(self) -> dict:
         why = "simulated body (recorder run --simulate)"

@@ -65,6 +65,24 @@ class ScriptedSounds:
             self.played.append((sound.step, started))
 
 
+class ScriptedStalls:
+    """Stall the simulated camera at the timeline's moments; a stall under way when the run
+    starts (a restart after it) holds from the start."""
+
+    def __init__(self, stalls, body, origin_ns: int, now_ns: int):
+        self.stalls, self.body, self.origin_ns = list(stalls), body, origin_ns
+        self.tick(now_ns)  # under way already: from the body's first frame
+
+    def next_deadline_ns(self) -> int | None:
+        return self.origin_ns + self.stalls[0].at_ns if self.stalls else None
+
+    def tick(self, now_ns: int) -> None:
+        while self.stalls and self.origin_ns + self.stalls[0].at_ns <= now_ns:
+            stall = self.stalls.pop(0)
+            end = None if stall.end_ns is None else self.origin_ns + stall.end_ns
+            self.body.stall_camera(max(self.origin_ns + stall.at_ns, now_ns), end)
+
+
 class PipelineInStep:
     """On simulated time the pipeline's thread would fall behind the clock by however long
     it takes in real time; this participant waits for it at every step, so a fast run
@@ -95,6 +113,9 @@ def scripted(timeline: Timeline, in_step: bool = False, origin_ns: int | None = 
             ScriptedFingers(due, agent.controls, origin, agent.config.buttons.pull_up),
             ScriptedCommands([c for c in timeline.commands if origin + c.at_ns >= now], agent.machine, origin),
         ]
+        stalls = [s for s in timeline.stalls if s.end_ns is None or origin + s.end_ns > now]
+        if stalls:
+            players.insert(0, ScriptedStalls(stalls, agent.body, origin, agent.clock.monotonic_ns()))
         sounds = [sound for sound in timeline.sounds if origin + sound.at_ns >= now]
         if sounds:
             players.insert(0, ScriptedSounds(sounds, agent.body, origin))

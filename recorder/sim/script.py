@@ -16,6 +16,8 @@ launch; numbers take `ms`, `s` (default) or `min`. Steps:
                               zh-CN or en, by default zh-CN when TEXT has CJK characters, else
                               en; espeak-ng must be installed: a test tool). TEXT cannot hold
                               `;`, `#` or a double quote (use the full-width ；).
+    stall camera [D] @T       the camera delivers no frame from T on, for D or for good (a
+                              run restarted after the stall finds it still stalled)
     end @T                    end of the run (default: 2 s after the last step or sound)
 Button steps drive the real gpiozero input pins (MockFactory), so a script goes
 through the same debouncing, hold and chord logic as an officer's fingers; sounds go
@@ -67,12 +69,18 @@ class Sound(NamedTuple):
         return len(self.samples) * 1_000_000_000 // self.rate
 
 
+class Stall(NamedTuple):
+    at_ns: int
+    end_ns: int | None  # None: the camera never comes back
+
+
 class Timeline(NamedTuple):
     pins: list[PinChange]
     commands: list[Command]
     end_ns: int
     steps: list[str]
     sounds: tuple = ()  # Sound, in time order
+    stalls: tuple = ()  # Stall, in time order
 
 
 def parse_duration(text: str, what: str) -> int:
@@ -86,6 +94,7 @@ def parse_timeline(text: str) -> Timeline:
     pins: list[PinChange] = []
     commands: list[Command] = []
     sounds: list[Sound] = []
+    stalls: list[Stall] = []
     busy: dict[str, list[tuple[int, int, str]]] = {name: [] for name in INPUTS}
     end_ns, last_ns, steps = None, 0, []
     raw_steps = [part.split("#", 1)[0].strip() for line in text.splitlines() for part in line.split(";")]
@@ -102,6 +111,12 @@ def parse_timeline(text: str) -> Timeline:
                 samples, rate = _say(action) if kind == "say" else _speak(action)
                 sounds.append(Sound(at_ns, samples, rate, step))
                 last_ns = max(last_ns, at_ns + len(samples) * 1_000_000_000 // rate)
+                steps.append(step)
+                continue
+            if kind == "stall":
+                stall = _stall(args, at_ns)
+                stalls.append(stall)
+                last_ns = max(last_ns, at_ns if stall.end_ns is None else stall.end_ns)
                 steps.append(step)
                 continue
             if kind in ("start", "stop"):
@@ -128,7 +143,14 @@ def parse_timeline(text: str) -> Timeline:
     pins.sort(key=lambda change: (change.at_ns, change.pressed))  # a release before a press at one instant
     commands.sort()
     sounds.sort(key=lambda sound: sound.at_ns)
-    return Timeline(pins, commands, end_ns, steps, tuple(sounds))
+    return Timeline(pins, commands, end_ns, steps, tuple(sounds), tuple(sorted(stalls)))
+
+
+def _stall(args: list[str], at_ns: int) -> Stall:
+    """`stall camera [D]`: no frame from at_ns for D, or for good."""
+    if not args or args[0] != "camera" or len(args) > 2:
+        raise ValueError("expected 'stall camera [D] @T' (D: how long; for good without it)")
+    return Stall(at_ns, at_ns + parse_duration(args[1], "duration") if len(args) == 2 else None)
 
 
 def _split_time(step: str) -> tuple[str, int]:

@@ -6,8 +6,8 @@ aside: they are copied, durably, to `<name>.torn` first, and only then is the `.
 cut to its last whole fragment (the one truncation in the agent: of an unsealed file, of
 bytes already kept elsewhere). A `.partial` without a single whole fragment, and any other
 file that cannot be sealed, is set aside whole (renamed to `.torn`). Nothing is removed.
-Run twice (a cut during recovery itself), it finds the `.torn` it already wrote and
-names it again instead of writing another.
+Run again after a cut during recovery itself (before or after the truncation), it finds the
+`.torn` it already wrote and names it again instead of writing another.
 """
 
 import os
@@ -72,8 +72,11 @@ def trim_partial(partial: Path) -> Trimmed:
         return Trimmed(partial, 0, size, aside, size, sha256_hex(tail))
     if not tail:
         return Trimmed(partial, keep, size, None, 0, None)
-    aside = _free(earlier)
-    write_sealed_file(aside, tail)  # durable before anything is cut
+    if earlier.exists() and earlier.read_bytes() == tail:
+        aside = earlier  # written by a recovery cut before its truncation: not written twice
+    else:
+        aside = _free(earlier)
+        write_sealed_file(aside, tail)  # durable before anything is cut
     fsync_dir(partial.parent)
     os.truncate(partial, keep)
     fd = os.open(partial, os.O_RDONLY)
