@@ -155,3 +155,66 @@ def test_auto_picks_the_real_microphone_next_to_a_named_synthetic_camera(pulse, 
         assert "microphone: sounddevice (sounddevice input found)" in body.description
         body.advance_to(body.origin_ns + 1_000_000_000)
     assert body.microphone.counters["samples_captured"] > 0
+
+
+def test_a_lost_microphone_is_brought_back_by_the_supervised_restart(tmp_path):
+    """The sound server dies mid-recording: the run seals, writes the interruption and exits 75;
+    the supervisor (recorder/supervisor.py, as `recorder run` uses it) starts a fresh process
+    once the server is back, which resumes the cut session: its microphone records again, and
+    the prompt naming the cause, played through PortAudio into the same sound server, is in
+    that recording."""
+    from recorder.config.settings import RecoveryConfig
+    from recorder.supervisor import Supervisor
+    from recorder.voice.prompts import prompt_audio
+    from recorder.voice.resample import resample
+    from shifts import of_type
+    from support.audio_match import locate_onset
+
+    for tool in ("pulseaudio", "pactl", "pacat"):
+        require_tool(tool)
+    store = tmp_path / "store"
+    servers = [PulseServer().start()]
+    child_script = Path(__file__).parent / "support" / "mic_supervised_child.py"
+
+    def spawn(attempt: int) -> int:
+        if attempt > 0 and servers[-1].server.poll() is not None:
+            servers.append(PulseServer().start())  # the microphone is back (plugged in again)
+        mode = "lose" if attempt == 0 else "after"
+        child = subprocess.Popen([sys.executable, str(child_script), "sounddevice", str(store), mode],
+                                 stdout=subprocess.PIPE, text=True, env=servers[-1].env)
+        try:
+            if mode == "lose":
+                assert child.stdout.readline().strip() == "lose-it-now"
+                servers[-1].kill()
+            return child.wait(timeout=120)
+        finally:
+            child.kill()
+
+    supervisor = Supervisor(spawn, RecoveryConfig(restart_backoff_seconds=0.0, restart_attempts=2),
+                            store / "ledger" / "ledger.jsonl", lambda seconds: None,
+                            lambda *args: pytest.fail(f"gave up: {args}"))
+    try:
+        code = supervisor.run()
+    finally:
+        for server in servers:
+            server.stop()
+    assert code == 0 and [run.code for run in supervisor.runs] == [75, 0]
+    entries = ledger_entries(store)
+    (interruption,) = of_type(entries, "interruption")
+    assert interruption["body"]["cause"] == "fault"
+    assert interruption["body"]["detail"].startswith("capture-failed: sounddevice: ")
+    first, second = of_type(entries, "session_start")
+    assert second["body"]["resumes"]["session_id"] == first["body"]["session_id"]
+    report = verify_store(store)
+    assert report.ok, report.summary_text()
+    # The resumed session recorded the microphone again, the prompt in it where it was played.
+    [segment] = [s for s in segments_of(store) if s.parent.name == second["body"]["session_id"]]
+    samples, skip = decoded_audio(segment)
+    assert len(samples) >= 9 * RATE
+    first_ns = manifest_of(segment)["start"]["mono_us"] * 1000 + skip * 1_000_000_000 // RATE
+    prompt = prompt_audio("capture", "en")
+    at_ns, score = locate_onset(samples, first_ns, RATE, resample(prompt.samples, prompt.rate, RATE),
+                                second["at"]["mono_us"] * 1000, after_s=2.0)
+    delay_ms = (at_ns - second["at"]["mono_us"] * 1000) / 1e6
+    print(f"\ncapture prompt in the resumed recording: correlation {score:.2f}, {delay_ms:.0f} ms after the resume")
+    assert score > 0.5 and 0 <= delay_ms < 1000
