@@ -167,8 +167,12 @@ def _give_up(args, config, store):
             from .clock import SystemClock
 
             clock = SystemClock()
-        ref = record_unrecoverable(store, clock, cause, detail, attempts)
-        print(f"recorder: unrecoverable: {detail} (ledger entry {ref})", file=sys.stderr, flush=True)
+        try:
+            ref = record_unrecoverable(store, clock, cause, detail, attempts)
+            print(f"recorder: unrecoverable: {detail} (ledger entry {ref})", file=sys.stderr, flush=True)
+        except (RecorderError, OSError) as exc:  # the cue still tells the officer
+            print(f"recorder: unrecoverable: {detail}; the ledger entry could not be written: {exc}",
+                  file=sys.stderr, flush=True)
         play_unrecoverable(config, clock, _cue_pins(args, clock), hold=False)
 
     return give_up
@@ -202,10 +206,15 @@ def cmd_unrecoverable(args) -> int:
 
     config = load_config(args.config)
     clock = SystemClock()
-    ref = record_unrecoverable(_store_root(args, config), clock, args.cause, args.detail, args.attempts)
-    print(f"unrecoverable: ledger entry {ref}", flush=True)
+    code = EXIT_OK
+    try:
+        ref = record_unrecoverable(_store_root(args, config), clock, args.cause, args.detail, args.attempts)
+        print(f"unrecoverable: ledger entry {ref}", flush=True)
+    except (RecorderError, OSError) as exc:  # a store that cannot be written: the officer is told anyway
+        print(f"recorder: unrecoverable: the ledger entry could not be written: {exc}", file=sys.stderr, flush=True)
+        code = EXIT_CANNOT_RUN
     play_unrecoverable(config, clock, _cue_pins(args, clock), hold=args.hold)
-    return EXIT_OK
+    return code
 
 
 def cmd_status(args) -> int:

@@ -112,3 +112,37 @@ def test_the_repair_entry_itself_cannot_be_edited(repaired):
     rewrite(repaired, other_size)
     codes = {p.code for p in verify_store(repaired).problems}
     assert "bad-signature" in codes and "unparsable-line" in codes
+
+
+def test_a_start_cut_between_the_newline_and_its_repair_entry_is_finished_by_the_next(pristine, tmp_path):
+    """The torn line got its newline, and the power went again before the repair entry: the
+    next start recognises the line it ended, names it, and the store verifies."""
+    root = tmp_path / "store"
+    shutil.copytree(pristine, root)
+    data = ledger_of(root)
+    (root / "ledger" / "ledger.jsonl").write_bytes(data[:-40] + b"\n")  # ended, never repaired
+    start_and_stop(root)
+    after = ledger_of(root)
+    assert after.startswith(data[:-40] + b"\n") and after.count(data[:-40] + b"\n\n") == 0, "no second newline"
+    lines = after.split(b"\n")
+    repair = json.loads(lines[repair_line(lines)])
+    assert repair["body"]["size"] == len(data[:-40]) - data[:-40].rfind(b"\n") - 1
+    report = verify_store(root)
+    assert report.ok, report.summary_text()
+
+
+def test_a_torn_first_line_is_set_aside_before_the_device_init(tmp_path):
+    """The very first append was cut: the next start keeps it as line 1, and its device_init
+    (line 2) is the genesis all the same."""
+    root = tmp_path / "store"
+    start_and_stop(root)
+    first = ledger_of(root).split(b"\n")[0]
+    fresh = tmp_path / "fresh"
+    start_and_stop(fresh)
+    (fresh / "ledger" / "ledger.jsonl").write_bytes(first[:57])  # torn inside the first entry
+    start_and_stop(fresh)
+    lines = ledger_of(fresh).split(b"\n")
+    assert lines[0] == first[:57]
+    assert json.loads(lines[1])["type"] == "device_init" and json.loads(lines[2])["type"] == "repair"
+    report = verify_store(fresh)
+    assert report.ok, report.summary_text()

@@ -161,3 +161,23 @@ def test_without_a_microphone_the_window_is_recorded_as_unheard(flat_battery, tm
     assert body["spoke"] is False and body["speech_ms"] == 0
     assert json.dumps(body)  # the entry is complete and the store verifies
     assert verify_store(store).ok
+
+
+def test_in_stealth_the_prompt_is_not_played_but_the_window_opens(flat_battery, tmp_path):
+    _, store = resume(flat_battery, tmp_path, "end @45s", cues={"stealth": True})
+    start, explanation = resumed_session(store)
+    samples, _ = session_audio(store, start["body"]["session_id"])
+    prompt = prompt_audio("battery", "zh-CN")
+    _, score = find(samples, resample(prompt.samples, prompt.rate, RATE))
+    assert score < 0.2, f"a prompt was heard in stealth (correlation {score:.2f})"
+    assert explanation["body"]["start"]["mono_us"] == start["at"]["mono_us"], "the window opens at the resume"
+
+
+def test_each_cause_has_its_prompt_and_any_other_the_general_one():
+    from recorder.agent.explaining import prompt_key
+
+    assert [prompt_key(c) for c in ("battery", "storage", "fault", "power_loss", "crash")] == \
+        ["battery", "storage", "fault", "power_loss", "crash"]
+    assert prompt_key("fault", "capture-stalled: no video frame for 2.0 s") == "capture"
+    assert prompt_key("fault", "write-failed: OSError") == "fault"
+    assert prompt_key("something-new") == "resumed"

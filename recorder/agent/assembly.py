@@ -172,7 +172,8 @@ class Agent:
         speaker = getattr(self.body, "speaker", None)
         player = speaker() if speaker is not None else open_player(voice, self.clock)
         self.announce(f"voice prompts: {player.description} ({voice.language})")
-        explainer = Explainer(player, self.body, voice.language, voice.explanation_seconds, self.clock)
+        explainer = Explainer(player, self.body, voice.language, voice.explanation_seconds, self.clock,
+                              quiet=lambda: self.indicators.stealth)
         self._resources.callback(explainer.close)
         return explainer
 

@@ -11,7 +11,7 @@ cue.
 
 import logging
 
-from ..voice.prompts import prompt_audio
+from ..voice.prompts import catalogue, prompt_audio
 from ..voice.window import ExplanationWindow
 
 log = logging.getLogger("recorder.voice")
@@ -25,14 +25,15 @@ def prompt_key(cause: str, detail: str | None = None) -> str:
     """The prompt for an interruption: a lost camera or microphone has its own (`capture`)."""
     if cause == "fault" and detail and detail.startswith("capture-"):
         return "capture"
-    return cause
+    return cause if cause in catalogue().keys else "resumed"  # a cause without its own prompt
 
 
 class Explainer:
-    def __init__(self, player, microphone, language: str, explanation_seconds: int, clock):
+    def __init__(self, player, microphone, language: str, explanation_seconds: int, clock, quiet=lambda: False):
         """player: a PromptPlayer (recorder/voice/output.py); microphone: what windows listen
-        to (add_listener/remove_listener: a capture body)."""
-        self.player, self.microphone, self.clock = player, microphone, clock
+        to (add_listener/remove_listener: a capture body); quiet(): nothing may be heard now
+        (stealth: the officer chose silence, the cues' vibration alone speaks)."""
+        self.player, self.microphone, self.clock, self.quiet = player, microphone, clock, quiet
         self.language = language
         self.window_ns = explanation_seconds * NS
         self.window: ExplanationWindow | None = None
@@ -42,6 +43,9 @@ class Explainer:
     def _play(self, key: str, at_ns: int) -> int:
         """Play a prompt; returns when it ends (from when it started, or from at_ns when the
         player cannot say: no speaker)."""
+        if self.quiet():
+            log.info("voice prompt %r not played: stealth", key)
+            return at_ns
         try:
             prompt = prompt_audio(key, self.language)
         except Exception as exc:  # a prompt the catalogue lacks: the cue alone must do

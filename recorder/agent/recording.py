@@ -110,7 +110,8 @@ class SessionRecorder:
             resume = {"session_id": latest.session_id, "interruption": latest.interruption_ref,
                       "cause": latest.interruption["body"]["cause"], "detail": latest.interruption["body"]["detail"]}
         now = self.clock.stamp()
-        for cut in recover_open_sessions(self.store, self.sealer, history, boot_id(), now):
+        gop_frames = self.config.video.fps * self.config.video.gop_seconds
+        for cut in recover_open_sessions(self.store, self.sealer, history, boot_id(), now, gop_frames):
             refs: list = []
             self.sealer.record("interruption",
                                entries.interruption(cut.session.session_id, cut.cause, cut.detail, **cut.facts()),
@@ -165,7 +166,8 @@ class SessionRecorder:
         )
         at = self.clock.stamp(at_ns)
         self.sealer.record("session_start", body, at)
-        self._starts[session.session_id] = SessionFacts(session.session_id, body, at)
+        self._starts[session.session_id] = SessionFacts(session.session_id, body, at,
+                                                        self.config.video.fps * self.config.video.gop_seconds)
         self.router.begin_session(session)
         self._marks = 0
         log.info("recording started (%s), session %s", cause, session.session_id)

@@ -3,8 +3,8 @@
 When restarts after faults keep failing (the supervisor counts them: recorder/supervisor.py
 for `recorder run --simulate` and `--supervise`, systemd's start limit on the device, whose
 OnFailure= unit runs `recorder unrecoverable`), the device cannot record, and the unit head
-must be told at once (regulation art. 8). The entry says so in the evidence, the next start
-and `recorder report` show it, and the officer feels and sees it: two 2 s pulses with amber,
+must be told at once (regulation art. 8). The entry says so in the evidence and `recorder
+report` shows it (a store that cannot be written still gets the cue), and the officer feels and sees it: two 2 s pulses with amber,
 then amber steady for as long as the process holds the pins.
 """
 

@@ -1,4 +1,4 @@
-"""Checking what the ledger says of interruptions (format version 2; docs/FORMATS.md,
+"""Checking what the ledger says of interruptions (format version 3; docs/FORMATS.md,
 "Interruptions").
 
 Every session ends either with a stop the officer or the device's shutdown chose, or with
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .canonical import sha256_hex
 from .files import NotRegular, open_read_only, safe_relative
-from .modes import CLEAN_STOPS, INTERRUPTION_CAUSES, STOPS_V1
+from .modes import CLEAN_STOPS, INTERRUPTION_CAUSES, STOPS_V1, STOPS_V2
 
 
 @dataclass
@@ -44,7 +44,7 @@ class InterruptionCheck:
         body = entry["body"]
         cause, version = body["cause"], entry["v"]
         self.stops[body["session_id"]] = (cause, location, version)
-        known = CLEAN_STOPS | INTERRUPTION_CAUSES if version >= 2 else CLEAN_STOPS | STOPS_V1
+        known = CLEAN_STOPS | {1: STOPS_V1, 2: STOPS_V2}.get(version, INTERRUPTION_CAUSES)
         if cause not in known:
             self.problem("bad-stop-cause", location, f"session_stop cause {cause!r} is neither a stop nor an "
                          "interruption the format defines", body["session_id"])

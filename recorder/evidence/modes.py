@@ -23,6 +23,7 @@ STOPS = frozenset({"button:record-hold", "command", "shutdown"})
 # names the session. Version 1 agents also stopped with these two.
 CLEAN_STOPS = STOPS | {"capture-ended"}
 STOPS_V1 = frozenset({"capture-failed", "write-failed"})
+STOPS_V2 = STOPS_V1 | {"seal-failed"}  # version 2 stopped a session with the fault that ended it
 
 # (from, to) -> causes that may drive it. A cause names what made it happen.
 TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {

@@ -1,4 +1,4 @@
-"""Independent verification of an evidence store (docs/FORMATS.md, versions 1 and 2).
+"""Independent verification of an evidence store (docs/FORMATS.md, versions 1 to 3).
 
 `verify_store(root, key, heads)` re-derives everything the device claims and reports
 every discrepancy with its location; it never stops at the first one and never
@@ -212,7 +212,8 @@ class _Verification:
         set_aside = self.lines_set_aside(text)
         for number, line, entry in text.entries():
             if number not in set_aside:
-                self.check_line(number, line, chain, entry)
+                # a line set aside before it (a torn first line) does not make it the second
+                self.check_line(number - sum(1 for n in set_aside if n < number), line, chain, entry)
         if text.torn:
             number = len(text.lines) + 1
             self.problem(

@@ -26,6 +26,7 @@ class Ledger:
         self.identity = identity
         self._lock = threading.Lock()
         self.torn: tuple[int, bytes] | None = None  # (line number, bytes) of a torn last line
+        self._torn_ended = False  # its newline was written by a start cut before its repair entry
         self.next_index, self.head = self._read_head()
         # After a failed or short write the file may end in a torn line: appending more
         # would glue an entry onto it. Stop; the verifier reports the torn line as found.
@@ -40,11 +41,14 @@ class Ledger:
             raise StoreError(f"cannot read ledger {self.path}: {exc.strerror}") from None
         if text.torn:
             self.torn = (len(text.lines) + 1, text.torn)
+        elif text.lines and not _is_entry(parse_object(text.lines[-1])):
+            # ended with its newline, and the power went before the repair entry was written
+            self.torn, self._torn_ended = (len(text.lines), text.lines[-1]), True
         for line in reversed(text.lines):  # the last complete entry (a line set aside is none)
             entry = parse_object(line)
-            if isinstance(entry, dict) and isinstance(entry.get("index"), int) and entry.get("type"):
+            if _is_entry(entry):
                 return entry["index"] + 1, entry_hash(line)
-        if text.lines:
+        if len(text.lines) > (1 if self._torn_ended else 0):
             raise StoreError(f"ledger {self.path}: no readable entry in {len(text.lines)} line(s)")
         return 0, GENESIS_PREV
 
@@ -59,16 +63,17 @@ class Ledger:
         if self.torn is None:
             return None
         number, data = self.torn
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        try:
-            if os.write(fd, b"\n") != 1:
-                raise OSError(28, "short write to ledger (storage full?)")
-            os.fsync(fd)
-        except OSError as exc:
-            raise StoreError(f"cannot set the ledger's torn line aside: {exc.strerror or exc}") from None
-        finally:
-            os.close(fd)
-        self.torn = None
+        if not self._torn_ended:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                if os.write(fd, b"\n") != 1:
+                    raise OSError(28, "short write to ledger (storage full?)")
+                os.fsync(fd)
+            except OSError as exc:
+                raise StoreError(f"cannot set the ledger's torn line aside: {exc.strerror or exc}") from None
+            finally:
+                os.close(fd)
+        self.torn, self._torn_ended = None, False
         return entries.repair(number, len(data), sha256_hex(data))
 
     def append(self, entry_type: str, body: dict, at: dict) -> dict:
@@ -108,3 +113,7 @@ class Ledger:
             self.next_index += 1
             self.head = sha256_hex(line)
             return entry
+
+
+def _is_entry(entry) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("index"), int) and bool(entry.get("type"))

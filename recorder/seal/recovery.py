@@ -53,10 +53,11 @@ class SessionFacts:
     session_id: str
     start_body: dict  # the session_start entry's body
     start_at: dict  # its time stamp
+    gop_frames: int | None = None  # frames per GOP as configured (the entry does not say)
 
     @classmethod
-    def of(cls, session: SessionHistory) -> "SessionFacts":
-        return cls(session.session_id, session.start["body"], session.start["at"])
+    def of(cls, session: SessionHistory, gop_frames: int | None = None) -> "SessionFacts":
+        return cls(session.session_id, session.start["body"], session.start["at"], gop_frames)
 
     def stamp(self, mono_us: int) -> dict:
         """A time stamp of the session's run, placed on the wall clock by its start."""
@@ -124,7 +125,7 @@ def boot_id() -> str | None:
 
 
 def recover_open_sessions(store: Store, sealer: Sealer, history: History, this_boot: str | None,
-                          at: dict) -> list[Interrupted]:
+                          at: dict, gop_frames: int | None = None) -> list[Interrupted]:
     """Seal and close every session a dead run left open; entries go through the sealer, in
     order, the session_stops dated `at` (now). Returns what was found, oldest first."""
     found = []
@@ -132,7 +133,7 @@ def recover_open_sessions(store: Store, sealer: Sealer, history: History, this_b
         run = history.runs[session.run] if 0 <= session.run < len(history.runs) else None
         dead_boot = run.boot_id if run is not None else None
         cause = POWER_LOSS if dead_boot and this_boot and dead_boot != this_boot else CRASH
-        facts = SessionFacts.of(session)
+        facts = SessionFacts.of(session, gop_frames)
         cut = Interrupted(session, cause, session.end_mono_us or session.start["at"]["mono_us"])
         _seal_what_is_left(store, sealer, session, facts, cut)
         frames = sum(s["frames"] for s in session.segments) + sum(r.frames for r in cut.recovered)
@@ -258,7 +259,8 @@ def _closed_segment(store: Store, facts: SessionFacts, seq: int, trimmed: Trimme
         session_id=facts.session_id, officer_id=body.get("officer_id", ""), seq=seq,
         final_path=store.segment_path(facts.session_id, seq), start_us=start_us, end_us=end_us,
         video={**{k: video[k] for k in ("codec", "width", "height", "frame_rate") if k in video},
-               "gop_frames": int(Fraction(video.get("frame_rate", "30/1"))), "frames": video_track["samples"]},
+               "gop_frames": facts.gop_frames or int(Fraction(video.get("frame_rate", "30/1"))),
+               "frames": video_track["samples"]},
         audio=audio, prerecord=prerecord,
         start_stamp=facts.stamp(start_us), end_stamp=facts.stamp(end_us),
         recovered={"cause": cause, "found_size": trimmed.original_size,
