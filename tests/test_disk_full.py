@@ -192,3 +192,24 @@ def test_the_lights_show_the_interruption(filled):
     amber = outcome["pins"]["amber"]
     on = [t for t, level in amber if level and t >= at]
     assert on and on[0] - at <= 0.025, f"amber lit {on[:1]} s, interruption at {at} s: within one loop step"
+
+
+def test_the_resume_after_space_came_back_plays_the_storage_prompt(filled):
+    """Found by cross-correlation in the resumed session's sealed audio, at its start."""
+    from media import decoded_audio
+    from recorder.voice.prompts import prompt_audio
+    from recorder.voice.resample import resample
+    from support.audio_match import locate_onset
+
+    _, store, _ = filled
+    second = of_type(ledger(store), "session_start")[1]
+    segment = store / "media" / second["body"]["session_id"] / "00001.mp4"
+    samples, skip = decoded_audio(segment)
+    first_ns = manifest_of(segment)["start"]["mono_us"] * 1000 + skip * 1_000_000_000 // 48_000
+    prompt = prompt_audio("storage", "zh-CN")
+    # its first half second: the prompt outlasts this 4 s segment
+    at_ns, score = locate_onset(samples, first_ns, 48_000, resample(prompt.samples, prompt.rate, 48_000),
+                                second["at"]["mono_us"] * 1000)
+    delay_ms = (at_ns - second["at"]["mono_us"] * 1000) / 1e6
+    print(f"\nstorage prompt: correlation {score:.2f}, {delay_ms:+.1f} ms after the resume")
+    assert score > 0.3 and -1 < delay_ms < 50  # within a sample of the resume on the simulated body

@@ -29,9 +29,9 @@ from support.audio_match import ONSET_S, locate_onset
 KILLS = int(os.environ.get("RECORDER_KILLS", "50"))
 SEED = 20261203
 GOP_S, FRAME_S = 1.0, 1 / 30
-# Frames inside the encoder (x264 holds up to ~0.5 s of them: tests/test_supervisor.py sees a
-# stall 0.5 s early) and on their way to the muxer when the kill lands: process memory.
-ENCODER_LAG_S = 0.5
+# Frames inside the encoder (4 with frame threads and no lookahead: capture/encoders.py) and on
+# their way to the muxer when the kill lands: process memory.
+ENCODER_LAG_S = 0.2
 
 
 def sessions_started(store) -> int:

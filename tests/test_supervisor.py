@@ -43,13 +43,13 @@ def test_a_camera_that_stalls_and_comes_back_is_recovered_by_a_restart(tmp_path)
     assert [r["body"]["reason"] for r in runs] == ["restart:capture-stalled", "run-complete"]
     first, second = of_type(entries, "session_start")
     assert second["body"]["resumes"]["session_id"] == first["body"]["session_id"]
-    # noticed stall_seconds after the last frame came out of the encoder (which holds up to
-    # ~0.5 s of frames), not at the end of the shift
+    # noticed stall_seconds after the last frame came out of the encoder (which holds ~4
+    # frames), not at the end of the shift
     cut = next(e for e in of_type(entries, "transition") if e["body"]["to"] == "interrupted")
     boot = next(e for e in of_type(entries, "transition") if e["body"]["cause"] == "boot")
     noticed_s = (cut["at"]["mono_us"] - boot["at"]["mono_us"]) / 1e6
     print(f"\nstall at 6.0 s noticed at {noticed_s:.2f} s (stall_seconds 2.0)")
-    assert 6 + 2.0 - 0.6 <= noticed_s <= 6 + 2.0 + 0.05
+    assert 6 + 2.0 - 0.2 <= noticed_s <= 6 + 2.0 + 0.05
     # the restart waited the backoff on the (simulated) clock and resumed
     assert ("booting", "resuming", "resume") in [(e["body"]["from"], e["body"]["to"], e["body"]["cause"])
                                                  for e in of_type(entries, "transition")]
