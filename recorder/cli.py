@@ -194,7 +194,7 @@ def cmd_report(args) -> int:
 
     store = args.store if args.store else load_config(args.config).device.store
     report = shift_report(Path(store), Path(args.key) if args.key else None, args.gap_hours)
-    print(json.dumps(report, indent=2) if args.json else report_text(report))
+    print(json.dumps(report, indent=2) if args.json else report_text(report, args.language))
     return EXIT_OK
 
 
@@ -338,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--key", metavar="PUBKEY.pem", help="trusted device public key (PEM); default: the store's own")
     report.add_argument("--gap-hours", type=float, default=4.0, metavar="HOURS",
                         help="a pause this long between agent runs starts a new shift (default 4)")
+    report.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
+                        help="the language of the text report (default zh-CN); --json is language-neutral")
     report.add_argument("--json", action="store_true",
                         help="print the report as JSON (an error too: {\"ok\": false, \"error\": ...})")
     report.set_defaults(func=cmd_report, store_required=False)

@@ -95,7 +95,7 @@ def test_warnings_and_the_unrecoverable_event_are_listed_in_their_shift(report):
 
 
 def test_the_text_a_supervisor_reads(two_shifts):
-    text = recorder("report", two_shifts).stdout
+    text = recorder("report", two_shifts, "--language", "en").stdout
     assert text.count("interruption (battery)") == 2
     assert "explained (" in text and "NOT EXPLAINED (no speech in the window)" in text
     assert "UNRECOVERABLE" in text and "tell the unit head" in text
@@ -112,4 +112,14 @@ def test_entries_whose_signature_fails_are_left_out_and_said(two_shifts, tmp_pat
     (copy / "ledger" / "ledger.jsonl").write_text("\n".join(lines) + "\n")
     report = json.loads(recorder("report", copy, "--json").stdout)
     assert report["untrusted_entries"] == [index]
-    assert "WARNING: 1 entries whose signature does not verify" in recorder("report", copy).stdout
+    assert "WARNING: 1 entries whose signature does not verify" in recorder("report", copy, "--language", "en").stdout
+    assert "1 条签名无法验证的记录未计入" in recorder("report", copy).stdout
+
+
+def test_the_text_in_chinese_by_default_says_the_same(two_shifts):
+    chinese, english = recorder("report", two_shifts).stdout, recorder("report", two_shifts, "--language", "en").stdout
+    assert chinese.count("中断（battery）") == english.count("interruption (battery)") == 2
+    assert "已说明（语音 " in chinese and "未说明（窗口内未检测到语音）" in chinese
+    assert "无法继续" in chinese and "请立即报告单位负责人" in chinese
+    assert "1 次中断未说明" in chinese
+    assert [line.count(":") > 0 for line in chinese.splitlines()] and len(chinese.splitlines()) == len(english.splitlines())

@@ -145,33 +145,73 @@ def _wall(wall_us: int) -> str:
     return iso_utc(wall_us * 1000)
 
 
-def report_text(report: dict) -> str:
-    """The report as a supervisor reads it."""
-    lines = [f"store: {report['store']}", f"ledger: {report['entries']} entries"]
+# The report's lines in each language the officers' prompts have (zh-CN first: the default).
+TEXTS = {
+    "zh-CN": {
+        "store": "存储：{store}", "ledger": "账本：{entries} 条记录",
+        "untrusted": "警告：{n} 条签名无法验证的记录未计入：请运行 `recorder verify`",
+        "shift": "第 {number} 班：{start} – {end}：录像 {hours:.2f} 小时，{sessions} 段录像，{runs} 次运行",
+        "resumed": "{resumed} 恢复，中断 {length} 秒", "not_resumed": "未恢复",
+        "lost": "已知丢失 {frames} 帧", "none_lost": "无已知丢帧",
+        "idle": "当时未在录像", "no_window": "无说明窗口",
+        "explained": "已说明（语音 {speech} 秒）", "unexplained": "未说明（窗口内未检测到语音）",
+        "interruption": "  中断（{cause}）：{stopped} 停止，{resumed}；{lost}；{said}",
+        "warning": "  警告（{kind}，{level}）{at}：{detail}",
+        "unrecoverable": "  无法继续 {at}：{detail} — 请立即报告单位负责人",
+        "unexplained_count": "  {n} 次中断未说明", "no_runs": "账本中没有运行记录",
+    },
+    "en": {
+        "store": "store: {store}", "ledger": "ledger: {entries} entries",
+        "untrusted": "WARNING: {n} entries whose signature does not verify were left out: run `recorder verify`",
+        "shift": "shift {number}: {start} – {end}: {hours:.2f} h recorded in {sessions} session(s), {runs} agent run(s)",
+        "resumed": "resumed {resumed} after {length} s", "not_resumed": "not resumed",
+        "lost": "{frames} frame(s) known lost", "none_lost": "no frame known lost",
+        "idle": "nothing was recording", "no_window": "NO EXPLANATION WINDOW",
+        "explained": "explained ({speech} s of speech)", "unexplained": "NOT EXPLAINED (no speech in the window)",
+        "interruption": "  interruption ({cause}): stopped {stopped}, {resumed}; {lost}; {said}",
+        "warning": "  warning ({kind}, {level}) {at}: {detail}",
+        "unrecoverable": "  UNRECOVERABLE {at}: {detail} — tell the unit head",
+        "unexplained_count": "  {n} interruption(s) without an explanation", "no_runs": "no agent runs in this ledger",
+    },
+}
+LANGUAGES = tuple(TEXTS)
+
+
+def report_text(report: dict, language: str = "zh-CN") -> str:
+    """The report as a supervisor reads it (zh-CN or en; the ledger's own words — causes,
+    details — are quoted as they are)."""
+    t = TEXTS[language]
+    lines = [t["store"].format(store=report["store"]), t["ledger"].format(entries=report["entries"])]
     if report["untrusted_entries"]:
-        lines.append(f"WARNING: {len(report['untrusted_entries'])} entries whose signature does not verify were "
-                     "left out: run `recorder verify`")
+        lines.append(t["untrusted"].format(n=len(report["untrusted_entries"])))
     for number, shift in enumerate(report["shifts"], start=1):
-        lines.append(f"shift {number}: {shift['start']} – {shift['end']}: {shift['recorded_hours']:.2f} h recorded "
-                     f"in {shift['sessions']} session(s), {shift['runs']} agent run(s)")
+        lines.append(t["shift"].format(number=number, start=shift["start"], end=shift["end"],
+                                       hours=shift["recorded_hours"], sessions=shift["sessions"], runs=shift["runs"]))
         for cut in shift["interruptions"]:
-            resumed = f"resumed {cut['resumed']} after {cut['length_s']} s" if cut["resumed"] else "not resumed"
-            lost = f"{cut['frames_lost']} frame(s) known lost" if cut["frames_lost"] else "no frame known lost"
-            if cut["session_id"] is None:
-                said = "nothing was recording"
-            elif not cut["explanation"]:
-                said = "NO EXPLANATION WINDOW"
-            elif cut["explained"]:
-                said = f"explained ({cut['speech_s']} s of speech)"
-            else:
-                said = "NOT EXPLAINED (no speech in the window)"
-            lines.append(f"  interruption ({cut['cause']}): stopped {cut['stopped']}, {resumed}; {lost}; {said}")
+            lines.append(t["interruption"].format(cause=cut["cause"], stopped=cut["stopped"], resumed=_resumed(t, cut),
+                                                  lost=_lost(t, cut), said=_said(t, cut)))
         for warning in shift["warnings"]:
-            lines.append(f"  warning ({warning['kind']}, {warning['level']}) {warning['at']}: {warning['detail']}")
+            lines.append(t["warning"].format(**warning))
         for event in shift["unrecoverable"]:
-            lines.append(f"  UNRECOVERABLE {event['at']}: {event['detail']} — tell the unit head")
+            lines.append(t["unrecoverable"].format(**event))
         if shift["unexplained"]:
-            lines.append(f"  {shift['unexplained']} interruption(s) without an explanation")
+            lines.append(t["unexplained_count"].format(n=shift["unexplained"]))
     if not report["shifts"]:
-        lines.append("no agent runs in this ledger")
+        lines.append(t["no_runs"])
     return "\n".join(lines)
+
+
+def _resumed(t: dict, cut: dict) -> str:
+    return t["resumed"].format(resumed=cut["resumed"], length=cut["length_s"]) if cut["resumed"] else t["not_resumed"]
+
+
+def _lost(t: dict, cut: dict) -> str:
+    return t["lost"].format(frames=cut["frames_lost"]) if cut["frames_lost"] else t["none_lost"]
+
+
+def _said(t: dict, cut: dict) -> str:
+    if cut["session_id"] is None:
+        return t["idle"]
+    if not cut["explanation"]:
+        return t["no_window"]
+    return t["explained"].format(speech=cut["speech_s"]) if cut["explained"] else t["unexplained"]
