@@ -17,7 +17,7 @@ from pathlib import Path
 
 from recorder.clock import SystemClock
 from recorder.config import config_from_dict
-from recorder.agent.assembly import CUE_OUTPUTS
+from recorder.io.patterns import OUTPUTS as CUE_OUTPUTS
 from recorder.evidence.modes import READY, RECORDING
 from recorder.sim.agent import SimulatedAgent
 

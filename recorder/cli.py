@@ -95,9 +95,8 @@ def _supervise(args, config) -> int:
     """The agent as a supervised child (recorder/supervisor.py): restarted after a fault."""
     import time
 
-    from .evidence.ledger import LedgerText, parse_object
     from .evidence.layout import StoreLayout
-    from .supervisor import Supervisor, ledger_lines, spawn_process
+    from .supervisor import EXIT_GAVE_UP, Supervisor, first_boot_at_us, ledger_lines, spawn_process
 
     if args.once:
         raise RecorderError("--once and --supervise: give one or the other")
@@ -110,7 +109,7 @@ def _supervise(args, config) -> int:
         argv = [sys.executable, "-m", "recorder", *child_args, "--once"]
         if args.simulate:
             if state["origin_us"] is None and attempt > 0:
-                state["origin_us"] = _boot_at_us(ledger, state["first_line"], LedgerText, parse_object)
+                state["origin_us"] = first_boot_at_us(ledger, state["first_line"])
             if state["origin_us"] is not None:
                 argv += ["--script-origin-us", str(state["origin_us"])]
             argv += ["--sim-after", f"{state['after']:.6f}"]
@@ -134,23 +133,10 @@ def _supervise(args, config) -> int:
 
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if code == 5:
+    if code == EXIT_GAVE_UP:
         print(f"recorder: unrecoverable: {len(supervisor.runs)} run(s); restarts gave up (see the ledger)",
               file=sys.stderr, flush=True)
     return code
-
-
-def _boot_at_us(ledger, first_line: int, LedgerText, parse_object) -> int | None:
-    """When the first supervised run's body started: its boot transition."""
-    try:
-        lines = LedgerText.parse(ledger.read_bytes()).lines[first_line:]
-    except OSError:
-        return None
-    for line in lines:
-        entry = parse_object(line)
-        if isinstance(entry, dict) and entry.get("type") == "transition" and entry["body"].get("from") == "booting":
-            return entry["at"]["mono_us"]
-    return None
 
 
 def _give_up(args, config, store):

@@ -100,6 +100,20 @@ def ledger_lines(path) -> int:
         return 0
 
 
+def first_boot_at_us(path, skip_lines: int) -> int | None:
+    """When the first run after skip_lines booted (its transition out of `booting`, dated at
+    the body's start): where a simulated script's time zero stays across restarts."""
+    try:
+        lines = LedgerText.parse(path.read_bytes()).lines[skip_lines:]
+    except OSError:
+        return None
+    for line in lines:
+        entry = parse_object(line)
+        if isinstance(entry, dict) and entry.get("type") == "transition" and entry["body"].get("from") == "booting":
+            return entry["at"]["mono_us"]
+    return None
+
+
 def _run_facts(path, skip_lines: int) -> tuple[float, str | None]:
     """(seconds between the child's first and last entries, its agent_stop reason)."""
     try:

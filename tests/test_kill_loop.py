@@ -8,7 +8,6 @@ inside the encoder.
 Real time on the simulated body (SystemClock: the test's CLOCK_MONOTONIC is the agent's, so
 a kill's moment is on the evidence's clock). RECORDER_KILLS sets the number of kills (50)."""
 
-import json
 import os
 import random
 import signal

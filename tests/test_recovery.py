@@ -5,7 +5,6 @@ are always the bytes kept plus the bytes set aside."""
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import textwrap

@@ -7,8 +7,6 @@ session with the `capture` prompt. A camera that never comes back makes every re
 the same way: after restart_attempts the supervisor gives up, writes the `unrecoverable`
 entry (the unit head must be told: regulation art. 8) and plays the cue; exit 5."""
 
-import pytest
-
 from conftest import recorder, write_config
 from media import frame_indices, segments_of
 from recorder.evidence.verifier import verify_store

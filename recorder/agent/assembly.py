@@ -32,8 +32,6 @@ from .state import StateMachine
 
 log = logging.getLogger("recorder")
 
-CUE_OUTPUTS = ("green", "red", "amber", "buzzer", "vibration")
-
 # Why a run ended: the `reason` of its `agent_stop` entry (docs/FORMATS.md). Besides these,
 # `signal:<NAME>` (signal:SIGTERM, signal:SIGINT), and for an interruption that ends the run
 # `restart:<event>` (restart:capture-stalled: a fault, start again) or `shutdown:<event>`
@@ -71,14 +69,7 @@ class Agent:
         self._closed = False
         cues = config.cues
         with ExitStack() as opened:  # unwound only when assembly fails half-way
-            self.indicators = Indicators(
-                {name: getattr(cues, name) or None for name in CUE_OUTPUTS},
-                clock,
-                pin_factory=pin_factory,
-                active_high={name: cues.active_high for name in CUE_OUTPUTS},
-                stealth=cues.stealth,
-                stealth_vibration=cues.stealth_vibration,
-            )
+            self.indicators = Indicators.from_config(cues, clock, pin_factory)
             opened.callback(self.indicators.close)
             self.controls = Controls(config.buttons, clock, pin_factory)
             opened.callback(self.controls.close)

@@ -27,7 +27,6 @@ from ..errors import CaptureError, StoreError
 from ..evidence import entries
 from ..evidence.canonical import canonical_bytes, sha256_hex
 from ..evidence.history import History
-from ..evidence.keys import public_key_pem
 from ..evidence.ledger import LedgerText
 from ..evidence.modes import FAULT, STORAGE
 from ..pipeline.ring import PrerecordRing
@@ -35,7 +34,7 @@ from ..pipeline.router import RecordingRouter
 from ..pipeline.writer import SegmentWriter, Session
 from ..seal.identity import DeviceIdentity
 from ..seal.ledger import Ledger
-from ..seal.recovery import SessionFacts, boot_id, recover_open_sessions, seal_cut_segment
+from ..seal.recovery import SessionFacts, boot_id, interruption_facts, recover_open_sessions, seal_cut_segment
 from ..seal.sealer import Sealer
 from ..store.ballast import Ballast
 from ..store.disk import Store
@@ -51,7 +50,7 @@ class SessionRecorder:
         self.store = Store(store_root).prepare()
         self.identity = self._identity()
         self.ledger = Ledger(self.store.ledger_path, self.identity)
-        repair = self.ledger.set_aside_torn_line()  # a power cut mid-append: kept as found
+        opening = self.ledger.opening_entries(__version__)  # a torn last line is kept as found
         self.sealer = Sealer(self.store, self.identity, self.ledger, clock, on_error=on_seal_error)
         self.ballast = Ballast(self.store.media_dir)
         self.sealer.make_room = self._make_room
@@ -59,14 +58,8 @@ class SessionRecorder:
         self._closed = False
         self.capture: dict | None = None  # the sources this run records from (agent_started)
         try:
-            if self.ledger.next_index == 0:
-                self.sealer.record(
-                    "device_init",
-                    entries.device_init(public_key_pem(self.identity.public_key).decode("ascii"), __version__),
-                    clock.stamp(),
-                )
-            if repair is not None:
-                self.sealer.record("repair", repair, clock.stamp())
+            for entry_type, body in opening:
+                self.sealer.record(entry_type, body, clock.stamp())
             self.ring = PrerecordRing(config.prerecord.seconds, config.prerecord.max_bytes, config.prerecord.audio)
             self.writer = SegmentWriter(self.store, config.segments.seconds, config.video.fps, self.sealer.seal,
                                         metadata_for=self._file_metadata, gop_seconds=config.video.gop_seconds)
@@ -261,10 +254,9 @@ class SessionRecorder:
         facts = {}
         stop = self._stops.get(session_id) if session_id else None
         if stop is not None:
-            facts["last_recorded"] = stop["end"]
-            if stop["recovered"]:
-                facts["recovered"] = [stop["recovered"]["segment"]] if stop["recovered"].get("segment") else []
-                facts["set_aside"] = stop["recovered"]["set_aside"]
+            cut = stop["recovered"]
+            facts = interruption_facts(stop["end"], ([cut["segment"]] if cut.get("segment") else []) if cut else None,
+                                       cut["set_aside"] if cut else None)
         ref = PendingRef()
         self.sealer.record("interruption", entries.interruption(session_id, cause, detail, **facts),
                            self.clock.stamp(at_ns), then=ref.set)

@@ -15,13 +15,9 @@ from .. import __version__
 from ..evidence import entries
 from ..io.indicators import Indicators
 from ..io.patterns import CUES
-from ..evidence.keys import public_key_pem
 from ..seal.identity import DeviceIdentity
 from ..seal.ledger import Ledger
 from ..store.disk import Store
-
-CUE_OUTPUTS = ("green", "red", "amber", "buzzer", "vibration")
-
 
 def record_unrecoverable(store_root, clock, cause: str, detail: str, attempts: int) -> str:
     """Append the entry (setting a torn last line aside first, as every start does);
@@ -29,22 +25,15 @@ def record_unrecoverable(store_root, clock, cause: str, detail: str, attempts: i
     store = Store(store_root).prepare()
     identity = DeviceIdentity.load_or_create(store.device_dir)
     ledger = Ledger(store.ledger_path, identity)
-    repair = ledger.set_aside_torn_line()
-    if ledger.next_index == 0:
-        ledger.append("device_init", entries.device_init(public_key_pem(identity.public_key).decode("ascii"),
-                                                         __version__), clock.stamp())
-    if repair is not None:
-        ledger.append("repair", repair, clock.stamp())
+    for entry_type, body in ledger.opening_entries(__version__):
+        ledger.append(entry_type, body, clock.stamp())
     ledger.append("unrecoverable", entries.unrecoverable(cause, detail, attempts), clock.stamp())
     return ledger.head_ref
 
 
 def play_unrecoverable(config, clock, pin_factory, hold: bool = False):
     """The cue, then amber steady: until the process is stopped (hold), or to the cue's end."""
-    cues = config.cues
-    indicators = Indicators({name: getattr(cues, name) or None for name in CUE_OUTPUTS}, clock,
-                            pin_factory=pin_factory, active_high={name: cues.active_high for name in CUE_OUTPUTS},
-                            stealth_vibration=cues.stealth_vibration)
+    indicators = Indicators.from_config(config.cues, clock, pin_factory, stealth=False)
     stop = threading.Event()
     previous = {}
     if hold and threading.current_thread() is threading.main_thread():

@@ -20,6 +20,14 @@ DEVICE_CLASSES = {
 
 
 class Indicators:
+    @classmethod
+    def from_config(cls, cues, clock, pin_factory=None, stealth: bool | None = None) -> "Indicators":
+        """The device's cue outputs as `[cues]` names them (recorder.config CuesConfig);
+        stealth: as configured unless given."""
+        return cls({name: getattr(cues, name) or None for name in OUTPUTS}, clock, pin_factory=pin_factory,
+                   active_high=dict.fromkeys(OUTPUTS, cues.active_high),
+                   stealth=cues.stealth if stealth is None else stealth, stealth_vibration=cues.stealth_vibration)
+
     def __init__(self, pins, clock, *, pin_factory=None, active_high=None, stealth=False, stealth_vibration=True):
         self._clock = clock
         self._lock = threading.RLock()

@@ -16,6 +16,7 @@ from ..evidence.canonical import canonical_bytes, sha256_hex
 from ..evidence.documents import signed
 from ..evidence import entries
 from ..evidence.entries import LEDGER_VERSION
+from ..evidence.keys import public_key_pem
 from ..evidence.ledger import GENESIS_PREV, LedgerText, entry_hash, parse_object
 from .identity import DeviceIdentity
 
@@ -75,6 +76,18 @@ class Ledger:
                 os.close(fd)
         self.torn, self._torn_ended = None, False
         return entries.repair(number, len(data), sha256_hex(data))
+
+    def opening_entries(self, agent_version: str) -> list[tuple[str, dict]]:
+        """What a writer must append before anything else: `device_init` in an empty ledger,
+        and the `repair` entry naming a torn last line (set aside now)."""
+        repair = self.set_aside_torn_line()
+        first = []
+        if self.next_index == 0:
+            first.append(("device_init", entries.device_init(
+                public_key_pem(self.identity.public_key).decode("ascii"), agent_version)))
+        if repair is not None:
+            first.append(("repair", repair))
+        return first
 
     def append(self, entry_type: str, body: dict, at: dict) -> dict:
         """Sign, chain and durably append one entry; returns the entry."""

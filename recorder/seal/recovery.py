@@ -36,7 +36,7 @@ from ..evidence.files import hash_regular
 from ..evidence.history import History, SessionHistory
 from ..evidence.layout import manifest_path, partial_path
 from ..evidence.modes import CRASH, POWER_LOSS
-from ..store.disk import Store, fsync_dir
+from ..store.disk import Store
 from ..store.recovery import TORN_SUFFIX, Trimmed, set_aside, trim_partial
 from .sealer import ClosedSegment, Sealer
 
@@ -94,15 +94,8 @@ class Interrupted:
 
     def facts(self) -> dict:
         """What the interruption entry says of it."""
-        facts = {
-            "last_recorded": SessionFacts.of(self.session).stamp(self.end_us),
-            "recovered": [r.as_dict() for r in self.recovered],
-            "set_aside": self.set_aside,
-        }
-        torn = [r.torn_frames for r in self.recovered if r.torn_frames is not None]
-        if torn:
-            facts["frames_lost_at_least"] = sum(torn)
-        return facts
+        return interruption_facts(SessionFacts.of(self.session).stamp(self.end_us),
+                                  [r.as_dict() for r in self.recovered], self.set_aside)
 
     @property
     def detail(self) -> str:
@@ -110,6 +103,22 @@ class Interrupted:
                 else "the agent stopped without closing the recording (same boot)")
         return (f"{what}; {len(self.recovered)} segment(s) sealed from what it left"
                 + (f", {len(self.set_aside)} file(s) set aside" if self.set_aside else ""))
+
+
+def interruption_facts(last_recorded: dict, recovered: list[dict] | None = None,
+                       set_aside: list[str] | None = None) -> dict:
+    """The facts an interruption entry gives of the session it cut: where its recording ends,
+    the segments sealed from what the cut left (Recovered.as_dict()), the files set aside, and
+    the frames known lost (those of torn fragments whose moof survived)."""
+    facts: dict = {"last_recorded": last_recorded}
+    if recovered is not None:
+        facts["recovered"] = recovered
+        torn = [r["torn_frames"] for r in recovered if r.get("torn_frames") is not None]
+        if torn:
+            facts["frames_lost_at_least"] = sum(torn)
+    if set_aside is not None:
+        facts["set_aside"] = set_aside
+    return facts
 
 
 def boot_id() -> str | None:
@@ -220,24 +229,31 @@ def seal_cut_segment(store: Store, sealer: Sealer, facts: SessionFacts, seq: int
         set_aside_list.append(store.relative(trimmed.torn))
     if trimmed.kept == 0:
         return None
-    closed = _closed_segment(store, facts, seq, trimmed, cause, previous_end_us)
+    moov, tracks, tagged_start_us = _read_placed(trimmed.path)  # before the sealer renames it away
+    start_us = tagged_start_us if tagged_start_us is not None else previous_end_us
+    closed = _closed_segment(store, facts, seq, trimmed, cause, tracks, start_us)
     if closed is None:
         set_aside_list.append(store.relative(set_aside(partial)))
         return None
-    torn_frames = _torn_frames(trimmed)  # before the sealer renames the `.partial` away
+    torn_frames = _torn_frames(trimmed, moov)
     sealer.seal(closed)
     return Recovered(seq, closed.video["frames"], closed.start_us, closed.end_us, trimmed.torn_size, torn_frames)
 
 
-def _closed_segment(store: Store, facts: SessionFacts, seq: int, trimmed: Trimmed, cause: str,
-                    previous_end_us: int | None) -> ClosedSegment | None:
-    """What the writer would have said of the segment, read back from its own boxes."""
-    body = facts.start_body
-    with open(trimmed.path, "rb") as f:
+def _read_placed(path: Path) -> tuple[bytes | None, dict, int | None]:
+    """(moov payload, media tracks, start in monotonic µs from its comment tag) of a segment
+    file, from its own boxes."""
+    with open(path, "rb") as f:
         tracks = media_tracks(f)
         moov = _moov(f)
     tag = START_TAG.search(comment(moov) or "") if moov else None
-    start_us = int(tag.group(1)) if tag else previous_end_us
+    return moov, tracks, int(tag.group(1)) if tag else None
+
+
+def _closed_segment(store: Store, facts: SessionFacts, seq: int, trimmed: Trimmed, cause: str,
+                    tracks: dict, start_us: int | None) -> ClosedSegment | None:
+    """What the writer would have said of the segment, read back from its own boxes."""
+    body = facts.start_body
     video_track = tracks.get("vide")
     if start_us is None or not video_track or not video_track["samples"] or video_track["duration_us"] is None:
         log.error("%s: cannot be placed on the clock; set aside", store.relative(trimmed.path))
@@ -273,15 +289,13 @@ def written_extent(path: Path) -> tuple[int, int] | None:
     """(start, end) in monotonic µs of the whole fragments a segment file holds, from its
     own boxes; None when it cannot be placed."""
     try:
-        with open(path, "rb") as f:
-            moov = _moov(f)
-            video = media_tracks(f).get("vide")
+        _, tracks, start_us = _read_placed(path)
     except OSError:
         return None
-    tag = START_TAG.search(comment(moov) or "") if moov else None
-    if tag is None or not video or video["duration_us"] is None:
+    video = tracks.get("vide")
+    if start_us is None or not video or video["duration_us"] is None:
         return None
-    return int(tag.group(1)), int(tag.group(1)) + video["duration_us"]
+    return start_us, start_us + video["duration_us"]
 
 
 def _moov(f) -> bytes | None:
@@ -293,12 +307,10 @@ def _moov(f) -> bytes | None:
     return None
 
 
-def _torn_frames(trimmed: Trimmed) -> int | None:
+def _torn_frames(trimmed: Trimmed, moov: bytes | None) -> int | None:
     """Video samples of the torn fragment, when its moof was written whole."""
     if trimmed.torn is None or trimmed.kept == 0:
         return None
-    with open(trimmed.path, "rb") as f:
-        moov = _moov(f)
     tail = trimmed.torn.read_bytes()
     handlers = {track: handler for track, (handler, _) in track_info(moov).items()} if moov else {}
     for box in scan_boxes(tail):
