@@ -24,11 +24,14 @@ from ..monitors.capture import CaptureMonitor
 from ..monitors.pipeline import PipelineMonitor
 from ..monitors.storage import StorageMonitor
 from ..power import open_power
+from ..telemetry.receivers import open_receiver
+from ..telemetry.track import Track
 from ..voice.output import open_player
 from .explaining import Explainer
 from .loop import RunLoop, finish
 from .recording import SessionRecorder
 from .state import StateMachine
+from .timekeeping import TimeKeeper
 
 log = logging.getLogger("recorder")
 
@@ -127,9 +130,11 @@ class Agent:
             for monitor in monitors:
                 monitor.on_event = self.machine.on_monitor_event
             self._watch_for_space(monitors)
+            whereabouts = self._where_and_when()
             players, drive_end_ns = drive(self) if drive else ([], None)
             loop = RunLoop(self.clock, self.body, [
-                *players, *self.power.participants, self.controls, *monitors, self.machine, self.indicators,
+                *players, *whereabouts, *self.power.participants, self.controls, *monitors, self.machine,
+                self.indicators,
             ], self.stop_requested)
             self.started.set()
             loop.run(end_ns if end_ns is not None else drive_end_ns)
@@ -144,6 +149,21 @@ class Agent:
             self.close()
         self._raise_end_cause()
         return self
+
+    def _where_and_when(self) -> list:
+        """The receiver (the body's own on the simulated body, else [gnss]'s), the track it
+        feeds to the sealer and the marks, and the keeper of the clock and the OSD; the loop
+        participants that run them, the body's (its sky) first."""
+        gnss = self.config.gnss
+        own = getattr(self.body, "gnss_receiver", None)
+        self.receiver = own() if own is not None else open_receiver(gnss, self.clock)
+        self._resources.callback(self.receiver.close)
+        self.announce(f"GNSS: {self.receiver.description}")
+        self.track = Track(self.receiver, self.clock, round(gnss.max_age_seconds * 1e9))
+        self.recorder.sealer.track_between = self.track.between
+        self.recorder.position_at = self.track.position_at
+        body_participants = getattr(self.body, "participants", [])
+        return [*body_participants, self.track, TimeKeeper(self.clock, self.track, self.body.osd_status)]
 
     def _health_monitors(self) -> list:
         """The battery (when there is one) and the store's free space (unless the reserve is

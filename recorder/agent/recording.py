@@ -57,6 +57,9 @@ class SessionRecorder:
         self.on_storage_full = None  # on_storage_full(exc): the disk filled (the agent's pipeline monitor)
         self._closed = False
         self.capture: dict | None = None  # the sources this run records from (agent_started)
+        # position_at(at_ns) -> a mark's position (telemetry/track.py); None: no receiver known yet
+        self.position_at = lambda at_ns: None
+        clock.on_step(self._clock_stepped)
         try:
             for entry_type, body in opening:
                 self.sealer.record(entry_type, body, clock.stamp())
@@ -174,7 +177,8 @@ class SessionRecorder:
         """A key moment in the current session (regulation art. 7); returns its number."""
         at_ns = self.clock.monotonic_ns() if at_ns is None else at_ns
         self._marks += 1
-        self.sealer.record("mark", entries.mark(session_id, self._marks, cause), self.clock.stamp(at_ns))
+        self.sealer.record("mark", entries.mark(session_id, self._marks, cause, self.position_at(at_ns)),
+                           self.clock.stamp(at_ns))
         log.info("mark %d (%s)", self._marks, cause)
         return self._marks
 
@@ -182,6 +186,16 @@ class SessionRecorder:
                           detail: str | None = None):
         self.sealer.record("transition", entries.transition(source, target, cause, session_id, detail),
                            self.clock.stamp(at_ns))
+
+    def _clock_stepped(self, step):
+        """The wall clock jumped (clock.ClockStep): the size and both mappings go into the
+        ledger; media time went on untouched."""
+        if self._closed:
+            return
+        log.warning("the wall clock stepped by %+.3f s (%s: %s -> %s)", step.step_ns / 1e9, step.cause,
+                    step.before.source, step.after.source)
+        self.sealer.record("clock_step", entries.clock_step(step.step_ns // 1000, step.cause, step.before.record(),
+                                                            step.after.record()), self.clock.stamp(step.at_ns))
 
     def record_stealth(self, enabled: bool, cause: str, at_ns: int):
         """Stealth changes what bystanders can see of the recording: it belongs in the evidence."""

@@ -12,6 +12,8 @@ interface, so the agent, its loop and its monitors drive either the same way:
   add_listener(cb)   cb(samples float32 mono, first_sample_ns, rate) for every block the
                      microphone captures, placed on the monotonic clock as recorded
                      (capture/listeners.py); False when there is no microphone to hear
+  osd_status         the OSD's position and clock line (capture/osd.py OsdStatus), set by
+                     the agent once a second; None when there is no OSD
   capture_record()   what made the pictures and the sound, for the evidence:
                      {"simulated": bool, "camera": {kind, …, why}, "microphone": {…} | None}
   close()            stop capturing and deliver everything captured to the outputs;
@@ -24,6 +26,7 @@ from ..errors import CaptureError
 
 class Body:
     description = ""
+    osd_status = None  # capture/osd.py OsdStatus when the OSD shows position and clock
     origin_ns = 0
 
     def __init__(self):

@@ -48,14 +48,41 @@ LinesForSecond = Callable[[int], list[str]]
 
 
 SIMULATED_LINE = "模拟 SIMULATED"  # synthetic pictures or sound: said in the picture itself
+NO_FIX_LINE = "无定位 NO FIX"  # no fresh position: never the last one shown as if current
+CLOCK_LABELS = {"gnss+pps": "GNSS+PPS", "gnss": "GNSS", "ntp": "NTP", "rtc": "RTC", "none": "无 NONE"}
 
 
-def osd_lines(device_id: str, officer_id: str, simulated: bool = False) -> LinesForSecond:
+class OsdStatus:
+    """Where the device is and where its time comes from, as the OSD shows them: set by the
+    agent once a second (agent/timekeeping.py), read by the camera's thread when the
+    second's text is rendered. Plain attributes: each is replaced whole, never edited."""
+
+    def __init__(self):
+        self.position: dict | None = None  # telemetry/track.py fix_record, or None: no fix
+        self.clock: tuple[str, int | None] | None = None  # (source, error bound ns)
+
+
+def position_line(position: dict | None) -> str:
+    if position is None:
+        return NO_FIX_LINE
+    lat, lon = position["lat"], position["lon"]
+    text = f"{'N' if lat >= 0 else 'S'}{abs(lat):.5f} {'E' if lon >= 0 else 'W'}{abs(lon):.5f}"
+    return text if position.get("eph") is None else f"{text} ±{position['eph']:.0f}m"
+
+
+def clock_line(source: str, error_ns: int | None) -> str:
+    bound = "±?" if error_ns is None else f"±{error_ns / 1e9:.3f}s" if error_ns < 10**9 else f"±{error_ns / 1e9:.0f}s"
+    return f"时间源 {CLOCK_LABELS.get(source, source)} {bound}"
+
+
+def osd_lines(device_id: str, officer_id: str, simulated: bool = False, status: OsdStatus | None = None
+              ) -> LinesForSecond:
     """The default OSD text: local time (24 h) with its UTC offset, device id, officer id,
-    each as given (any Unicode: 张伟, officer-4711). (Position joins them once GPS
-    exists.) Apart from the officer's own name the OSD carries no words to translate, but
-    for one: a recording from synthetic sources says so on a line of its own, in Chinese
-    and English, so that a still taken from it can never pass for a camera's picture."""
+    each as given (any Unicode: 张伟, officer-4711); with a status, the position (or
+    无定位 NO FIX) and the clock's source and error bound (时间源 GNSS ±0.200s). Apart from
+    the officer's own name the OSD's words are in Chinese and English together: a recording
+    from synthetic sources says so on a line of its own, so that a still taken from it can
+    never pass for a camera's picture."""
 
     def lines_for_second(wall_ns: int) -> list[str]:
         local = time.localtime(wall_ns // 1_000_000_000)
@@ -63,7 +90,13 @@ def osd_lines(device_id: str, officer_id: str, simulated: bool = False) -> Lines
         sign = "+" if offset_min >= 0 else "-"
         zone = f"{sign}{abs(offset_min) // 60:02d}{abs(offset_min) % 60:02d}"
         lines = [time.strftime("%Y-%m-%d %H:%M:%S", local) + " " + zone, f"ID {device_id}", f"# {officer_id}"]
-        return [*lines, SIMULATED_LINE] if simulated else lines
+        if simulated:
+            lines.append(SIMULATED_LINE)
+        if status is not None:
+            lines.append(position_line(status.position))
+            if status.clock is not None:
+                lines.append(clock_line(*status.clock))
+        return lines
 
     return lines_for_second
 

@@ -19,7 +19,7 @@ from ..clock import Clock
 from ..config import Config
 from ..errors import CaptureError
 from .live import LiveBody
-from .osd import Watermark, osd_lines
+from .osd import OsdStatus, Watermark, osd_lines
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,10 @@ def make_watermark(config: Config, device_id: str, simulated: bool = False) -> W
     if not config.osd.enabled:
         return None
     v = config.video
-    lines = osd_lines(device_id, config.device.officer_id, simulated)
+    status = OsdStatus()
+    lines = osd_lines(device_id, config.device.officer_id, simulated, status)
     watermark = Watermark(v.width, v.height, lines, config.osd.font)
+    watermark.status = status  # the agent sets the position and the clock source in it
     watermark.render(watermark.lines_for_second(0))  # now: characters the font lacks are logged at start-up
     return watermark
 
@@ -202,4 +204,6 @@ def open_body(config: Config, clock: Clock, outputs, device_id: str) -> LiveBody
     log.info(description)
     camera = make_camera(config, cam, cam_device, watermark)
     microphone = make_microphone(config, mic, mic_device)
-    return LiveBody(clock, camera, microphone, outputs, description, why={"camera": cam_why, "microphone": mic_why})
+    body = LiveBody(clock, camera, microphone, outputs, description, why={"camera": cam_why, "microphone": mic_why})
+    body.osd_status = None if watermark is None else watermark.status
+    return body

@@ -23,6 +23,8 @@ from .settings import (  # noqa: F401  (the package's public names)
     StorageConfig,
     VideoConfig,
     VoiceConfig,
+    GnssConfig,
+    simulated_place,
     config_from_dict,
     load_config,
     minimum_storage_reserve,

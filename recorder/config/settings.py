@@ -129,6 +129,20 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class GnssConfig:
+    """The position and GNSS time (docs/GNSS.md, docs/TIME.md)."""
+
+    receiver: str = "gpsd"  # gpsd | none (no receiver fitted: every segment says so)
+    host: str = "127.0.0.1"  # gpsd's address (the device's own gpsd)
+    port: int = 2947
+    max_age_seconds: float = 2.0  # a fix older than this is no longer a position (never shown as current)
+    # The simulated body's receiver (recorder/sim/sky.py): where it stands until a script's
+    # path step moves it, and how long its first fix takes.
+    simulated_start: str = "31.2304,121.4737"  # lat,lon in degrees (People's Square, Shanghai)
+    simulated_first_fix_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
 class RecoveryConfig:
     """Interruptions: resuming, stall detection, restarts (docs/INTERRUPTIONS.md)."""
 
@@ -163,6 +177,7 @@ class Config:
     power: PowerConfig = field(default_factory=PowerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    gnss: GnssConfig = field(default_factory=GnssConfig)
     voice: VoiceConfig = field(default_factory=VoiceConfig)
 
     def as_dict(self) -> dict:
@@ -189,6 +204,10 @@ LIMITS = {
     ("buttons", "debounce_ms"): (1, 200),
     ("cues", "reminder_seconds"): (0, 3600),
     ("capture", "camera"): {"auto", "picamera2", "opencv", "synthetic"},
+    ("gnss", "receiver"): {"gpsd", "none"},
+    ("gnss", "port"): (1, 65535),
+    ("gnss", "max_age_seconds"): (0.5, 30.0),
+    ("gnss", "simulated_first_fix_seconds"): (0.0, 600.0),
     ("capture", "microphone"): {"auto", "sounddevice", "pyaudio", "synthetic"},
     ("power", "warn_minutes"): (5, 30),
     ("power", "second_warn_minutes"): (0, 29),
@@ -276,6 +295,17 @@ def _build_section(section: str, cls, values) -> object:
     return cls(**values)
 
 
+def simulated_place(text: str) -> tuple[float, float]:
+    """gnss.simulated_start as (lat, lon) degrees."""
+    try:
+        lat, lon = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(f"gnss.simulated_start = {text!r} must be \"LAT,LON\" in degrees") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ConfigError(f"gnss.simulated_start = {text!r} is not on the globe")
+    return lat, lon
+
+
 def config_from_dict(data: dict) -> Config:
     sections = {f.name: f.default_factory for f in fields(Config)}
     built = {}
@@ -315,6 +345,7 @@ def config_from_dict(data: dict) -> Config:
                           "power.warn_minutes (or be 0: no second warning)")
     if not power.critical_minutes < power.warn_minutes:
         raise ConfigError("power.critical_minutes must be less than power.warn_minutes")
+    simulated_place(config.gnss.simulated_start)  # raises a ConfigError when it is not lat,lon
     needed = minimum_storage_reserve(config)
     if config.storage.reserve_mb and config.storage.reserve_mb * MIB < needed:
         raise ConfigError(

@@ -5,11 +5,11 @@ functions here, and the verifier checks documents against the member tables here
 so both read from one definition of the format (docs/FORMATS.md).
 """
 
-FORMAT_VERSION = 3  # of the store as a whole; a verifier of version 3 reads versions 1, 2 and 3
-LEDGER_VERSION = 3  # what this agent writes
-MANIFEST_VERSION = 3
-LEDGER_VERSIONS = frozenset({1, 2, 3})  # what the verifier reads
-MANIFEST_VERSIONS = frozenset({1, 2, 3})
+FORMAT_VERSION = 4  # of the store as a whole; a verifier of version 4 reads versions 1 to 4
+LEDGER_VERSION = 4  # what this agent writes
+MANIFEST_VERSION = 4
+LEDGER_VERSIONS = frozenset({1, 2, 3, 4})  # what the verifier reads
+MANIFEST_VERSIONS = frozenset({1, 2, 3, 4})
 MANIFEST_TYPE = "segment-manifest"
 
 # Members every ledger entry has, and their JSON types.
@@ -62,8 +62,24 @@ BODY_MEMBERS_V3 = {
     # the supervisor gave up restarting the agent (the unit head must be told)
     "unrecoverable": {"cause": str, "detail": str, "attempts": int},
 }
-BODY_MEMBERS = {1: BODY_MEMBERS_V1, 2: BODY_MEMBERS_V2, 3: BODY_MEMBERS_V3}
-ENTRY_TYPES = frozenset(BODY_MEMBERS_V3)
+# Version 4: where and when (docs/TIME.md, docs/GNSS.md). Every time stamp states its error
+# bound; a mark carries the position at the mark (a track point, `fix` "none" without one);
+# a step of the wall clock is an entry of its own.
+POSITION = (dict, type(None))
+BODY_MEMBERS_V4 = {
+    **BODY_MEMBERS_V3,
+    "mark": {**BODY_MEMBERS_V3["mark"], "position": POSITION},
+    # the wall clock jumped by step_us (media time did not): mappings before and after
+    "clock_step": {"step_us": int, "cause": str, "before": dict, "after": dict},
+}
+BODY_MEMBERS = {1: BODY_MEMBERS_V1, 2: BODY_MEMBERS_V2, 3: BODY_MEMBERS_V3, 4: BODY_MEMBERS_V4}
+ENTRY_TYPES = frozenset(BODY_MEMBERS_V4)
+
+# Version 4 time stamps: `clock` is one of clock.CLOCK_SOURCES and `error_us` the bound
+# (null when none can be stated).
+# A track point's fix, and the track's status over a segment.
+FIX_KINDS = ("3d", "2d", "none")
+TRACK_STATUSES = ("fix", "partial", "no-fix", "no-receiver", "unknown")
 
 
 # What the pipeline counts of a session's packets (kept in memory before version 3):
@@ -123,8 +139,15 @@ def transition(source: str, target: str, cause: str, session_id: str | None, det
     return body if detail is None else {**body, "detail": detail}
 
 
-def mark(session_id: str, number: int, cause: str, position=None) -> dict:
+def mark(session_id: str, number: int, cause: str, position: dict | None = None) -> dict:
+    """position: the track point at the mark (`track_point`; fix "none" when there was no
+    fresh fix), or None on a device without a receiver."""
     return {"session_id": session_id, "number": number, "cause": cause, "position": position}
+
+
+def clock_step(step_us: int, cause: str, before: dict, after: dict) -> dict:
+    """before, after: the mappings (clock.TimeMapping.record()) either side of the step."""
+    return {"step_us": step_us, "cause": cause, "before": before, "after": after}
 
 
 def stealth(enabled: bool, cause: str) -> dict:
@@ -155,17 +178,66 @@ def unrecoverable(cause: str, detail: str, attempts: int) -> dict:
     return {"cause": cause, "detail": detail, "attempts": attempts}
 
 
+# -- where: the track -----------------------------------------------------------------------
+
+def track_point(mono_us: int, wall_us: int, fix: dict | None) -> dict:
+    """One sample of the receiver: `fix` is None (no fresh fix: none is presented as current)
+    or {"mode", "lat", "lon", "alt", "speed", "track", "sats", "hdop", "eph", "epv",
+    "age_ns", "utc_ns"} with floats from the receiver, written here as integers in fixed
+    units (1e-7 degree ≈ 1 cm, millimetres, centidegrees) so the document stays exact."""
+    point = {"mono_us": mono_us, "wall_us": wall_us}
+    if fix is None:
+        return {**point, "fix": "none"}
+    return {
+        **point,
+        "fix": "3d" if fix["mode"] >= 3 else "2d",
+        "lat_e7": round(fix["lat"] * 1e7), "lon_e7": round(fix["lon"] * 1e7),
+        "alt_mm": _scaled(fix.get("alt"), 1000) if fix["mode"] >= 3 else None,
+        "speed_mm_s": _scaled(fix.get("speed"), 1000),
+        "heading_cdeg": _scaled(fix.get("track"), 100),
+        "sats": fix.get("sats"),
+        "hdop_c": _scaled(fix.get("hdop"), 100),
+        "eph_mm": _scaled(fix.get("eph"), 1000), "epv_mm": _scaled(fix.get("epv"), 1000),
+        "age_ms": fix["age_ns"] // 1_000_000,
+        "utc_us": None if fix.get("utc_ns") is None else fix["utc_ns"] // 1000,
+    }
+
+
+def _scaled(value, factor: int) -> int | None:
+    return None if value is None else round(value * factor)
+
+
+def track(receiver: str, points: list, period_ms: int = 1000, max_age_ms: int = 2000,
+          status: str | None = None, note: str | None = None) -> dict:
+    """A segment's track: the receiver's samples every period_ms while it was recorded.
+    status says plainly whether it had a fix: all points (fix), some (partial), none
+    (no-fix), no receiver at all (no-receiver), or not known (unknown: the run that took
+    the samples died before sealing; `note` says so)."""
+    with_fix = sum(1 for p in points if p["fix"] != "none")
+    if status is None:
+        if receiver == "none":
+            status = "no-receiver"
+        else:
+            status = "no-fix" if with_fix == 0 else "fix" if with_fix == len(points) else "partial"
+    document = {"receiver": receiver, "period_ms": period_ms, "max_age_ms": max_age_ms, "status": status,
+                "fix_ms": with_fix * period_ms, "points": points}
+    return document if note is None else {**document, "note": note}
+
+
 # -- the segment manifest -------------------------------------------------------------------
 
 def manifest(*, device_id: str, officer_id: str, session_id: str, seq: int, file_name: str,
              layout: dict, start: dict, end: dict, video: dict, audio: dict | None,
              prerecord: dict | None, notes: list, pipeline: dict | None = None,
-             recovered: dict | None = None) -> dict:
+             recovered: dict | None = None, clock: list | None = None, track: dict | None = None) -> dict:
     """The unsigned manifest; `layout` is evidence.bmff.hash_layout of the file.
     pipeline (version 3): PIPELINE_COUNTS over this segment (segment 1 also counts what came
     before it).
     recovered (version 3): set when the segment was sealed after a crash or a power cut
-    (seal/recovery.py) — the cause, the file's size as found, and the torn bytes set aside."""
+    (seal/recovery.py) — the cause, the file's size as found, and the torn bytes set aside.
+    clock (version 4): the mappings from monotonic time to UTC that held while it was
+    recorded (clock.TimeMapping.record()), oldest first.
+    track (version 4): where it was recorded (`track`)."""
     document = {
         "v": MANIFEST_VERSION,
         "type": MANIFEST_TYPE,
@@ -189,4 +261,8 @@ def manifest(*, device_id: str, officer_id: str, session_id: str, seq: int, file
         document["pipeline"] = pipeline
     if recovered is not None:
         document["recovered"] = recovered
+    if clock is not None:
+        document["clock"] = clock
+    if track is not None:
+        document["track"] = track
     return document

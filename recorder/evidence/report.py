@@ -32,7 +32,10 @@ CODES = {
     "chain-broken": (PROBLEM, "an entry's prev is not the hash of the line before it"),
     "head-missing": (PROBLEM, "a trusted head (--head) names an entry the ledger does not have: its tail was cut"),
     "head-mismatch": (PROBLEM, "the ledger's entry at a trusted head's index has another hash: rewritten"),
-    "inconsistent-time": (PROBLEM, "a time stamp's wall text is not its wall_us"),
+    "inconsistent-time": (PROBLEM, "a time stamp's wall text is not its wall_us, it lacks its source or error "
+                                   "bound (format 4), or its manifest's clock mappings do not place it"),
+    "bad-track": (PROBLEM, "a manifest's track is malformed, outside its segment, disagrees with its own sums, "
+                           "or presents a position older than its max age as a fix"),
     "bad-path": (PROBLEM, "a segment entry names a file outside its expected place"),
     "missing-file": (PROBLEM, "a file the ledger names does not exist"),
     "not-a-regular-file": (PROBLEM, "a file the ledger names is a symlink, directory or device"),

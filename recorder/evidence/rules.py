@@ -7,13 +7,15 @@
                      padding bits zero: any other spelling decodes to the same signature
                      but changes the entry's bytes, and so the hash the next entry chains to
   time stamps        `mono_us` and `wall_us` are integers, `clock` a string, and `wall` is
-                     exactly `wall_us` written as RFC 3339 UTC with microseconds
+                     exactly `wall_us` written as RFC 3339 UTC with microseconds; from
+                     version 4 `clock` names a source (clock.CLOCK_SOURCES) and `error_us`
+                     is its bound, a non-negative integer, or null when none can be stated
 """
 
 import base64
 import binascii
 
-from ..clock import iso_utc
+from ..clock import CLOCK_SOURCES, iso_utc
 from .documents import SIGNATURE_FIELD
 
 SIGNATURE_BYTES = 64  # Ed25519
@@ -41,8 +43,8 @@ def canonical_signature(document: dict) -> bool:
     return len(raw) == SIGNATURE_BYTES and base64.b64encode(raw).decode("ascii") == signature
 
 
-def timestamp_problem(stamp) -> str | None:
-    """What is wrong with a time stamp, or None."""
+def timestamp_problem(stamp, version: int = 1) -> str | None:
+    """What is wrong with a time stamp of a document of that format version, or None."""
     if not isinstance(stamp, dict):
         return "is not an object"
     for member, kind in (("mono_us", int), ("wall_us", int), ("wall", str), ("clock", str)):
@@ -55,4 +57,17 @@ def timestamp_problem(stamp) -> str | None:
         return f"wall_us {stamp['wall_us']} is not a time"
     if stamp["wall"] != expected:
         return f"wall {stamp['wall']!r} is not wall_us {stamp['wall_us']} ({expected})"
+    if version >= 4:
+        return _v4_stamp_problem(stamp)
+    return None
+
+
+def _v4_stamp_problem(stamp: dict) -> str | None:
+    if stamp["clock"] not in CLOCK_SOURCES:
+        return f"clock {stamp['clock']!r} is not one of {', '.join(CLOCK_SOURCES)}"
+    if "error_us" not in stamp:
+        return "error_us is missing (null when no bound can be stated)"
+    error = stamp["error_us"]
+    if error is not None and (not isinstance(error, int) or isinstance(error, bool) or error < 0):
+        return f"error_us {error!r} is not a non-negative integer or null"
     return None

@@ -14,6 +14,7 @@ from .entries import MANIFEST_TYPE, MANIFEST_VERSIONS
 from .files import NotRegular, open_read_only, read_regular
 from .ledger import parse_object
 from .rules import canonical_signature, floats_in, timestamp_problem
+from .track import mappings_problem, placement_problem, track_problems
 
 RANGE_MEMBERS = ("offset", "size", "sha256")
 # Version 1 manifests named the audio codec by its encoder where the two differ.
@@ -59,12 +60,29 @@ class SegmentCheck:
         for path in floats_in(manifest):
             self.problem("float-in-document", relative, f"{path} is a floating-point number", sid)
         for member in ("start", "end"):
-            wrong = timestamp_problem(manifest.get(member))
+            wrong = timestamp_problem(manifest.get(member), manifest.get("v") if isinstance(manifest.get("v"), int) else 1)
             if wrong:
                 self.problem("inconsistent-time", relative, f"{member}: {wrong}", sid)
         if manifest.get("device_id") != self.device_id:
             self.problem("wrong-device", relative,
                          f"device_id is {manifest.get('device_id')!r}, the key's is {self.device_id}", sid)
+        if manifest.get("v") == 4:
+            self.where_and_when(manifest, relative, sid)
+
+    def where_and_when(self, manifest: dict, relative: str, sid: str):
+        """Version 4: the clock mappings place the manifest's times; the track is sound."""
+        start, end = manifest.get("start"), manifest.get("end")
+        if timestamp_problem(start, 4) or timestamp_problem(end, 4):
+            return  # reported above
+        mappings = manifest.get("clock")
+        wrong = mappings_problem(mappings)
+        if wrong is None:
+            wrong = placement_problem(mappings, start, "start") or placement_problem(mappings, end, "end")
+        if wrong:
+            self.problem("inconsistent-time", relative, wrong, sid)
+            mappings = None
+        for wrong in track_problems(manifest.get("track"), start["mono_us"], end["mono_us"], mappings):
+            self.problem("bad-track", relative, f"track: {wrong}", sid)
 
     def compare(self, manifest: dict, body: dict, session, relative: str, entry_location: str):
         """The manifest against its ledger entry and its session's start."""

@@ -46,6 +46,7 @@ from .modes import BOOTING, allowed
 from .report import Problem, Report
 from .rules import canonical_signature, floats_in, timestamp_problem
 from .segments import SegmentCheck
+from .track import WhereAndWhen
 from .tree import check_tree
 
 
@@ -145,6 +146,7 @@ class _Session:
     marks: list = field(default_factory=list)
     stealth: list = field(default_factory=list)
     resumes: dict | None = None  # format 3: the interrupted session it records on after
+    whereabouts: WhereAndWhen = field(default_factory=WhereAndWhen)  # format 4: fix share, clock error
 
 
 @dataclass
@@ -278,11 +280,13 @@ class _Verification:
             self.problem("malformed-entry", location,
                          f"format version {entry['v']!r}, expected one of {sorted(LEDGER_VERSIONS)}")
             return
-        wrong_time = timestamp_problem(entry["at"])
+        wrong_time = timestamp_problem(entry["at"], entry["v"])
         if wrong_time:
             self.problem("inconsistent-time", location, f"at: {wrong_time}")
-        if entry["type"] not in ENTRY_TYPES:
-            self.problem("unknown-entry-type", location, f"unknown entry type {entry['type']!r}")
+        if entry["type"] not in BODY_MEMBERS[entry["v"]]:
+            known = "unknown entry type" if entry["type"] not in ENTRY_TYPES else \
+                f"format version {entry['v']} has no entry type"
+            self.problem("unknown-entry-type", location, f"{known} {entry['type']!r}")
             return
         bad_body = _bad_members(entry["body"], BODY_MEMBERS[entry["v"]][entry["type"]])
         if bad_body:
@@ -374,7 +378,11 @@ class _Verification:
             "stealth": self.on_stealth,
             "interruption": lambda e, where: self.interruptions.interruption(e, where, self.ref),
             "explanation": self.interruptions.explanation,
+            "clock_step": self.on_clock_step,
         }.get(entry["type"])
+        session = self.sessions.get(self.recording) if self.recording else None
+        if session is not None:
+            session.whereabouts.add_stamp(entry["at"])
         if handler:
             handler(entry, location)
 
@@ -417,6 +425,10 @@ class _Verification:
         session.marks.append(
             {"number": body["number"], "at": entry["at"], "cause": body["cause"], "position": body.get("position")}
         )
+
+    def on_clock_step(self, entry: dict, location: str):
+        if self.recording in self.sessions:
+            self.sessions[self.recording].whereabouts.steps += 1
 
     def on_stealth(self, entry: dict, location: str):
         session = self.sessions.get(self.recording) if self.recording else None
@@ -464,7 +476,7 @@ class _Verification:
         self.interruptions.session_stop(entry, location)
         if self.recording == sid:
             self.recording = None
-        wrong_end = timestamp_problem(body["end"])
+        wrong_end = timestamp_problem(body["end"], entry["v"])
         if wrong_end:
             self.problem("inconsistent-time", location, f"end: {wrong_end}", sid)
         claimed = {
@@ -503,6 +515,8 @@ class _Verification:
         manifest = self.segment_check.manifest(manifest_path, body, session, location) if manifest_path else None
         if manifest is not None:
             self.interruptions.torn_of_manifest(manifest, manifest_path, sid)
+            if session is not None:
+                session.whereabouts.add_manifest(manifest)
         if media:
             self.segment_check.media(media, body, manifest, location)
 
@@ -608,6 +622,7 @@ def _session_report(s: _Session, problems: int, interruption: dict | None) -> di
         "stealth": s.stealth,
         "interruption": interruption,
         "resumes": s.resumes,
+        "where_and_when": s.whereabouts.summary(),
         "problems": problems,
     }
 

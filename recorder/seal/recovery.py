@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from ..clock import iso_utc
+from ..clock import CLOCK_SOURCES, TimeMapping, stamp_with
 from ..evidence import entries
 from ..evidence.bmff import comment, fragment_samples, media_tracks, scan_boxes, scan_file_boxes, track_info
 from ..evidence.files import hash_regular
@@ -59,11 +59,18 @@ class SessionFacts:
     def of(cls, session: SessionHistory, gop_frames: int | None = None) -> "SessionFacts":
         return cls(session.session_id, session.start["body"], session.start["at"], gop_frames)
 
+    def mapping(self) -> TimeMapping:
+        """The wall clock as the session's start placed it (the dead run's later mappings
+        died with it); a start written before format 4 states no source and no bound."""
+        at = self.start_at
+        source = at.get("clock") if at.get("clock") in CLOCK_SOURCES else "none"
+        error_us = at.get("error_us") if source != "none" else None
+        return TimeMapping(at["mono_us"] * 1000, (at["wall_us"] - at["mono_us"]) * 1000, source,
+                           None if not isinstance(error_us, int) else error_us * 1000)
+
     def stamp(self, mono_us: int) -> dict:
         """A time stamp of the session's run, placed on the wall clock by its start."""
-        wall_us = mono_us + self.start_at["wall_us"] - self.start_at["mono_us"]
-        return {"mono_us": mono_us, "wall_us": wall_us, "wall": iso_utc(wall_us * 1000),
-                "clock": self.start_at.get("clock", "unknown")}
+        return stamp_with(self.mapping(), mono_us * 1000)
 
 
 @dataclass
@@ -278,7 +285,9 @@ def _closed_segment(store: Store, facts: SessionFacts, seq: int, trimmed: Trimme
                "gop_frames": facts.gop_frames or int(Fraction(video.get("frame_rate", "30/1"))),
                "frames": video_track["samples"]},
         audio=audio, prerecord=prerecord,
-        start_stamp=facts.stamp(start_us), end_stamp=facts.stamp(end_us),
+        start_stamp=facts.stamp(start_us), end_stamp=facts.stamp(end_us), clock=[facts.mapping().record()],
+        track=entries.track("unknown", [], status="unknown",
+                            note="sealed after the run that recorded it ended: its track died with that run"),
         recovered={"cause": cause, "found_size": trimmed.original_size,
                    "torn": None if trimmed.torn is None else {
                        "name": trimmed.torn.name, "size": trimmed.torn_size, "sha256": trimmed.torn_sha256}},

@@ -58,6 +58,8 @@ class ClosedSegment:
     start_stamp: dict | None = None
     end_stamp: dict | None = None
     recovered: dict | None = None
+    clock: list | None = None  # the mappings it was placed with, when not the running clock's
+    track: dict | None = None  # where it was recorded, when not the running agent's track
 
 
 class Sealer:
@@ -65,6 +67,9 @@ class Sealer:
         self.store, self.identity, self.ledger, self.clock = store, identity, ledger, clock
         self.on_error = on_error  # on_error(exc), on the sealer thread, at once
         self.make_room = None  # make_room(exc) -> bool: free space after ENOSPC (the ballast)
+        # track_between(start_us, end_us) -> the manifest's track (evidence.entries.track);
+        # the agent gives its receiver's track (telemetry/track.py)
+        self.track_between = lambda start_us, end_us: entries.track("none", [])
         self.failure: BaseException | None = None  # the first failure
         self.sealed_count = 0
         self.last_sealed: dict | None = None  # {"entry", "manifest"} of the latest segment
@@ -181,6 +186,9 @@ class Sealer:
                 notes=seg.notes,
                 pipeline=seg.pipeline,
                 recovered=seg.recovered,
+                clock=seg.clock or [m.record() for m in self.clock.mappings_between(seg.start_us * 1000,
+                                                                                    seg.end_us * 1000)],
+                track=seg.track or self.track_between(seg.start_us, seg.end_us),
             ),
         )
         write_sealed_file(mpath, canonical_bytes(manifest))

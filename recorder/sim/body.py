@@ -189,7 +189,9 @@ def open_simulated_body(config: Config, clock: Clock, outputs, device_id: str) -
     """The simulated body, whatever is attached to this machine (`recorder run --simulate`)."""
     from ..capture.select import make_watermark
 
-    body = SimulatedBody(config, clock, outputs, watermark=make_watermark(config, device_id, simulated=True))
+    watermark = make_watermark(config, device_id, simulated=True)
+    body = SimulatedBody(config, clock, outputs, watermark=watermark)
+    body.osd_status = None if watermark is None else watermark.status
     body.description = "camera: synthetic (simulated body); microphone: " + (
         "synthetic (simulated body)" if config.audio.enabled else "none (audio.enabled = false)")
     return body
