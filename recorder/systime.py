@@ -15,7 +15,6 @@ the agent only reports how good it is.
 import ctypes
 import functools
 import ipaddress
-import math
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -188,7 +187,7 @@ def kernel_time_status() -> KernelTimeStatus | None:
     timex = struct()  # all zero: modes = 0 asks for nothing to change, only a read
     if timex.modes != 0:
         raise AssertionError("a read of the kernel clock must have modes = 0")
-    state = function(CLOCK_REALTIME, ctypes.byref(timex))
+    state = function(CLOCK_REALTIME, timex)  # passed by reference (argtypes: a pointer)
     if state < 0:
         return None
     return kernel_status_from_timex(timex, state)
@@ -295,7 +294,7 @@ def system_time_source(kernel: KernelTimeStatus | None, tracking: ChronyTracking
     from nothing.
     """
     if tracking is not None and tracking.synchronized:
-        return reference_source(tracking.ref_name), math.ceil(tracking.error_bound_s * 1e6)
+        return reference_source(tracking.ref_name), _microseconds_up(tracking.error_bound_s)
     if tracking is None and kernel is not None and kernel.synchronized:
         return "ntp", kernel.maxerror_us
     if has_rtc:
@@ -306,6 +305,11 @@ def system_time_source(kernel: KernelTimeStatus | None, tracking: ChronyTracking
 def read_system_time_source(timeout_s: float = 1.0) -> tuple[str, int | None]:
     """system_time_source on this machine's kernel, chronyd and RTC."""
     return system_time_source(kernel_time_status(), read_chrony_tracking(timeout_s), has_rtc())
+
+
+def _microseconds_up(seconds: float) -> int:
+    # A bound is never rounded down; whole nanoseconds first, so float noise adds nothing.
+    return -(-round(seconds * 1e9) // 1000)
 
 
 def _is_address(text: str) -> bool:
