@@ -29,6 +29,16 @@ TEST_APT += mediainfo
 # power-cut tests on a write-back FUSE filesystem (tests/support/writeback_fs.py, mfusepy
 # from the `test` extra): fusermount3 + libfuse3
 TEST_APT += fuse3 libfuse3-3
+# the device's chrony configuration (hw/chrony/recorder.conf) checked by chrony's own parser:
+# tests/test_systime.py runs only `chronyd -p` (print the parsed configuration and exit, before
+# the clock is opened) and never starts the daemon. Installing the package may start it: under
+# systemd chrony becomes the machine's time daemon (in place of systemd-timesyncd) and runs;
+# in a container without systemd, with a policy-rc.d that forbids starting services (as on the
+# build machines), nothing starts.
+TEST_APT += chrony
+# the Pi Zero 2 W's 32-bit ABI: Debian's armhf cross compiler lays out the kernel's struct timex
+# for tests/test_systime.py (compiled to assembly only; nothing is run)
+TEST_APT += gcc-arm-linux-gnueabihf
 
 DEMO_STORE ?= demo-store
 DEMO_SCRIPT := press record @10s; mark @30s; hold record 1s @45s; stall camera 3s @50s;
