@@ -27,7 +27,7 @@ from .errors import CaptureError, RecorderError, RunInterrupted
 EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN = 0, 1, 2  # the rest: recorder/supervisor.py
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL = "warning"
-COMMANDS = ("run", "status", "verify", "report", "unrecoverable")
+COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable")
 JSON_COMMANDS = ("status", "verify", "report")  # those with --json: their errors are JSON too
 
 
@@ -242,6 +242,27 @@ def cmd_verify(args) -> int:
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
+def cmd_export(args) -> int:
+    from .config import load_config
+    from .evidence.gpx import read_session_track, session_gpx
+
+    store = args.store if args.store else load_config(args.config).device.store
+    track = read_session_track(Path(store), args.session, Path(args.key) if args.key else None)
+    document = session_gpx(track, args.language)
+    if args.output is None or str(args.output) == "-":
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    else:
+        try:
+            with open(args.output, "xb") as out:  # never over an existing file: the clerk's copy stays
+                out.write(document)
+        except FileExistsError:
+            raise RecorderError(f"{args.output} exists already: give another file name (nothing was written)") from None
+        points = sum(1 for p in track.points if p.get("fix") in ("2d", "3d"))
+        print(f"{args.output}: GPX 1.1, {points} point(s) with a fix, {len(track.marks)} mark(s)", file=sys.stderr)
+    return EXIT_OK
+
+
 def _add_logging_options(parser, default):
     """-v / --log-level, on the top-level parser (default: the default level) and on every
     subcommand (default: unset, so a value given before the subcommand survives)."""
@@ -363,6 +384,21 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true",
                         help="print the report as JSON (an error too: {\"ok\": false, \"error\": ...})")
     verify.set_defaults(func=cmd_verify, store_required=True)
+
+    export = sub.add_parser("export", help="export a session's track as GPX 1.1 (marks and interruptions as "
+                            "waypoints)")
+    _add_logging_options(export, argparse.SUPPRESS)
+    export.add_argument("--gpx", dest="session", metavar="SESSION", required=True,
+                        help="the session to export (its id, as `recorder verify` lists it)")
+    export.add_argument("--store", metavar="DIR", help="evidence store (default: device.store from the configuration)")
+    export.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML configuration file, for device.store (default: built-in settings)")
+    export.add_argument("--key", metavar="PUBKEY.pem", help="trusted device public key (PEM); default: the store's own")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="write the GPX here (refused if it exists); default: standard output")
+    export.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
+                        help="the language of names and descriptions (default zh-CN)")
+    export.set_defaults(func=cmd_export, store_required=False)
     return parser
 
 

@@ -166,7 +166,11 @@ class SystemClock(Clock):
     (recorder/systime.py reads chrony and the kernel)."""
 
     def __init__(self, discipline=None):
-        self._discipline = discipline or (lambda: ("none", None))
+        if discipline is None:
+            from .systime import SystemDiscipline  # chrony and the kernel, read-only
+
+            discipline = SystemDiscipline(DRIFT_PPB)
+        self._discipline = discipline
         source, error = self._discipline()
         super().__init__(TimeMapping(time.monotonic_ns(), self._system_offset(), source, error))
 

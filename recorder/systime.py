@@ -17,6 +17,7 @@ import functools
 import ipaddress
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,3 +319,29 @@ def _is_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class SystemDiscipline:
+    """SystemClock's discipline() (clock.py): the system clock's source and error bound
+    as chrony and the kernel say (recorder/systime.py), asked at most every ASK_NS (chronyc
+    is a process); in between, the bound last told grows at the clock's drift, so it is
+    never stated smaller than it may have become."""
+
+    ASK_NS = 16_000_000_000
+
+    def __init__(self, drift_ppb: int, read=None, monotonic_ns=None):
+        self._drift_ppb = drift_ppb
+        self._read = read or read_system_time_source
+        self._monotonic_ns = monotonic_ns or time.monotonic_ns
+        self._asked_ns = None
+        self._told = ("none", None)
+
+    def __call__(self) -> tuple[str, int | None]:
+        now = self._monotonic_ns()
+        if self._asked_ns is None or now - self._asked_ns >= self.ASK_NS:
+            source, error_us = self._read()
+            self._told, self._asked_ns = (source, None if error_us is None else error_us * 1000), now
+        source, error_ns = self._told
+        if error_ns is None:
+            return source, None
+        return source, error_ns + (now - self._asked_ns) * self._drift_ppb // 1_000_000_000

@@ -24,3 +24,4 @@ class TimeKeeper:
             self.osd_status.position = self.track.current()
             self.osd_status.clock = (self.clock.source, self.clock.error_ns_at(now_ns))
         self._next_ns += PERIOD_NS * max(1, (now_ns - self._next_ns) // PERIOD_NS + 1)
+

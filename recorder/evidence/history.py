@@ -21,6 +21,7 @@ class SessionHistory:
     interruption: dict | None = None  # the interruption entry naming it
     interruption_ref: str | None = None  # its INDEX:SHA256
     marks: int = 0
+    mark_entries: list = field(default_factory=list)  # the mark entries, in order
     resumed_by: str | None = None  # the session that recorded on after its interruption
 
     @property
@@ -86,6 +87,7 @@ class History:
             session.stop = entry
         elif kind == "mark" and session is not None:
             session.marks += 1
+            session.mark_entries.append(entry)
         elif kind == "interruption":
             self.interruptions.append((ref, entry))
             if session is not None:

@@ -209,7 +209,9 @@ def session_lines(s: dict) -> list[str]:
         lines.append(f"  files: {', '.join(s['files'])}")
     for m in s["marks"]:
         where = f"{m['file']} +{m['offset_us'] / 1e6:.1f} s" if m.get("file") else "outside the sealed segments"
-        lines.append(f"  mark {m['number']}: {where}, {wall_text(m['at'])} ({m['cause']})")
+        lines.append(f"  mark {m['number']}: {where}, {wall_text(m['at'])} ({m['cause']}){place_text(m.get('position'))}")
+    if s.get("where_and_when"):
+        lines.append(f"  {where_and_when_text(s['where_and_when'])}")
     for t in s["stealth"]:
         lines.append(f"  stealth {'on' if t['enabled'] else 'off'}: {wall_text(t['at'])} ({t['cause']})")
     if s.get("resumes"):
@@ -226,8 +228,31 @@ def session_lines(s: dict) -> list[str]:
 
 def wall_text(stamp) -> str:
     if isinstance(stamp, dict) and isinstance(stamp.get("wall"), str):
-        return f"{stamp['wall']} [{stamp.get('clock', '?')}]"
+        bound = "" if "error_us" not in stamp else (
+            " ±?" if stamp["error_us"] is None else f" ±{stamp['error_us'] / 1e6:.3f} s")
+        return f"{stamp['wall']} [{stamp.get('clock', '?')}{bound}]"
     return "?"
+
+
+def place_text(position) -> str:
+    """A mark's position: `at 31.2305000,121.4741000 (fix 0.3 s old)` or `no fix`."""
+    if not isinstance(position, dict):
+        return ""
+    if position.get("fix") not in ("2d", "3d") or not isinstance(position.get("lat_e7"), int):
+        return ", no fix"
+    age = position.get("age_ms")
+    return (f", at {position['lat_e7'] / 1e7:.7f},{position['lon_e7'] / 1e7:.7f}"
+            + (f" (fix {age / 1000:.1f} s old)" if isinstance(age, int) else ""))
+
+
+def where_and_when_text(summary: dict) -> str:
+    share = summary.get("fix_share")
+    error = summary.get("worst_clock_error_us")
+    fix = "no track sampled" if share is None else f"fix {share:.0%} of the time"
+    worst = "unbounded (no time source)" if error is None else f"±{error / 1e6:.3f} s"
+    steps = summary.get("clock_steps") or 0
+    return (f"where and when: {fix}; clock {', '.join(summary.get('clock_sources') or ['?'])}, worst stated "
+            f"error {worst}" + (f"; {steps} clock step(s)" if steps else ""))
 
 
 def duration_text(us: int) -> str:

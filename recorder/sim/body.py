@@ -20,11 +20,14 @@ from ..capture.listeners import SampleListeners
 from ..capture.encoders import AudioEncoder, VideoEncoder
 from ..capture.osd import Watermark
 from ..capture.synthetic import SyntheticCamera, SyntheticMicrophone
-from ..clock import Clock
+from ..clock import Clock, SimulatedClock
 from ..config import Config
+from ..telemetry.track import NoReceiver
 from ..voice.output import PromptPlayer
 from ..voice.prompts import Prompt
 from ..voice.resample import resample
+from .chrony import SimulatedChrony
+from .sky import SimulatedSky
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,21 @@ class SimulatedBody(Body):
         self._sounds: list[tuple[int, np.ndarray]] = []  # (first sample position, mono samples)
         self._stalls: list[tuple[int, int | None]] = []  # (from ns, until ns or None): no frames
         self.frames_stalled = 0
+        self.gnss = config.gnss
+        self.sky = None  # the receiver, once the agent asks for it (gnss_receiver)
+        self.participants: list = []  # loop participants of the body's own: its sky and its chrony
+
+    def gnss_receiver(self):
+        """The body's receiver: the simulated sky through a real gpsd (sim/sky.py), or none
+        when [gnss] receiver = none. On simulated time, the simulated chrony disciplines the
+        clock from it (sim/chrony.py)."""
+        if self.gnss.receiver == "none":
+            return NoReceiver()
+        self.sky = SimulatedSky(self.gnss, self.clock)
+        self.participants = [self.sky]
+        if isinstance(self.clock, SimulatedClock):
+            self.participants.append(SimulatedChrony(self.clock, self.sky))
+        return self.sky
 
     def frame_time_ns(self, index: int) -> int:
         return self.origin_ns + index * 1_000_000_000 // self.fps

@@ -121,6 +121,8 @@ def scripted(timeline: Timeline, in_step: bool = False, origin_ns: int | None = 
             players.insert(0, ScriptedSounds(sounds, agent.body, origin))
         if in_step:
             players.insert(0, PipelineInStep(agent.recorder.router))
+        if getattr(agent.body, "sky", None) is not None:
+            agent.body.sky.follow(timeline.path, origin)
         return players, origin + timeline.end_ns
 
     return drive

@@ -18,6 +18,9 @@ launch; numbers take `ms`, `s` (default) or `min`. Steps:
                               `;`, `#` or a double quote (use the full-width ；).
     stall camera [D] @T       the camera delivers no frame from T on, for D or for good (a
                               run restarted after the stall finds it still stalled)
+    at LAT,LON @T             the body stands there from T on (GNSS: sim/path.py)
+    walk LAT,LON D @T         it walks there from where it is, arriving after D
+    indoors [D] @T            in a building: no fix from T for D, or for good
     end @T                    end of the run (default: 2 s after the last step or sound)
 Button steps drive the real gpiozero input pins (MockFactory), so a script goes
 through the same debouncing, hold and chord logic as an officer's fingers; sounds go
@@ -35,6 +38,7 @@ import numpy as np
 
 from ..config.settings import INPUTS
 from ..errors import RecorderError
+from .path import PathStep, parse_path_step
 
 SHORT_PRESS_NS = 150_000_000
 TRIGGER_PULSE_NS = 200_000_000
@@ -81,6 +85,7 @@ class Timeline(NamedTuple):
     steps: list[str]
     sounds: tuple = ()  # Sound, in time order
     stalls: tuple = ()  # Stall, in time order
+    path: tuple = ()  # sim/path.py PathStep, in time order
 
 
 def parse_duration(text: str, what: str) -> int:
@@ -95,6 +100,7 @@ def parse_timeline(text: str) -> Timeline:
     commands: list[Command] = []
     sounds: list[Sound] = []
     stalls: list[Stall] = []
+    path: list[PathStep] = []
     busy: dict[str, list[tuple[int, int, str]]] = {name: [] for name in INPUTS}
     end_ns, last_ns, steps = None, 0, []
     raw_steps = [part.split("#", 1)[0].strip() for line in text.splitlines() for part in line.split(";")]
@@ -117,6 +123,12 @@ def parse_timeline(text: str) -> Timeline:
                 stall = _stall(args, at_ns)
                 stalls.append(stall)
                 last_ns = max(last_ns, at_ns if stall.end_ns is None else stall.end_ns)
+                steps.append(step)
+                continue
+            if kind in ("at", "walk", "indoors"):
+                move = parse_path_step(kind, args, at_ns, parse_duration)
+                path.append(move)
+                last_ns = max(last_ns, at_ns + (move.duration_ns or 0))
                 steps.append(step)
                 continue
             if kind in ("start", "stop"):
@@ -143,7 +155,8 @@ def parse_timeline(text: str) -> Timeline:
     pins.sort(key=lambda change: (change.at_ns, change.pressed))  # a release before a press at one instant
     commands.sort()
     sounds.sort(key=lambda sound: sound.at_ns)
-    return Timeline(pins, commands, end_ns, steps, tuple(sounds), tuple(sorted(stalls)))
+    return Timeline(pins, commands, end_ns, steps, tuple(sounds), tuple(sorted(stalls)),
+                    tuple(sorted(path, key=lambda move: move.at_ns)))
 
 
 def _stall(args: list[str], at_ns: int) -> Stall:
@@ -232,7 +245,7 @@ def _presses(kind: str, args: list[str]) -> list[tuple[str, int]]:
         held = parse_duration(args[0], "chord")
         return [("record", held), ("mark", held)]
     raise ValueError(f"unknown step {kind!r} (steps: press, hold, mark, trigger, chord, start, stop, "
-                     "say, speak, end)")
+                     "say, speak, stall, at, walk, indoors, end)")
 
 
 def load_timeline(value: str) -> Timeline:

@@ -35,6 +35,9 @@ class NoReceiver:
     def position(self, now_ns: int, max_age_ns: int):
         return None
 
+    def latest(self):
+        return None
+
     def close(self):
         pass
 
@@ -56,10 +59,19 @@ class Track:
     def next_deadline_ns(self) -> int:
         return self._next_ns
 
+    def fix_at(self, now_ns: int):
+        """The receiver's position at now_ns: one no older than max_age_ns, and none once
+        the receiver has reported since that it lost the fix."""
+        fix = self.receiver.position(now_ns, self.max_age_ns)
+        latest = self.receiver.latest() if fix is not None else None
+        if latest is not None and latest.received_ns > fix.received_ns and not latest.has_position:
+            return None
+        return fix
+
     def tick(self, now_ns: int):
         if now_ns < self._next_ns:
             return
-        record = fix_record(self.receiver.position(now_ns, self.max_age_ns), now_ns)
+        record = fix_record(self.fix_at(now_ns), now_ns)
         with self._lock:
             self._samples.append((now_ns, record))
             while self._samples and self._samples[0][0] < now_ns - KEPT_NS:
@@ -73,7 +85,7 @@ class Track:
 
     def position_at(self, at_ns: int) -> dict:
         """The position at a mark: the receiver asked at that moment, with its age."""
-        record = fix_record(self.receiver.position(at_ns, self.max_age_ns), at_ns)
+        record = fix_record(self.fix_at(at_ns), at_ns)
         return entries.track_point(at_ns // 1000, self.clock.wall_ns_at(at_ns) // 1000, record)
 
     def between(self, start_us: int, end_us: int) -> dict:

@@ -1,1 +1,0 @@
-"""Where the device is: a gpsd client and the 1 Hz track."""
