@@ -49,6 +49,7 @@ class GpsdClient:
         self._socket: socket.socket | None = None  # the open connection, for close() to cut
         self._closed = False
         self._connected = False
+        self._watching = False
         self._latest: Fix | None = None
         self._latest_position: Fix | None = None
         self._latest_time: TimeReport | None = None
@@ -126,6 +127,11 @@ class GpsdClient:
         return self._connected
 
     @property
+    def watching(self) -> bool:
+        """gpsd has answered the WATCH command: from now on it sends every report."""
+        return self._watching
+
+    @property
     def device(self) -> str:
         """The receiver gpsd last named ("" before it named one)."""
         with self._lock:
@@ -145,15 +151,24 @@ class GpsdClient:
         """TPV, SKY, PPS and TOFF reports taken."""
         return self._reports
 
-    def wait_for(self, predicate, timeout_s: float) -> bool:
+    @property
+    def fix_count(self) -> int:
+        """TPV reports taken so far: a mark for wait_for(after=…)."""
+        with self._lock:
+            return self._fix_count
+
+    def wait_for(self, predicate, timeout_s: float, *, after: int | None = None) -> bool:
         """Wait, in real time and at most timeout_s, until a fix received after this call
-        began satisfies predicate(fix). False on the timeout or when the client closes."""
+        began (or after the fix_count mark `after`, taken before writing what gpsd is to
+        report: no report can slip in between) satisfies predicate(fix). Each such fix is
+        looked at once, in order, up to the last RECENT_FIXES. False on the timeout or when
+        the client closes."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
-            seen = self._fix_count
+            seen = self._fix_count if after is None else after
         while True:
             with self._lock:
-                while self._fix_count == seen and not self._closed:
+                while self._fix_count <= seen and not self._closed:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
@@ -232,7 +247,7 @@ class GpsdClient:
         finally:
             with self._lock:
                 self._socket = None
-                self._connected = False
+                self._connected = self._watching = False
                 self._sky = None  # a restarted gpsd's satellites are its own
             connection.close()
         return useful
@@ -252,6 +267,8 @@ class GpsdClient:
                 if device:
                     with self._lock:
                         self._device = device
+            elif kind == "WATCH":
+                self._watching = obj.get("enable") is True
             elif kind == "ERROR":
                 log.warning("gpsd: %.200s", obj.get("message"))
             return True
