@@ -107,8 +107,9 @@ class GpsdFeed:
         self._process: subprocess.Popen | None = None
         self._messages = tempfile.TemporaryFile()  # gpsd's stderr: unlinked already, nothing left in /tmp
         self._closed = False
-        self._master, self._slave = pty.openpty()
+        self._master = self._slave = -1
         try:
+            self._master, self._slave = pty.openpty()
             self.device = os.ttyname(self._slave)
             self._make_raw()
             os.set_blocking(self._master, False)
@@ -171,10 +172,8 @@ class GpsdFeed:
         self._closed = True
         self._stop_process()
         for fd in (self._master, self._slave):
-            try:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
         self._messages.close()
 
     def __enter__(self):

@@ -62,6 +62,7 @@ class GpsdClient:
         self._garbage = 0
         self._reports = 0
         self._lines = LineSplitter(MAX_LINE_BYTES)
+        self._error_logged = False  # gpsd's ERROR replies: the first of a connection is a warning
 
     # --- lifetime ------------------------------------------------------------------------
 
@@ -223,6 +224,7 @@ class GpsdClient:
     def _serve(self, connection: socket.socket) -> bool:
         """Read reports until the connection ends; True if gpsd sent anything valid."""
         self._lines.reset()
+        self._error_logged = False
         useful = False
         try:
             connection.sendall(WATCH_COMMAND)
@@ -269,8 +271,9 @@ class GpsdClient:
                         self._device = device
             elif kind == "WATCH":
                 self._watching = obj.get("enable") is True
-            elif kind == "ERROR":
-                log.warning("gpsd: %.200s", obj.get("message"))
+            elif kind == "ERROR":  # gpsd refused a command (ours: the WATCH)
+                log.log(logging.DEBUG if self._error_logged else logging.WARNING, "gpsd: %.200s", obj.get("message"))
+                self._error_logged = True
             return True
         except Garbage as reason:
             log.debug("garbage from gpsd (%s): %.120r", reason, line)
