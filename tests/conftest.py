@@ -21,6 +21,8 @@ seconds = 4
 [prerecord]
 seconds = 3
 audio = {prerecord_audio}
+[gnss]
+receiver = "none"
 """
 
 

@@ -16,7 +16,7 @@ from conftest import require_tool
 from media import frame_indices, ledger_entries, manifest_of, segments_of
 
 TINY = {
-    "video": {"width": 64, "height": 48, "fps": 10, "bitrate": 100_000, "preset": "ultrafast"},
+    "video": {"width": 160, "height": 120, "fps": 10, "bitrate": 200_000, "preset": "ultrafast"},
     "audio": {"enabled": False},
     "prerecord": {"seconds": 2},
     "segments": {"seconds": 5},
@@ -36,7 +36,7 @@ def test_a_moment_keeps_the_mapping_that_held_then():
     assert clock.stamp(5 * S) == before  # the past is not rewritten
     after = clock.stamp(12 * S)
     assert after["wall_us"] - after["mono_us"] == before["wall_us"] - before["mono_us"] + 3_000_000
-    assert after["clock"] == "gnss" and after["error_us"] == 250_000 + 2 * 50  # 2 s at 50 ppm
+    assert after["clock"] == "gnss" and after["error_us"] == 250_000 + 50  # 1 s at 50 ppm
     assert [(s.step_ns, s.before.source, s.after.source) for s in steps] == [(3 * S, "rtc", "gnss")]
     assert [m.source for m in clock.mappings_between(4 * S, 12 * S)] == ["rtc", "gnss"]
 
@@ -142,12 +142,13 @@ def test_an_rtc_reset_while_recording_is_in_the_ledger_and_media_time_goes_on(tm
 
 @pytest.fixture(scope="module")
 def two_devices(tmp_path_factory):
-    """One scene, two devices: A's RTC 7.3 s fast and GNSS to correct it; B's RTC 0.8 s slow
-    and no receiver (the dock will measure it: a later issue)."""
+    """One scene, two devices: A's RTC lost its time with a flat battery (7.3 s off, and it
+    says `none`: no bound) and GNSS corrects it; B's RTC is 0.8 s slow within its stated 2 s,
+    and B has no receiver (the dock will measure it: a later issue)."""
     require_tool("gpsd")
     root = tmp_path_factory.mktemp("two")
     world = 1_800_000_000 * S
-    a = SimulatedClock(start_wall_ns=world, wall_error_ns=7_300_000_000)
+    a = SimulatedClock(start_wall_ns=world, wall_error_ns=7_300_000_000, source="none", error_ns=None)
     b = SimulatedClock(start_wall_ns=world, wall_error_ns=-800_000_000)
     script = "start @2s; mark @15s; stop @25s"
     run_with_step(root / "a", script, a, at_s=999, step_ns=0, gnss={"receiver": "gpsd"})
@@ -166,10 +167,17 @@ def stamps(store):
 
 def test_every_stamp_of_both_devices_is_within_its_bound_of_the_world(two_devices):
     for store, clock in two_devices:
+        bounded = 0
         for stamp in stamps(store):
+            if stamp["error_us"] is None:  # A before its first fix: no bound claimed, honestly
+                assert stamp["clock"] == "none"
+                continue
             truth_us = clock.true_wall_ns_at(stamp["mono_us"] * 1000) // 1000
             assert abs(stamp["wall_us"] - truth_us) <= stamp["error_us"], stamp
-        assert verify_store(store).ok
+            bounded += 1
+        assert bounded >= 4
+        report = verify_store(store)
+        assert report.ok, report.summary_text()
 
 
 def test_the_gnss_device_stepped_once_and_the_same_moment_lines_up(two_devices):

@@ -75,7 +75,7 @@ def test_cli_has_no_delete_command():
     from recorder.cli import build_parser
 
     commands = build_parser()._subparsers._group_actions[0].choices
-    assert set(commands) == {"run", "status", "verify", "report", "unrecoverable"}
+    assert set(commands) == {"run", "status", "verify", "report", "export", "unrecoverable"}  # export: "xb", a new file
 
 
 def test_sealed_files_are_read_only(recorded_store):

@@ -25,11 +25,16 @@ def decoded_lumas(segment):
             yield frame.to_ndarray()[: frame.height]
 
 
+def lines_of(manifest, officer=None, device_id=None, simulated=True):
+    """The identity lines of a segment's OSD (the block is anchored bottom-left: the position
+    and clock lines above them do not move them)."""
+    return osd_lines(device_id or manifest["device_id"], officer or manifest["officer_id"], simulated)
+
+
 def watermark_for(manifest, simulated: bool = True) -> Watermark:
     """The OSD a segment should show; the simulated body's says SIMULATED."""
     video = manifest["video"]
-    return Watermark(video["width"], video["height"],
-                     osd_lines(manifest["device_id"], manifest["officer_id"], simulated))
+    return Watermark(video["width"], video["height"], lines_of(manifest, simulated=simulated))
 
 
 def frame_wall_ns(manifest, index: int) -> int:
@@ -117,6 +122,8 @@ height = {height}
 seconds = 2
 [prerecord]
 seconds = 1
+[gnss]
+receiver = "none"
 """
 
 
@@ -150,7 +157,7 @@ def test_an_officer_named_in_chinese_is_legible_in_the_decoded_frames(chinese_of
         video = manifest["video"]
 
         def score(officer: str) -> float:
-            watermark = Watermark(video["width"], video["height"], osd_lines(manifest["device_id"], officer, True))
+            watermark = Watermark(video["width"], video["height"], lines_of(manifest, officer=officer))
             return overlay_correlation(luma, watermark, wall, line=OFFICER_LINE)
 
         own = score("张伟")
@@ -169,7 +176,7 @@ def test_the_device_id_keeps_its_case_in_the_decoded_frames(chinese_officer_stor
         assert device_id.startswith("rec-") and device_id != device_id.upper()
 
         def score(shown_id: str) -> float:
-            watermark = Watermark(video["width"], video["height"], osd_lines(shown_id, manifest["officer_id"], True))
+            watermark = Watermark(video["width"], video["height"], lines_of(manifest, device_id=shown_id))
             return overlay_correlation(luma, watermark, wall, line=DEVICE_LINE)
 
         own, upper = score(device_id), score(device_id.upper())
@@ -235,8 +242,53 @@ def test_a_simulated_recording_says_so_in_verify_status_and_the_picture(recorded
         watermark = Watermark(video["width"], video["height"], lines_for_second)
         return overlay_correlation(luma, watermark, wall, line=simulated_line)
 
-    said = score(osd_lines(manifest["device_id"], manifest["officer_id"], simulated=True))
-    other = score(lambda wall_ns: [*osd_lines(manifest["device_id"], manifest["officer_id"])(wall_ns),
-                                   "现场 CAMERA0001"])
+    said = score(lines_of(manifest))
+    other = score(lambda wall_ns: [*lines_of(manifest, simulated=False)(wall_ns), "现场 CAMERA0001"])
     print(f"SIMULATED line: {said:.3f}, another text there: {other:.3f}")
     assert said > 0.95 and other < 0.8
+
+
+def test_the_position_and_the_clock_source_are_in_the_picture(tmp_path):
+    """With the simulated sky through gpsd: before the first fix the OSD says 无定位 NO FIX;
+    then each second shows the position of the track's sample (within a second of it) and
+    the clock's source. Compared line by line with renderings of the expected text."""
+    from conftest import require_tool
+    from recorder.capture.osd import NO_FIX_LINE, clock_line, position_line
+
+    require_tool("gpsd")
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace('receiver = "none"', 'receiver = "gpsd"'))
+    store = tmp_path / "store"
+    recorder("run", "--simulate", "--fast", "--config", config, "--store", store,
+             "--script", "start @1s; walk 31.2320,121.4760 10s @2s; stop @12s")
+    seen_no_fix = seen_position = seen_gnss = 0
+    for segment in segments_of(store):
+        manifest = manifest_of(segment)
+        video, points = manifest["video"], manifest["track"]["points"]
+        for index, luma in enumerate(decoded_lumas(segment)):
+            if index % 15:
+                continue
+            wall = frame_wall_ns(manifest, index)
+            mono_us = manifest["start"]["mono_us"] + index * 1_000_000 // FPS
+            near = [p for p in points if mono_us - 2_000_000 <= p["mono_us"] <= mono_us + 1_000_000]
+            candidates = {NO_FIX_LINE} | {position_line(_as_fix(p)) for p in near if p["fix"] != "none"}
+            clocks = {clock_line(m["source"], m["error_us"] * 1000 + extra)
+                      for m in manifest["clock"] for extra in (0, 50_000, 100_000)}
+
+            def score(position: str, clock: str) -> float:
+                watermark = Watermark(video["width"], video["height"], lambda w: [
+                    position, clock, *osd_lines(manifest["device_id"], manifest["officer_id"], True)(w)])
+                return overlay_correlation(luma, watermark, wall, line=0) * overlay_correlation(
+                    luma, watermark, wall, line=1)
+
+            best, (position, clock) = max((score(p, c), (p, c)) for p in candidates for c in clocks)
+            assert best > 0.8, f"{segment.name} frame {index}: no expected OSD text matches ({best:.2f})"
+            seen_no_fix += position == NO_FIX_LINE
+            seen_position += position != NO_FIX_LINE
+            seen_gnss += "GNSS" in clock
+    assert seen_no_fix and seen_position >= 8 and seen_gnss
+
+
+def _as_fix(point: dict) -> dict:
+    return {"lat": point["lat_e7"] / 1e7, "lon": point["lon_e7"] / 1e7,
+            "eph": None if point["eph_mm"] is None else point["eph_mm"] / 1000}

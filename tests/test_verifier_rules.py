@@ -262,3 +262,80 @@ def test_a_trusted_head_catches_a_rewritten_entry(store):
 def test_the_right_head_passes(store):
     report = verify_store(store, heads=[head_of(store)])
     assert report.ok and report.tail_note is None
+
+
+# ---------------------------------------------------------------------------- where and when (v4)
+
+def with_track(manifest_document, edit=None):
+    """Give a manifest a sound 1 Hz track with a fix (placed by its own clock mappings), then
+    let `edit` break one thing in it."""
+    from recorder.evidence import entries
+
+    start, end = manifest_document["start"]["mono_us"], manifest_document["end"]["mono_us"]
+    offset = manifest_document["clock"][0]["offset_us"]
+    fix = {"mode": 3, "lat": 31.2304, "lon": 121.4737, "alt": 12.0, "speed": 1.2, "track": 90.0, "sats": 9,
+           "hdop": 0.9, "eph": 3.0, "epv": 4.5, "age_ns": 300_000_000, "utc_ns": None}
+    points = [entries.track_point(t, t + offset, fix) for t in range(start, end, 1_000_000)]
+    manifest_document["track"] = entries.track("gpsd", points)
+    if edit is not None:
+        edit(manifest_document["track"])
+
+
+def test_a_sound_track_passes(store):
+    resign_manifest(store, 1, with_track)
+    report = verify_store(store)
+    assert report.ok, report.summary_text()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t["points"][0].update(age_ms=2001), "presented as a fix"),
+    (lambda t: t["points"][-1].update(mono_us=t["points"][-1]["mono_us"] + 5_000_000), "outside the segment"),
+    (lambda t: t.update(fix_ms=t["fix_ms"] + 1000), "fix_ms"),
+    (lambda t: t.update(status="no-fix"), "status"),
+    (lambda t: t["points"][0].update(lat_e7=950_000_000), "not on the globe"),
+    (lambda t: t["points"][0].update(fix="none"), "a position on a point without a fix"),
+], ids=["stale-position", "outside", "fix-ms", "status", "off-the-globe", "position-without-fix"])
+def test_a_track_that_breaks_a_rule(store, edit, message):
+    resign_manifest(store, 1, lambda m: with_track(m, edit))
+    report = verify_store(store)
+    assert codes(report) == {"bad-track"}
+    assert message in find(report, "bad-track")[0].message
+
+
+def test_a_track_point_not_placed_by_the_clock_mappings(store):
+    resign_manifest(store, 1, lambda m: with_track(m, lambda t: t["points"][0].update(
+        wall_us=t["points"][0]["wall_us"] + 1_000_000)))
+    report = verify_store(store)
+    assert codes(report) == {"bad-track"}
+    assert "not placed by the clock mappings" in find(report, "bad-track")[0].message
+
+
+def test_a_manifest_time_placed_with_another_offset_than_its_mapping(store):
+    def shift(m):
+        m["clock"][0]["offset_us"] += 5_000_000  # the stated mapping no longer places start/end
+    resign_manifest(store, 1, shift)
+    report = verify_store(store)
+    assert codes(report) == {"inconsistent-time"}
+    assert "the mapping that held" in find(report, "inconsistent-time")[0].message
+
+
+def test_a_version_4_stamp_without_its_error_bound(store):
+    resign_ledger(store, lambda entries: entries[1]["at"].pop("error_us"))
+    report = verify_store(store)
+    assert codes(report) == {"inconsistent-time"}
+    assert "error_us is missing" in find(report, "inconsistent-time")[0].message
+
+
+def test_a_version_4_stamp_with_a_source_the_format_does_not_have(store):
+    resign_ledger(store, lambda entries: entries[1]["at"].update(clock="system-ntp-synchronized"))
+    report = verify_store(store)
+    assert codes(report) == {"inconsistent-time"}
+
+
+def test_a_clock_step_entry_in_a_version_3_ledger_line(store):
+    def step(entries):
+        entries[1].update(type="clock_step", v=3, body={"step_us": 1, "cause": "x", "before": {}, "after": {}})
+    resign_ledger(store, step)
+    report = verify_store(store)
+    assert "unknown-entry-type" in codes(report)
+    assert "format version 3 has no entry type" in find(report, "unknown-entry-type")[0].message

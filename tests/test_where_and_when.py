@@ -20,7 +20,7 @@ from media import frame_indices, ledger_entries, manifest_of, segments_of
 
 START = "31.2304,121.4737"
 TINY = {
-    "video": {"width": 64, "height": 48, "fps": 10, "bitrate": 100_000, "preset": "ultrafast"},
+    "video": {"width": 160, "height": 120, "fps": 10, "bitrate": 200_000, "preset": "ultrafast"},
     "audio": {"enabled": False},
     "prerecord": {"seconds": 2},
     "segments": {"seconds": 10},
@@ -131,22 +131,7 @@ def test_a_dead_gpsd_costs_recording_nothing(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
     store = tmp_path / "store"
-    settings = {section: dict(values) for section, values in TINY.items()}
-    settings["gnss"] = {"receiver": "gpsd", "port": port}
-    config = config_from_dict(settings)
-    from recorder.agent.assembly import Agent
-    from recorder.sim.body import open_simulated_body
-    from recorder.sim.doubles import ClockedMockFactory
-    from recorder.sim.fingers import scripted
-
-    def body_without_sky(*args):
-        body = open_simulated_body(*args)
-        body.gnss_receiver = None  # the device's own receiver path: [gnss] through gpsd
-        return body
-
-    clock = SimulatedClock()
-    agent = Agent(config, store, clock, ClockedMockFactory(clock), body_without_sky)
-    agent.run(scripted(parse_timeline("start @1s; stop @13s"), in_step=True))
+    shift(store, "start @1s; stop @13s", gnss={"receiver": "gpsd", "port": port, "simulated_sky": False})
     frames = [i for segment in segments_of(store) for i in frame_indices(segment)]
     assert len(frames) >= 120 and frames == list(range(frames[0], frames[0] + len(frames)))
     assert {manifest_of(s)["track"]["status"] for s in segments_of(store)} == {"no-fix"}

@@ -156,7 +156,7 @@ class Agent:
         participants that run them, the body's (its sky) first."""
         gnss = self.config.gnss
         own = getattr(self.body, "gnss_receiver", None)
-        self.receiver = own() if own is not None else open_receiver(gnss, self.clock)
+        self.receiver = (own() if own is not None else None) or open_receiver(gnss, self.clock)
         self._resources.callback(self.receiver.close)
         self.announce(f"GNSS: {self.receiver.description}")
         self.track = Track(self.receiver, self.clock, round(gnss.max_age_seconds * 1e9))

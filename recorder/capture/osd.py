@@ -78,8 +78,8 @@ def clock_line(source: str, error_ns: int | None) -> str:
 def osd_lines(device_id: str, officer_id: str, simulated: bool = False, status: OsdStatus | None = None
               ) -> LinesForSecond:
     """The default OSD text: local time (24 h) with its UTC offset, device id, officer id,
-    each as given (any Unicode: 张伟, officer-4711); with a status, the position (or
-    无定位 NO FIX) and the clock's source and error bound (时间源 GNSS ±0.200s). Apart from
+    each as given (any Unicode: 张伟, officer-4711); with a status, above them, the position
+    (or 无定位 NO FIX) and the clock's source and error bound (时间源 GNSS ±0.250s). Apart from
     the officer's own name the OSD's words are in Chinese and English together: a recording
     from synthetic sources says so on a line of its own, so that a still taken from it can
     never pass for a camera's picture."""
@@ -92,11 +92,14 @@ def osd_lines(device_id: str, officer_id: str, simulated: bool = False, status: 
         lines = [time.strftime("%Y-%m-%d %H:%M:%S", local) + " " + zone, f"ID {device_id}", f"# {officer_id}"]
         if simulated:
             lines.append(SIMULATED_LINE)
-        if status is not None:
-            lines.append(position_line(status.position))
-            if status.clock is not None:
-                lines.append(clock_line(*status.clock))
-        return lines
+        if status is None:
+            return lines
+        # Above the others: the block is anchored bottom-left, so the identity lines keep
+        # their place whatever these say (and whether the clock line is there yet).
+        place = [position_line(status.position)]
+        if status.clock is not None:
+            place.append(clock_line(*status.clock))
+        return [*place, *lines]
 
     return lines_for_second
 

@@ -138,6 +138,7 @@ class GnssConfig:
     max_age_seconds: float = 2.0  # a fix older than this is no longer a position (never shown as current)
     # The simulated body's receiver (recorder/sim/sky.py): where it stands until a script's
     # path step moves it, and how long its first fix takes.
+    simulated_sky: bool = True  # the simulated body's own receiver; false: [gnss] receiver as on a device
     simulated_start: str = "31.2304,121.4737"  # lat,lon in degrees (People's Square, Shanghai)
     simulated_first_fix_seconds: float = 2.0
 

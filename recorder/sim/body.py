@@ -59,11 +59,14 @@ class SimulatedBody(Body):
         self.participants: list = []  # loop participants of the body's own: its sky and its chrony
 
     def gnss_receiver(self):
-        """The body's receiver: the simulated sky through a real gpsd (sim/sky.py), or none
-        when [gnss] receiver = none. On simulated time, the simulated chrony disciplines the
-        clock from it (sim/chrony.py)."""
+        """The body's receiver: the simulated sky through a real gpsd (sim/sky.py), none
+        when [gnss] receiver = none, or None with simulated_sky = false (the agent then opens
+        [gnss] receiver as a device does). On simulated time, the simulated chrony
+        disciplines the clock from the sky (sim/chrony.py)."""
         if self.gnss.receiver == "none":
             return NoReceiver()
+        if not self.gnss.simulated_sky:
+            return None
         self.sky = SimulatedSky(self.gnss, self.clock)
         self.participants = [self.sky]
         if isinstance(self.clock, SimulatedClock):

@@ -32,6 +32,8 @@ RECENT_FIXES = 64  # what wait_for looks through: every fix since it last looked
 
 
 class GpsdClient:
+    name = "gpsd"  # the receiver as a track names it (evidence/entries.py track)
+
     def __init__(self, clock, host: str = "127.0.0.1", port: int = 2947, *, min_backoff_s: float = 0.25,
                  max_backoff_s: float = 8.0, read_timeout_s: float = 1.0):
         """host: an address, not a name (resolving a name could block past every timeout)."""
@@ -122,6 +124,10 @@ class GpsdClient:
     def latest_time(self) -> TimeReport | None:
         with self._lock:
             return self._latest_time
+
+    @property
+    def description(self) -> str:
+        return f"gpsd at {self.host}:{self.port}"
 
     @property
     def connected(self) -> bool:
