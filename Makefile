@@ -49,12 +49,16 @@ TEST_APT += gpsd-clients
 TEST_APT += libxml2-utils
 
 DEMO_STORE ?= demo-store
-DEMO_SCRIPT := press record @10s; mark @30s; hold record 1s @45s; stall camera 3s @50s;
-DEMO_SCRIPT += say demo/officer-explains.wav @63s; mark @78s; hold record 3.5s @90s
+DEMO_SCRIPT := press record @10s; walk 31.2313,121.4752 40s @15s; mark @30s; hold record 1s @45s;
+DEMO_SCRIPT += stall camera 3s @50s; say demo/officer-explains.wav @63s; indoors 8s @70s; mark @78s;
+DEMO_SCRIPT += hold record 3.5s @90s
 # A scripted shift: arrive and press, a key moment, an accidental short hold; the camera stalls
 # (a fault: the agent seals, exits 75 and its supervisor restarts it), recording resumes with
 # the spoken prompt and the officer explains (demo/officer-explains.wav, ended by MARK); a held
-# stop. Then the verifier and the shift report (docs/INTERRUPTIONS.md).
+# stop. Meanwhile the officer walks down a street (the simulated receiver's NMEA goes through a
+# real gpsd) and steps into a building for 8 s. Then the verifier (where each mark was, the
+# share of time with a fix, the worst clock error), the shift report (docs/INTERRUPTIONS.md)
+# and the last session's track as GPX (docs/GNSS.md).
 
 .PHONY: demo test bench prompts runtime-deps test-deps system-deps
 
@@ -93,6 +97,8 @@ demo: runtime-deps $(RUNTIME_STAMP)
 	$(VENV)/bin/recorder run --simulate --fast --store $(DEMO_STORE) --script '$(DEMO_SCRIPT)'
 	$(VENV)/bin/recorder verify $(DEMO_STORE)
 	$(VENV)/bin/recorder report $(DEMO_STORE)
+	$(VENV)/bin/recorder export --gpx latest --store $(DEMO_STORE) > $(DEMO_STORE).gpx
+	@echo "the last session's track: $(DEMO_STORE).gpx"
 
 test: test-deps $(TEST_STAMP)
 	$(PY) -m pytest -q

@@ -22,6 +22,9 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
  recovery (bench/recovery.py): launch -> recording again after a run died with a segment
     open, against launch -> ready on a cleanly closed store (budget 5 s); sealing the open
     segment per GiB against sha256sum of it.
+ gnss (bench/gnss.py): the gpsd client's CPU per hour at 1 and 10 Hz against gpspipe on the
+    same feed; frames sealed in real time with a 10 Hz feed against none; gpsd start -> first
+    position against gpsd start -> serving clients.
  voice (bench/voice.py): the speech detector's CPU per second of audio against real time;
     a voice prompt played through PortAudio into a PulseAudio null sink, from play() to its
     first sample in the microphone's recording, against paplay of the same file.
@@ -43,6 +46,7 @@ from pathlib import Path
 
 import av
 
+import gnss
 import hold_time
 import microphone
 import osd
@@ -167,6 +171,7 @@ def main() -> int:
     parser.add_argument("--osd-frames", type=int, default=150, help="frames per OSD run; 0 skips it")
     parser.add_argument("--mic-seconds", type=float, default=60, help="microphone run; 0 skips it")
     parser.add_argument("--vad-seconds", type=float, default=60, help="audio fed to the speech detector; 0 skips it")
+    parser.add_argument("--gnss-seconds", type=float, default=60, help="each GNSS run (bench/gnss.py); 0 skips it")
     parser.add_argument("--prompts", type=int, default=14, help="voice prompts played (prompt path); 0 skips it")
     parser.add_argument("--recovery-seconds", type=float, default=60,
                         help="open segment a dead run leaves for the recovery run (bench/recovery.py); 0 skips it")
@@ -228,6 +233,7 @@ def main() -> int:
         rows.append(("mic: click placement drift, first to last", abs(mic["delay_drift_ms"]), frame_ms, "ms", 1.0))
         rows.append(("mic: click placement spread (paplay incl.)", mic["delay_spread_ms"], frame_ms, "ms", None))
     rows += voice.rows(args.vad_seconds, args.prompts)  # VAD CPU against real time; prompt latency against paplay
+    rows += gnss.rows(args.gnss_seconds)  # client CPU against gpspipe; capture with a feed against without
     if args.recovery_seconds > 0:  # a start after a dead run against a clean start; recovery against sha256sum
         rows += recovery.run(args.recovery_seconds, args.repeats)
     if args.picamera2_seconds > 0:  # the longest: 10 min of picamera2 on the virtual camera
@@ -250,6 +256,9 @@ def main() -> int:
     print("verify: wall time of verify_store against sha256sum of the same files; target <= 1.0")
     print("voice: VAD CPU per second of audio against real time (1000 ms per s); play() -> prompt recorded")
     print("  against paplay of the same file; budget 300 ms; play()'s start against where it was recorded, vs one frame")
+    print("gnss: client reader thread CPU against gpspipe -w on the same gpsd; frames sealed at 720p30 in real")
+    print("  time with the client reading a 10 Hz feed, against no receiver; gpsd start -> first position")
+    print("  at the client, against gpsd start -> serving clients")
     print("recovery: launch -> resuming after a dead run against launch -> ready on a clean store; budget 5 s;")
     print("  recover() of the open segment per GiB against sha256sum of the same file")
     print("hold: outputframe calls timed by the caller, against the longest work the pipeline thread did")

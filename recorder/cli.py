@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "waypoints)")
     _add_logging_options(export, argparse.SUPPRESS)
     export.add_argument("--gpx", dest="session", metavar="SESSION", required=True,
-                        help="the session to export (its id, as `recorder verify` lists it)")
+                        help="the session to export (its id, as `recorder verify` lists it; `latest`: the last one)")
     export.add_argument("--store", metavar="DIR", help="evidence store (default: device.store from the configuration)")
     export.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML configuration file, for device.store (default: built-in settings)")

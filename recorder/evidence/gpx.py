@@ -48,6 +48,9 @@ TEXTS = {
 }
 
 
+LATEST = "latest"  # as a session id: the store's last session
+
+
 class ExportError(StoreError):
     """The session cannot be exported (unknown, or nothing of it can be trusted)."""
 
@@ -78,6 +81,8 @@ def read_session_track(store_root, session_id: str, public_key_path: Path | None
         return False
 
     history = History.read(text, accept=trusted)
+    if session_id == LATEST and history.sessions:
+        session_id = list(history.sessions)[-1]
     session = history.sessions.get(session_id)
     if session is None:
         known = ", ".join(list(history.sessions)[-5:]) or "none"

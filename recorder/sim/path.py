@@ -6,14 +6,15 @@ moment of the script (what the simulated sky, sim/sky.py, tells the receiver).
                                   arriving after 60 s
     indoors 30s @80s              in a building: no fix from T for D (for good without D)
 
-Before any step it stands at [gnss] simulated_start. Distances use a local flat-earth
-approximation (good to centimetres over a street); speed and heading follow from it.
+Before any step it stands at [gnss] simulated_start. A walk goes straight in latitude and
+longitude at a constant speed (the great-circle distance over its time) and heading, as
+sim/nmea.py's SkyPath does between waypoints.
 """
 
-import math
 from typing import NamedTuple
 
-EARTH_RADIUS_M = 6_371_008.8
+from .nmea import Waypoint, bearing_deg, distance_m
+
 ALTITUDE_M = 12.0  # street level, above mean sea level
 
 
@@ -46,13 +47,6 @@ def parse_place(text: str) -> tuple[float, float]:
     return lat, lon
 
 
-def offset_m(lat0: float, lon0: float, lat1: float, lon1: float) -> tuple[float, float]:
-    """(north, east) metres from the first place to the second."""
-    north = math.radians(lat1 - lat0) * EARTH_RADIUS_M
-    east = math.radians(lon1 - lon0) * EARTH_RADIUS_M * math.cos(math.radians((lat0 + lat1) / 2))
-    return north, east
-
-
 class Path:
     def __init__(self, start: tuple[float, float], steps=()):
         self.start = start
@@ -69,15 +63,14 @@ class Path:
             if move.kind == "at":
                 lat, lon, speed = move.lat, move.lon, 0.0
                 continue
-            north, east = offset_m(lat, lon, move.lat, move.lon)
             elapsed = t_ns - move.at_ns
             if elapsed >= move.duration_ns:
                 lat, lon, speed = move.lat, move.lon, 0.0
                 continue
+            here, there = Waypoint(0, lat, lon), Waypoint(0, move.lat, move.lon)
+            heading = bearing_deg(here, there)
+            speed = distance_m(here, there) / (move.duration_ns / 1e9)
             share = elapsed / move.duration_ns
-            distance = math.hypot(north, east)
-            heading = math.degrees(math.atan2(east, north)) % 360
-            speed = distance / (move.duration_ns / 1e9)
             lat, lon = lat + (move.lat - lat) * share, lon + (move.lon - lon) * share
         return Place(lat, lon, ALTITUDE_M, speed, heading, not self._indoors(t_ns))
 
