@@ -12,7 +12,8 @@ from recorder.clock import SimulatedClock
 from recorder.config import config_from_dict
 from recorder.evidence.verifier import verify_store
 from recorder.sim.agent import SimulatedAgent
-from recorder.sim.path import Path as WalkPath, parse_place
+from recorder.config.settings import parse_lat_lon as parse_place
+from recorder.sim.path import Path as WalkPath
 from recorder.sim.script import parse_timeline
 
 from conftest import require_tool

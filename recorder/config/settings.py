@@ -296,15 +296,23 @@ def _build_section(section: str, cls, values) -> object:
     return cls(**values)
 
 
-def simulated_place(text: str) -> tuple[float, float]:
-    """gnss.simulated_start as (lat, lon) degrees."""
+def parse_lat_lon(text: str) -> tuple[float, float]:
+    """"LAT,LON" in degrees, on the globe (ValueError otherwise)."""
     try:
         lat, lon = (float(part) for part in text.split(","))
     except ValueError:
-        raise ConfigError(f"gnss.simulated_start = {text!r} must be \"LAT,LON\" in degrees") from None
+        raise ValueError(f"{text!r} is not LAT,LON in degrees (e.g. 31.2304,121.4737)") from None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ConfigError(f"gnss.simulated_start = {text!r} is not on the globe")
+        raise ValueError(f"{text!r} is not on the globe")
     return lat, lon
+
+
+def simulated_place(text: str) -> tuple[float, float]:
+    """gnss.simulated_start as (lat, lon) degrees."""
+    try:
+        return parse_lat_lon(text)
+    except ValueError as exc:
+        raise ConfigError(f"gnss.simulated_start: {exc}") from None
 
 
 def config_from_dict(data: dict) -> Config:

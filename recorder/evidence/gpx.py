@@ -21,10 +21,8 @@ from ..errors import StoreError
 from .canonical import sha256_hex
 from .documents import signature_valid
 from .files import NotRegular, read_regular, safe_relative
-from .history import History
 from .layout import StoreLayout
-from .ledger import LedgerText
-from .verifier import require_store, verifying_key
+from .trusted import signed_history
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -68,30 +66,20 @@ class SessionTrack:
 
 
 def read_session_track(store_root, session_id: str, public_key_path: Path | None = None) -> SessionTrack:
-    store = StoreLayout(Path(store_root))
-    require_store(store)
-    key, _ = verifying_key(store, public_key_path)
-    text = LedgerText.parse(read_regular(store.ledger_path))
-    left_out = []
-
-    def trusted(entry: dict) -> bool:
-        if signature_valid(key, entry):
-            return True
-        left_out.append(f"ledger entry {entry.get('index')}")
-        return False
-
-    history = History.read(text, accept=trusted)
+    signed = signed_history(store_root, public_key_path)
+    history, store = signed.history, signed.store
     if session_id == LATEST and history.sessions:
         session_id = list(history.sessions)[-1]
     session = history.sessions.get(session_id)
     if session is None:
         known = ", ".join(list(history.sessions)[-5:]) or "none"
         raise ExportError(f"no session {session_id} in {store.root} (latest: {known})")
+    left_out = [f"ledger entry {index}" for index in signed.rejected]
     start_body = session.start["body"]
     result = SessionTrack(session_id, session.start.get("device_id", ""), start_body.get("officer_id", ""),
                           marks=session.mark_entries, interruption=session.interruption, left_out=left_out)
     for segment in session.segments:
-        manifest = _trusted_manifest(store, key, segment)
+        manifest = _trusted_manifest(store, signed.key, segment)
         if manifest is None:
             result.left_out.append(f"segment {segment.get('seq')}")
             continue

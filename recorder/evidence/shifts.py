@@ -17,12 +17,8 @@ does that.
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .documents import signature_valid
 from .history import History
-from .layout import StoreLayout
-from .ledger import LedgerText
-from .files import read_regular
-from .verifier import require_store, verifying_key
+from .trusted import signed_history
 
 DEFAULT_GAP_HOURS = 4
 
@@ -35,25 +31,14 @@ class Shift:
 
 
 def shift_report(store_root, public_key_path: Path | None = None, gap_hours: float = DEFAULT_GAP_HOURS) -> dict:
-    store = StoreLayout(Path(store_root))
-    require_store(store)
-    key, key_source = verifying_key(store, public_key_path)
-    text = LedgerText.parse(read_regular(store.ledger_path))
-    rejected = []
-
-    def trusted(entry: dict) -> bool:
-        if signature_valid(key, entry):
-            return True
-        rejected.append(entry.get("index"))
-        return False
-
-    history = History.read(text, accept=trusted)
+    signed = signed_history(store_root, public_key_path)
+    history = signed.history
     shifts = _shifts(history, gap_hours * 3600 * 1_000_000)
     return {
-        "store": str(store.root),
-        "key_source": key_source,
-        "entries": len(text.lines),
-        "untrusted_entries": rejected,  # signature does not verify: left out of the report
+        "store": str(signed.store.root),
+        "key_source": signed.key_source,
+        "entries": len(signed.text.lines),
+        "untrusted_entries": signed.rejected,  # signature does not verify: left out of the report
         "shifts": [_shift(history, shift) for shift in shifts],
         "unrecoverable": [_unrecoverable(e) for e in history.unrecoverable],
     }

@@ -13,6 +13,7 @@ sim/nmea.py's SkyPath does between waypoints.
 
 from typing import NamedTuple
 
+from ..config.settings import parse_lat_lon
 from .nmea import Waypoint, bearing_deg, distance_m
 
 ALTITUDE_M = 12.0  # street level, above mean sea level
@@ -35,16 +36,6 @@ class Place(NamedTuple):
     speed: float  # m/s
     heading: float  # degrees from north
     sky_visible: bool
-
-
-def parse_place(text: str) -> tuple[float, float]:
-    try:
-        lat, lon = (float(part) for part in text.split(","))
-    except ValueError:
-        raise ValueError(f"{text!r} is not LAT,LON in degrees (e.g. 31.2304,121.4737)") from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValueError(f"{text!r} is not on the globe")
-    return lat, lon
 
 
 class Path:
@@ -83,14 +74,14 @@ def parse_path_step(kind: str, args: list[str], at_ns: int, parse_duration) -> P
     if kind == "at":
         if len(args) != 1:
             raise ValueError("expected 'at LAT,LON @T'")
-        return PathStep(at_ns, "at", *parse_place(args[0]))
+        return PathStep(at_ns, "at", *parse_lat_lon(args[0]))
     if kind == "walk":
         if len(args) != 2:
             raise ValueError("expected 'walk LAT,LON D @T' (D: how long the walk takes)")
         duration = parse_duration(args[1], "walk")
         if duration <= 0:
             raise ValueError("a walk takes some time")
-        return PathStep(at_ns, "walk", *parse_place(args[0]), duration)
+        return PathStep(at_ns, "walk", *parse_lat_lon(args[0]), duration)
     if len(args) > 1:
         raise ValueError("expected 'indoors [D] @T' (D: how long; for good without it)")
     return PathStep(at_ns, "indoors", duration_ns=parse_duration(args[0], "duration") if args else None)
