@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 CLOCK_SOURCES = ("gnss+pps", "gnss", "ntp", "rtc", "none")
 # A change of the wall offset this large is a step (told to listeners, recorded in the
 # ledger); smaller ones are the discipline slewing (the shipped chrony configuration
-# slews at most 0.5 ms per second, hw/chrony/recorder.conf).
+# slews at most 5 ms per second, hw/chrony/recorder.conf).
 STEP_NS = 10_000_000
 # How fast an error bound grows once the source stops correcting the clock: 50 ppm, a
 # cheap crystal's worst case over temperature.
@@ -187,14 +187,15 @@ class SystemClock(Clock):
         return best[1]
 
     def refresh(self, now_ns: int | None = None) -> ClockStep | None:
-        """Follow the system clock: a new mapping when its offset moved by 1 ms or more,
-        or its source or error bound changed."""
+        """Follow the system clock: a new mapping when its offset moved by 1 ms or more, its
+        source changed, or its error bound grew past what the mapping states (or fell by
+        more than a tenth: a bound is never stated smaller than told, only larger)."""
         now = self.monotonic_ns() if now_ns is None else now_ns
         offset = self._system_offset()
         source, error = self._discipline()
         current = self.mapping
         if (abs(offset - current.offset_ns) < 1_000_000 and source == current.source
-                and _close(error, current.error_at(now))):
+                and _still_covered(error, current.error_at(now))):
             return None
         return self.adopt(offset, source, error, now, cause="system-clock")
 
@@ -213,11 +214,12 @@ def _whole_us(offset_ns: int) -> int:
     return offset_ns // 1000 * 1000
 
 
-def _close(a: int | None, b: int | None) -> bool:
-    """Two error bounds that need no new mapping: both unbounded, or within 10 % or 1 ms."""
-    if a is None or b is None:
-        return a is None and b is None
-    return abs(a - b) <= max(1_000_000, max(a, b) // 10)
+def _still_covered(told: int | None, stated: int | None) -> bool:
+    """The bound the mapping states still covers the one the discipline tells, and is not
+    needlessly wide (at most a tenth wider)."""
+    if told is None or stated is None:
+        return told is None and stated is None
+    return told <= stated <= told + told // 10
 
 
 class SimulatedClock(Clock):

@@ -191,3 +191,16 @@ def test_the_gnss_device_stepped_once_and_the_same_moment_lines_up(two_devices):
     # the mark was pressed at one moment of the world: its two wall times agree within the bounds
     assert abs(mark_a["wall_us"] - mark_b["wall_us"]) <= mark_a["error_us"] + mark_b["error_us"]
     assert abs(mark_a["wall_us"] - mark_b["wall_us"]) > 700_000  # B's 0.8 s is still there
+
+
+def test_the_system_clock_never_states_a_bound_smaller_than_told():
+    told = [("ntp", 100_000_000)]
+    clock = SystemClock(lambda: told[-1])
+    assert clock.refresh() is None  # nothing changed
+    told.append(("ntp", 100_500_000))  # the kernel's maxerror grew faster than our drift
+    clock.refresh()
+    assert clock.stamp()["error_us"] >= 100_500
+    told.append(("ntp", 20_000_000))  # a fresh sync: much better
+    clock.refresh()
+    assert 20_000 <= clock.stamp()["error_us"] < 21_000
+    assert clock.refresh() is None

@@ -137,3 +137,14 @@ def test_a_dead_gpsd_costs_recording_nothing(tmp_path):
     assert len(frames) >= 120 and frames == list(range(frames[0], frames[0] + len(frames)))
     assert {manifest_of(s)["track"]["status"] for s in segments_of(store)} == {"no-fix"}
     assert verify_store(store).ok
+
+
+def test_without_gpsd_installed_the_simulated_sky_hands_its_fixes_over_and_says_so(tmp_path, monkeypatch):
+    import recorder.sim.sky as sky
+
+    monkeypatch.setattr(sky, "gpsd_path", lambda: None)
+    agent, clock = shift(tmp_path / "store", "start @1s; walk 31.2313,121.4752 6s @2s; stop @9s")
+    assert "gpsd not installed" in agent.receiver.description
+    fixes = [p for p in track_points(tmp_path / "store") if p["fix"] != "none"]
+    assert len(fixes) >= 5 and fixes[0]["lat_e7"] < fixes[-1]["lat_e7"] <= 312313000  # walking north
+    assert verify_store(tmp_path / "store").ok

@@ -14,6 +14,8 @@ import logging
 
 from ..config.settings import simulated_place
 from ..telemetry.fix import MODE_3D, MODE_NO_FIX, Fix
+from ..telemetry.gpsd import GpsdClient
+from .gpsd_feed import GpsdFeed, gpsd_path
 from .nmea import SkySample, sentences_at
 from .path import Path
 
@@ -38,13 +40,9 @@ class SimulatedSky:
         self.world_ns_at = getattr(clock, "true_wall_ns_at", clock.wall_ns_at)
         self.feed = self.client = None
         self._direct: Fix | None = None
-        from .gpsd_feed import GpsdFeed, gpsd_path
-
         if gpsd_path() is None:
             self.description = "simulated sky (gpsd not installed: fixes handed over directly)"
         else:
-            from ..telemetry.gpsd import GpsdClient
-
             self.feed = GpsdFeed()
             try:
                 self.client = GpsdClient(clock, port=self.feed.port).start()
