@@ -1,7 +1,7 @@
 """The simulated body's agent: synthetic capture, gpiozero devices on mock pins whose
 history is kept on the agent's clock, shifts played from a script."""
 
-from ..clock import SimulatedClock, SystemClock
+from ..clock import CLOCK_SOURCES, SimulatedClock, SystemClock, TimeMapping
 from ..config import Config
 from ..agent.assembly import Agent
 from ..evidence.layout import StoreLayout
@@ -51,7 +51,17 @@ def continued_clock(store_root, after_s: float = 1.0) -> SimulatedClock:
     mono_us = max([at["mono_us"]] + [end for _, end in filter(None, extents)])
     wall_us = at["wall_us"] + mono_us - at["mono_us"]
     gap_ns = round(after_s * 1e9)
-    return SimulatedClock(start_wall_ns=wall_us * 1000 + gap_ns, start_monotonic_ns=mono_us * 1000 + gap_ns)
+    # The device's clock went on as it was (a restart is not a reboot): the same source, its
+    # bound grown by the drift since the last entry; a store written before format 4 (or a
+    # clock that stated no bound) starts from the RTC's.
+    source, error_us = at.get("clock"), at.get("error_us")
+    if source not in CLOCK_SOURCES or (error_us is None and source != "none"):
+        source, error_ns = "rtc", SimulatedClock.RTC_ERROR_NS
+    else:
+        error_ns = TimeMapping(at["mono_us"] * 1000, 0, source, None if error_us is None else error_us * 1000
+                               ).error_at(mono_us * 1000 + gap_ns)
+    return SimulatedClock(start_wall_ns=wall_us * 1000 + gap_ns, start_monotonic_ns=mono_us * 1000 + gap_ns,
+                          source=source, error_ns=error_ns)
 
 
 def run_simulated(config: Config, store_root, timeline: Timeline, fast: bool, origin_ns: int | None = None,
