@@ -148,3 +148,49 @@ def test_without_gpsd_installed_the_simulated_sky_hands_its_fixes_over_and_says_
     fixes = [p for p in track_points(tmp_path / "store") if p["fix"] != "none"]
     assert len(fixes) >= 5 and fixes[0]["lat_e7"] < fixes[-1]["lat_e7"] <= 312313000  # walking north
     assert verify_store(tmp_path / "store").ok
+
+
+class RestartGpsd:
+    """A loop participant: at script time at_s gpsd dies (SIGKILL) and a new one starts on the
+    same port, as systemd would restart it; the sky writes into the new one."""
+
+    def __init__(self, sky, at_ns):
+        self.sky, self.at_ns, self.done = sky, at_ns, False
+
+    def next_deadline_ns(self):
+        return None if self.done else self.at_ns
+
+    def tick(self, now_ns):
+        if self.done or now_ns < self.at_ns:
+            return
+        from recorder.sim.gpsd_feed import GpsdFeed
+
+        self.done = True
+        old = self.sky.feed
+        old.kill()
+        old.close()
+        self.sky.feed = GpsdFeed(port=old.port)
+
+
+def test_a_gpsd_restart_mid_recording_costs_no_frame_and_the_fixes_come_back(tmp_path):
+    require_tool("gpsd")
+    from recorder.sim.fingers import scripted
+
+    settings = {section: dict(values) for section, values in TINY.items()}
+    agent = SimulatedAgent(config_from_dict(settings), tmp_path / "store", SimulatedClock())
+    play = scripted(parse_timeline("start @1s; walk 31.2313,121.4752 20s @2s; stop @24s"), in_step=True)
+
+    def drive(agent):
+        players, end_ns = play(agent)
+        return [RestartGpsd(agent.body.sky, agent.body.origin_ns + 10_000_000_000), *players], end_ns
+
+    agent.run(drive)
+    store = tmp_path / "store"
+    assert agent.receiver.client.reconnects >= 1
+    points = track_points(store)
+    origin_us = agent.body.origin_ns // 1000
+    after = [p for p in points if p["mono_us"] - origin_us > 14_000_000]
+    assert after and all(p["fix"] == "3d" for p in after)  # back within the backoff and a cycle
+    frames = [i for segment in segments_of(store) for i in frame_indices(segment)]
+    assert frames == list(range(frames[0], frames[0] + len(frames)))
+    assert verify_store(store).ok
