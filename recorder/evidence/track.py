@@ -11,7 +11,7 @@ The rules (docs/FORMATS.md, "Track" and "Clock mappings"):
   - fix_ms and status agree with the points.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..clock import CLOCK_SOURCES
 from .entries import FIX_KINDS, TRACK_STATUSES
@@ -128,7 +128,7 @@ class WhereAndWhen:
     sampled_ms: int = 0
     fix_ms: int = 0
     worst_error_us: int | None = 0  # None: some time had no bound at all
-    sources: set = None
+    sources: set = field(default_factory=set)  # empty: nothing of version 4 stated a source
     steps: int = 0
 
     def add_manifest(self, manifest: dict):
@@ -143,7 +143,7 @@ class WhereAndWhen:
     def add_stamp(self, stamp):
         if not isinstance(stamp, dict) or "error_us" not in stamp:
             return
-        self.sources = (self.sources or set()) | {stamp.get("clock")}
+        self.sources.add(stamp.get("clock"))
         error = stamp["error_us"]
         if error is None or self.worst_error_us is None:
             self.worst_error_us = None
@@ -151,7 +151,7 @@ class WhereAndWhen:
             self.worst_error_us = max(self.worst_error_us, error)
 
     def summary(self) -> dict | None:
-        if self.sources is None:
+        if not self.sources:
             return None  # written before version 4: nothing stated
         return {
             "fix_share": None if not self.sampled_ms else round(self.fix_ms / self.sampled_ms, 3),
