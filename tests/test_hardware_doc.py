@@ -20,18 +20,20 @@ HW = Path(__file__).resolve().parent.parent / "hw"
 # A fixed list: CI has no Raspberry Pi firmware to look in. Add a name here only after
 # finding it in that README.
 KNOWN_OVERLAYS = {
-    "adau7002-simple", "disable-bt", "dwc2", "googlevoicehat-soundcard", "gpio-shutdown",
-    "i2c-rtc", "imx219", "imx477", "imx708", "max98357a", "miniuart-bt", "pps-gpio",
+    "adau7002-simple", "disable-bt", "googlevoicehat-soundcard", "gpio-shutdown", "i2c-rtc",
+    "imx219", "imx477", "imx708", "max98357a", "miniuart-bt", "pps-gpio", "uart0-pi5",
 }
-KNOWN_DTPARAMS = {"i2c_arm", "uart0", "audio", "i2s", "spi"}
-KNOWN_SECTIONS = {"all", "pi02", "pi4", "pi5", "cm4", "cm5"}
+KNOWN_DTPARAMS = {"i2c_arm", "audio", "i2s", "spi"}
+# config.txt's model filters (Raspberry Pi documentation, config_txt/conditional.adoc:
+# [pi0] is Zero, Zero W and Zero 2 W; [pi4] includes the CM4).
+KNOWN_SECTIONS = {"all", "pi0", "pi4", "pi5", "cm4"}
 # Overlay parameters that name a GPIO.
 PIN_PARAMETERS = ("gpiopin", "gpio_pin", "sdmode-pin")
 # Pins an interface takes without naming them: (key, name) -> (interface, GPIO numbers).
 FIXED_PINS = {
     ("dtparam", "i2c_arm"): ("i2c", {2, 3}),
     ("enable_uart", "1"): ("uart", {14, 15}),
-    ("dtparam", "uart0"): ("uart", {14, 15}),
+    ("dtoverlay", "uart0-pi5"): ("uart", {14, 15}),
     ("dtoverlay", "adau7002-simple"): ("i2s", {18, 19, 20}),
 }
 
@@ -158,6 +160,8 @@ def test_the_option_overlays_move_what_they_collide_with():
     # max98357a's SD_MODE defaults to GPIO4 (the PPS): neither is enabled, and the files say so
     enabled = {value.split(",")[0] for _, key, value in config_lines() if key == "dtoverlay"}
     assert not enabled & {"googlevoicehat-soundcard", "max98357a"}
+    # uart0-pi5's ctsrts would take GPIO16/17 (vibration, RECORD)
+    assert not any("ctsrts" in value for _, _, value in config_lines())
     text = (HW / "config.txt").read_text()
     assert "GPIO16" in text and "GPIO24" in text
     assert "GPIO4" in PINOUT and "no-sdmode" in PINOUT
