@@ -218,7 +218,9 @@ class RecordingRouter(Output):
         self.on_session_end(session, totals, stop, failure)
 
     def _failed(self, exc: BaseException):
-        log.error("pipeline: %s", exc)
+        session = self.session
+        log.error("pipeline: %s", exc, extra={"session_id": session.session_id if session else None,
+                                              "segment": self.writer.segment_seq if session else None})
         if self.failure is None:
             self.failure = exc
         if self.on_error is not None:
