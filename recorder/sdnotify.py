@@ -57,6 +57,13 @@ class Notifier:
         return cls(notify_address(environ))
 
     @property
+    def display(self) -> str | None:
+        """The address as $NOTIFY_SOCKET spells it (`@` for the abstract namespace's NUL)."""
+        if self.address is not None and self.address.startswith("\0"):
+            return "@" + self.address[1:]
+        return self.address
+
+    @property
     def enabled(self) -> bool:
         return self.address is not None
 
@@ -72,8 +79,7 @@ class Notifier:
         except OSError as exc:
             if not self._failed:
                 self._failed = True
-                log.warning("sd_notify to %r failed (later failures are not logged): %s",
-                            self.address.replace("\0", "@"), exc)
+                log.warning("sd_notify to %s failed (later failures are not logged): %s", self.display, exc)
             return False
 
     def ready(self, status: str | None = None) -> bool:
