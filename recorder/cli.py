@@ -435,9 +435,12 @@ def main(argv=None) -> int:
         _resolve_store(args)
     except UsageError as exc:
         return _refused(argv, exc)
+    from .journal import log_handler
+
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        handlers=[log_handler()],  # journald's native protocol when systemd runs us, else stderr
     )
     as_json = getattr(args, "json", False)
     try:

@@ -24,6 +24,7 @@ from ..monitors.capture import CaptureMonitor
 from ..monitors.pipeline import PipelineMonitor
 from ..monitors.storage import StorageMonitor
 from ..power import open_power
+from ..sdnotify import Notifier, watchdog_interval_ns
 from ..telemetry.receivers import open_receiver
 from ..telemetry.track import Track
 from ..voice.output import open_player
@@ -32,6 +33,7 @@ from .loop import RunLoop, finish
 from .recording import SessionRecorder
 from .state import StateMachine
 from .timekeeping import TimeKeeper
+from .watchdog import ServiceWatchdog, status_line
 
 log = logging.getLogger("recorder")
 
@@ -69,6 +71,9 @@ class Agent:
         self.end_event = None  # the MonitorEvent that ended the run, if one did
         self.stop_reason = None  # why the run ended (agent_stop's reason); the first cause wins
         self.announce = log.info  # says which capture sources were chosen, and why
+        # systemd's notifications (READY, STATUS, WATCHDOG, STOPPING): nothing off systemd.
+        self.notifier = Notifier.from_environment()
+        self.watchdog = None
         self._closed = False
         cues = config.cues
         with ExitStack() as opened:  # unwound only when assembly fails half-way
@@ -132,11 +137,15 @@ class Agent:
             self._watch_for_space(monitors)
             whereabouts = self._where_and_when()
             players, drive_end_ns = drive(self) if drive else ([], None)
+            router = self.recorder.router
+            self.watchdog = ServiceWatchdog(self.notifier, watchdog_interval_ns(), router,
+                                            lambda: status_line(self.machine, router))
             loop = RunLoop(self.clock, self.body, [
                 *players, *whereabouts, *self.power.participants, self.controls, *monitors, self.machine,
-                self.indicators,
+                self.indicators, self.watchdog,  # last: it vouches for a whole step
             ], self.stop_requested)
             self.started.set()
+            self.watchdog.start()  # READY=1: recovered, the loop about to run
             loop.run(end_ns if end_ns is not None else drive_end_ns)
             if self.stop_reason is None:  # the loop saw the end time, or a bare stop_requested
                 self.stop_reason = STOP_REQUESTED if self.stop_requested.is_set() else RUN_COMPLETE
@@ -146,7 +155,9 @@ class Agent:
                 self.stop_reason = error_reason(exc)
             raise
         finally:
+            self.notifier.stopping(f"stopping ({self.stop_reason or CLOSED})")
             self.close()
+            self.notifier.close()
         self._raise_end_cause()
         return self
 

@@ -115,7 +115,8 @@ class SessionRecorder:
             self.sealer.drain()
             resume = {"session_id": cut.session.session_id, "interruption": refs[0], "cause": cut.cause,
                       "detail": cut.detail}
-            log.warning("recovered session %s (%s): %s", cut.session.session_id, cut.cause, cut.detail)
+            log.warning("recovered session %s (%s): %s", cut.session.session_id, cut.cause, cut.detail,
+                        extra={"session_id": cut.session.session_id, "cause": cut.cause})
         return resume
 
     def _file_metadata(self, session: Session, seq: int, start_us: int) -> dict:
@@ -166,7 +167,8 @@ class SessionRecorder:
                                                         self.config.video.fps * self.config.video.gop_seconds)
         self.router.begin_session(session)
         self._marks = 0
-        log.info("recording started (%s), session %s", cause, session.session_id)
+        log.info("recording started (%s), session %s", cause, session.session_id,
+                 extra={"session_id": session.session_id, "cause": cause})
         return session.session_id
 
     def stop_recording(self, cause: str, at_ns: int | None = None):
@@ -222,7 +224,8 @@ class SessionRecorder:
         self.sealer.record("session_stop", body, self.clock.stamp(stop_us * 1000))
         self.sessions.append(body)
         self._stops[session.session_id] = {"end": body["end"], "frames": body["frames"], "recovered": recovered}
-        log.info("recording stopped (%s): %d segments, %d frames", cause, totals["segments"], totals["frames"])
+        log.info("recording stopped (%s): %d segments, %d frames", cause, totals["segments"], totals["frames"],
+                 extra={"session_id": session.session_id, "cause": cause, "segment": totals["segments"]})
         closed_ns = self.clock.monotonic_ns()
         for listener in self.session_listeners:
             listener(session.session_id, cause, closed_ns)

@@ -98,7 +98,7 @@ class StateMachine:
         if not allowed(self.mode, target, cause):
             raise TransitionError(f"{self.mode} -> {target} ({cause}) is not in the transition table")
         self.recorder.record_transition(self.mode, target, cause, at_ns, self.session_id, detail)
-        log.info("%s -> %s (%s)", self.mode, target, cause)
+        log.info("%s -> %s (%s)", self.mode, target, cause, extra={"session_id": self.session_id, "cause": cause})
         self.mode = target
         self.indicators.show(target)
 
@@ -251,14 +251,16 @@ class StateMachine:
 
     def on_monitor_event(self, event: MonitorEvent):
         if event.kind in INTERRUPTING:
-            log.error("%s: %s (%s)", event.source, event.kind, event.detail)
+            log.error("%s: %s (%s)", event.source, event.kind, event.detail,
+                      extra={"session_id": self.session_id, "cause": event.kind})
             cause, off_cause = INTERRUPTING[event.kind]
             self.interrupt(cause, f"{event.kind}: {event.detail}", event.at_ns, off_cause)
             if off_cause is not None:
                 self.off_cause = self.off_cause or off_cause
                 self.request_end(event)
         elif event.kind in WARNINGS:
-            log.warning("%s: %s (%s)", event.source, event.kind, event.detail)
+            log.warning("%s: %s (%s)", event.source, event.kind, event.detail,
+                        extra={"session_id": self.session_id, "cause": event.kind})
             self.recorder.record_warning(WARNINGS[event.kind], event.kind, event.detail, event.at_ns)
             self.indicators.cue("warning", event.at_ns)
             if self.explainer is not None:

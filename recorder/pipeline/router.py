@@ -20,6 +20,7 @@ running (into the ring) so that capture never sees the error.
 
 import logging
 import threading
+import time
 from collections import deque
 
 from ..errors import CaptureError
@@ -57,6 +58,11 @@ class RecordingRouter(Output):
         self._backlog_reported = False
         self.failure: BaseException | None = None
         self.last_video_us: int | None = None  # timestamp of the newest video packet received
+        # The pipeline thread's heartbeat (time.monotonic_ns, real time even on a simulated
+        # clock: systemd's watchdog counts real time): set before each item it handles and each
+        # time it finds the queue empty, so it is never older than one item's handling or
+        # POLL_S. A hung thread (a muxer stuck in a write, a deadlock) lets it age.
+        self.heartbeat_ns = time.monotonic_ns()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="pipeline")
         self._thread.start()
@@ -116,10 +122,19 @@ class RecordingRouter(Output):
     def late_packets(self) -> int:
         return self._interleaver.late_packets
 
+    def stalled_ns(self, now_ns: int | None = None) -> int | None:
+        """How long the pipeline thread has not beaten (real time), or None when the thread
+        is not running at all (ended, or closed)."""
+        if not self._thread.is_alive():
+            return None
+        return (time.monotonic_ns() if now_ns is None else now_ns) - self.heartbeat_ns
+
     # -- the pipeline thread -----------------------------------------------------------------
     def _run(self):
         while True:
+            self.heartbeat_ns = time.monotonic_ns()  # the queue is empty (or this is the start)
             while self._inbox:
+                self.heartbeat_ns = time.monotonic_ns()
                 item = self._inbox.popleft()
                 if item is None:
                     return
@@ -203,7 +218,9 @@ class RecordingRouter(Output):
         self.on_session_end(session, totals, stop, failure)
 
     def _failed(self, exc: BaseException):
-        log.error("pipeline: %s", exc)
+        session = self.session
+        log.error("pipeline: %s", exc, extra={"session_id": session.session_id if session else None,
+                                              "segment": self.writer.segment_seq if session else None})
         if self.failure is None:
             self.failure = exc
         if self.on_error is not None:

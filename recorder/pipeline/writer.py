@@ -111,6 +111,12 @@ class SegmentWriter:
         self.sync_ns_max = 0  # longest fdatasync of a fragment (durable.py)
         self.sync_wait_ns_max = 0  # longest the writer waited for one
 
+    @property
+    def segment_seq(self) -> int:
+        """The number of the session's newest segment (0 before its first); the pipeline
+        thread's count, read by others for the service's status line."""
+        return self._seq
+
     def add_stream(self, audio: bool, template: StreamTemplate):
         self.templates[audio] = template
         if audio:  # every AAC/Opus packet lasts one codec frame

@@ -129,6 +129,8 @@ class Sealer:
                 if kind == "segment":
                     self.last_sealed = self._with_room(lambda: self._seal_segment(payload))
                     self.sealed_count += 1
+                    log.info("sealed %s", payload.final_path.name,
+                             extra={"session_id": payload.session_id, "segment": payload.seq})
                 elif kind == "segment-finish":
                     self.last_sealed = self._with_room(lambda: self._finish(payload, manifest_path(payload)))
                     self.sealed_count += 1
