@@ -34,7 +34,7 @@ TEXTS = {
         "mark_desc": "原因 {cause}；定位时效 {age} 毫秒", "interruption_desc": "{detail}；位置为中断前最后定位（早 {before} 秒）",
         "summary": "设备 {device}，警员 {officer}；{points} 个定位点，{segments} 段轨迹",
         "no_fix": "整个记录期间无定位：{why}", "mark_no_fix": "标记 {number} 时无定位",
-        "left_out": "未采用：{what}（签名或哈希不符）", "no_why": "各片段轨迹状态：{statuses}",
+        "left_out": "未采用：{what}（签名或哈希不符）", "no_why": "各片段轨迹状态：{statuses}", "sep": "；",
     },
     "en": {
         "mark": "Mark {number}", "interruption": "Interruption: {cause}", "session": "Recording {session}",
@@ -42,6 +42,7 @@ TEXTS = {
         "summary": "device {device}, officer {officer}; {points} points with a fix in {segments} track segment(s)",
         "no_fix": "no fix during the whole session: {why}", "mark_no_fix": "mark {number}: no fix",
         "left_out": "left out: {what} (signature or hash does not verify)", "no_why": "track status per segment: {statuses}",
+        "sep": "; ",
     },
 }
 
@@ -202,7 +203,7 @@ def session_gpx(track: SessionTrack, language: str = "zh-CN") -> bytes:
                                                             before=f"{seconds:.1f}")))
     metadata = _sub(root, "metadata")
     _sub(metadata, "name", t["session"].format(session=track.session_id))
-    _sub(metadata, "desc", "; ".join(notes))
+    _sub(metadata, "desc", t["sep"].join(notes))
     for point, wall_us, name, desc in waypoints:
         _position(root, "wpt", point, wall_us, name, desc)
     if stretches:
