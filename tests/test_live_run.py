@@ -20,6 +20,8 @@ camera = "synthetic"
 microphone = "synthetic"
 [prerecord]
 seconds = 2
+[storage]
+require_data_partition = false  # the store is in tmp_path; tests/test_mounts.py covers the check
 """
 
 

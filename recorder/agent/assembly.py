@@ -267,8 +267,13 @@ def run_on_device(config: Config, store_root) -> Agent:
     clock; runs until SIGTERM or SIGINT, then stops any recording and seals everything."""
     from ..capture.select import open_body
     from ..clock import SystemClock
+    from ..store.mounts import require_data_partition
 
-    agent = Agent(config, store_root, SystemClock(), default_pin_factory(), open_body)
+
+    pins = default_pin_factory()
+    if config.storage.require_data_partition:
+        require_data_partition(store_root)  # before anything is written there
+    agent = Agent(config, store_root, SystemClock(), pins, open_body)
     agent.announce = lambda text: print(f"recorder: {text}", file=sys.stderr, flush=True)
 
     def stop_on_signal(signum, _frame):

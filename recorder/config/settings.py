@@ -126,6 +126,10 @@ class StorageConfig:
     # and the storage monitor with it (the disk may then fill: for tests of that path only)
     reserve_mb: int = 64
     resume_minutes: int = 5  # recording time above the reserve that counts as recovered
+    # On the device the store must be on its own journaled data partition, never the root
+    # filesystem, memory or a read-only mount (store/mounts.py); off the device (a laptop
+    # with a real camera, a test) this may be switched off. The simulated body never asks.
+    require_data_partition: bool = True
 
 
 @dataclass(frozen=True)
