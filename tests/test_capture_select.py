@@ -75,11 +75,13 @@ def test_a_live_device_without_a_camera_does_not_record_a_test_pattern(tmp_path)
     """`recorder run` on a device with no camera and no microphone, capture = auto: exit 2,
     one clear line, and nothing recorded — never synthetic pictures or noise as evidence."""
     store = tmp_path / "store"
+    config = tmp_path / "recorder.toml"  # the store is in tmp_path, not on a data partition
+    config.write_text("[storage]\nrequire_data_partition = false\n")
     result = run_python_without_cameras(f"""
         import os, sys
         os.environ["GPIOZERO_PIN_FACTORY"] = "mock"
         from recorder.cli import main
-        main(["run", "--store", {str(store)!r}])
+        main(["run", "--config", {str(config)!r}, "--store", {str(store)!r}])
     """)
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
