@@ -4,13 +4,12 @@ values with newlines (docs/SERVICE.md)."""
 
 import logging
 import os
-import socket
 import struct
 import subprocess
 import sys
-import threading
 
 from conftest import write_config
+from support.datagrams import DatagramListener
 from recorder.journal import JournalHandler, encode, stderr_is_journal
 
 
@@ -33,29 +32,18 @@ def parse(message: bytes) -> dict:
     return {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
 
 
-class FakeJournald:
-    """Reads as journald does, all the time: a datagram socket's queue is short (10 on Linux),
-    and a writer blocks when it is full."""
+class FakeJournald(DatagramListener):
+    """Reads as journald does, all the time."""
 
     def __init__(self, path):
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.socket.bind(str(path))
-        self.socket.settimeout(0.1)
         self.messages: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._receive, daemon=True)
-        self._thread.start()
+        super().__init__(str(path))
 
-    def _receive(self):
-        while not self._stop.is_set():
-            try:
-                self.messages.append(self.socket.recv(1 << 20))
-            except socket.timeout:
-                continue
+    def keep(self, data: bytes):
+        self.messages.append(data)
 
     def received(self) -> list[dict]:
-        self._stop.set()
-        self._thread.join()
+        self.stop()
         self.socket.setblocking(False)
         while True:  # what came after the thread's last read
             try:

@@ -4,7 +4,6 @@ pipeline's thread hangs; nothing at all off systemd (docs/SERVICE.md)."""
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ import uuid
 import pytest
 
 from conftest import write_config
+from support.datagrams import DatagramListener
 from recorder.clock import SystemClock
 from recorder.config import load_config
 from recorder.sdnotify import Notifier, notify_address, watchdog_interval_ns
@@ -22,30 +22,19 @@ from recorder.sim.fingers import scripted
 from recorder.sim.script import parse_timeline
 
 
-class FakeSystemd:
+class FakeSystemd(DatagramListener):
     """A bound datagram socket that keeps every notification with the (real) time it came."""
 
     def __init__(self, address: str):
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.socket.bind(address)
-        self.socket.settimeout(0.1)
         self.messages: list[tuple[float, dict]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._receive, daemon=True)
-        self._thread.start()
+        super().__init__(address, size=4096)
 
-    def _receive(self):
-        while not self._stop.is_set():
-            try:
-                data = self.socket.recv(4096)
-            except socket.timeout:
-                continue
-            fields = dict(line.split("=", 1) for line in data.decode().split("\n") if line)
-            self.messages.append((time.monotonic(), fields))
+    def keep(self, data: bytes):
+        fields = dict(line.split("=", 1) for line in data.decode().split("\n") if line)
+        self.messages.append((time.monotonic(), fields))
 
     def close(self):
-        self._stop.set()
-        self._thread.join()
+        self.stop()
         self.socket.close()
 
     def times(self, key: str) -> list[float]:
