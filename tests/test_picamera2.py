@@ -80,10 +80,13 @@ def test_encoder_choice_and_counts(recording):
     (session,) = rep["sessions"]
     sealed = sum(manifest_of(s)["video"]["frames"] for s in segments_of(recording.store))
     assert sealed == session["frames"]
-    # Every frame the camera handed to the encoder left it as a packet; the pacer never
-    # had to skip a frame slot for want of a free buffer.
+    # Every frame the camera handed to the encoder left it as a packet.
     assert rep["camera"]["packets_delivered"] == rep["camera"]["frames_captured"]
-    assert rep["late_ticks"] == 0
+    # A frame slot the pacer reached late (no free buffer, or its thread descheduled on a
+    # loaded 2-core CI machine) is a frame the sensor dropped: the product never saw it, and
+    # test_frame_timestamps_steady checks the gap is exactly there. A product holding its
+    # buffers too long would make many; a slow machine makes a few.
+    assert rep["late_ticks"] <= max(2, rep["frames_queued"] // 50), rep["late_ticks"]
     print(f"camera frames {rep['camera']['frames_captured']}, sealed {sealed} "
           "(the others were older than the pre-record window at the press)")
 
@@ -125,17 +128,23 @@ def test_osd_text_in_decoded_frames(recording, chroot_root):
 
 def test_frame_timestamps_steady(recording):
     """The sealed frames carry the sensor timestamps (here the virtual sensor's frame
-    grid): steady 1/30 s steps, none lost or doubled, and each one is its frame's own."""
+    grid): each one is its frame's own, and every frame the sensor produced between the
+    first and the last sealed one is there once — none lost or doubled. The grid steps by
+    1/30 s except where the sensor dropped a slot (counted in late_ticks)."""
     stamps = np.array([us for _, us, _ in decoded_video(recording.store)])
+    ticks_us = np.array(recording.report["ticks_ns"]) / 1000
+    distance = np.abs(stamps[:, None] - ticks_us[None, :])
+    nearest, which = distance.min(axis=1), distance.argmin(axis=1)
+    assert nearest.max() < 100  # MP4 timescale rounding only
+    assert np.all(np.diff(which) == 1), "a sensor frame lost or doubled between sealed ones"
     steps = np.diff(stamps)
     period = 1e6 / FPS
-    jitter = np.abs(steps - period)
-    print(f"frame intervals: median {statistics.median(steps):.0f} µs, "
-          f"max deviation {jitter.max():.0f} µs over {len(steps)}")
-    assert np.all(jitter < 1000)  # steady, and none lost or doubled
-    ticks_us = np.array(recording.report["ticks_ns"]) / 1000
-    nearest = np.abs(stamps[:, None] - ticks_us[None, :]).min(axis=1)
-    assert nearest.max() < 100  # MP4 timescale rounding only
+    slots = np.rint(steps / period)
+    jitter = np.abs(steps - slots * period)
+    print(f"frame intervals: median {statistics.median(steps):.0f} µs, max deviation from the grid "
+          f"{jitter.max():.0f} µs over {len(steps)}, dropped sensor slots {int((slots - 1).sum())}")
+    assert np.all(jitter < 1000)  # on the grid
+    assert int((slots - 1).sum()) <= recording.report["late_ticks"]
 
 
 def test_camera_lost_mid_recording(chroot_root, tmp_path):
