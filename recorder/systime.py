@@ -17,6 +17,7 @@ import functools
 import ipaddress
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,23 +326,53 @@ class SystemDiscipline:
     """SystemClock's discipline() (clock.py): the system clock's source and error bound
     as chrony and the kernel say (recorder/systime.py), asked at most every ASK_NS (chronyc
     is a process); in between, the bound last told grows at the clock's drift, so it is
-    never stated smaller than it may have become."""
+    never stated smaller than it may have become.
+
+    The first answer is waited for (the agent starts with it); later ones are asked on a
+    thread of their own (`ask_in_background(fn)`), because the caller is the run loop and a
+    chronyc that takes its whole timeout must not hold it. Until the answer comes, the old
+    one keeps growing from when it was asked."""
 
     ASK_NS = 16_000_000_000
 
-    def __init__(self, drift_ppb: int, read=None, monotonic_ns=None):
+    def __init__(self, drift_ppb: int, read=None, monotonic_ns=None, ask_in_background=None):
         self._drift_ppb = drift_ppb
         self._read = read or read_system_time_source
         self._monotonic_ns = monotonic_ns or time.monotonic_ns
-        self._asked_ns = None
-        self._told = ("none", None)
+        self._ask_in_background = ask_in_background or _on_a_daemon_thread
+        self._lock = threading.Lock()
+        self._asking = False
+        self._asked_ns = self._monotonic_ns()
+        self._told = self._answer()
+
+    def _answer(self) -> tuple[str, int | None]:
+        source, error_us = self._read()
+        return source, None if error_us is None else error_us * 1000
+
+    def _ask(self, asked_ns: int) -> None:
+        try:
+            told = self._answer()
+        except Exception:  # a failed ask leaves the old answer growing; asked again later
+            told = None
+        with self._lock:
+            if told is not None:
+                self._told, self._asked_ns = told, asked_ns
+            self._asking = False
 
     def __call__(self) -> tuple[str, int | None]:
         now = self._monotonic_ns()
-        if self._asked_ns is None or now - self._asked_ns >= self.ASK_NS:
-            source, error_us = self._read()
-            self._told, self._asked_ns = (source, None if error_us is None else error_us * 1000), now
-        source, error_ns = self._told
+        with self._lock:
+            due = not self._asking and now - self._asked_ns >= self.ASK_NS
+            if due:
+                self._asking = True
+        if due:
+            self._ask_in_background(lambda: self._ask(now))
+        with self._lock:
+            (source, error_ns), asked_ns = self._told, self._asked_ns
         if error_ns is None:
             return source, None
-        return source, error_ns + (now - self._asked_ns) * self._drift_ppb // 1_000_000_000
+        return source, error_ns + (now - asked_ns) * self._drift_ppb // 1_000_000_000
+
+
+def _on_a_daemon_thread(fn) -> None:
+    threading.Thread(target=fn, name="system-discipline", daemon=True).start()

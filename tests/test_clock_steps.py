@@ -2,6 +2,9 @@
 never set): the step is in the ledger with its size, media time stays continuous, and two
 devices whose clocks start off by known amounts line up within their stated bounds."""
 
+import threading
+import time
+
 import pytest
 
 from recorder.clock import STEP_NS, SimulatedClock, SystemClock, TimeMapping
@@ -77,13 +80,37 @@ def test_the_system_discipline_is_asked_seldom_and_its_bound_grows_meanwhile():
         asked.append(now[0])
         return "gnss+pps", 20
 
-    discipline = SystemDiscipline(50_000, read, lambda: now[0])
+    discipline = SystemDiscipline(50_000, read, lambda: now[0], ask_in_background=lambda ask: ask())
     assert discipline() == ("gnss+pps", 20_000)
     now[0] = 10 * S
     assert discipline() == ("gnss+pps", 20_000 + 500_000)  # 10 s at 50 ppm
     now[0] = 16 * S
     discipline()
     assert asked == [0, 16 * S]
+
+
+def test_a_slow_chronyc_never_holds_the_caller():
+    """The run loop asks once a second; chronyc taking its whole timeout must not hold it:
+    the old answer, still growing, until the new one comes."""
+    now, release = [0], threading.Event()
+    answers = iter([("rtc", 1000), ("gnss", 50)])
+
+    def read():
+        source, bound = next(answers)
+        if source == "gnss":
+            release.wait(5)
+        return source, bound
+
+    discipline = SystemDiscipline(50_000, read, lambda: now[0])
+    now[0] = 16 * S
+    began = time.monotonic()
+    assert discipline() == ("rtc", 1_000_000 + 800_000)  # 16 s at 50 ppm on top of 1 ms
+    assert time.monotonic() - began < 0.5
+    release.set()
+    deadline = time.monotonic() + 5
+    while discipline()[0] != "gnss" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert discipline() == ("gnss", 50_000)
 
 
 # --- steps in a recording --------------------------------------------------------------------
