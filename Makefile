@@ -45,6 +45,9 @@ TEST_APT += gcc-arm-linux-gnueabihf
 # gpsfake (gpsd-clients) replays an NMEA log to a private gpsd for the gpsd client's tests
 # (tests/test_gpsd_client.py)
 TEST_APT += gpsd-clients
+# age (and age-keygen): the reference tool a clerk opens encrypted segments with; our age v1
+# implementation is tested against it both ways (tests/test_age.py) and benchmarked against it
+TEST_APT += age
 # xmllint checks exported GPX against the GPX 1.1 schema (tests/test_gpx.py)
 TEST_APT += libxml2-utils
 
