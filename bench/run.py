@@ -25,6 +25,9 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
  gnss (bench/gnss.py): the gpsd client's CPU per hour at 1 and 10 Hz against gpspipe on the
     same feed; frames sealed in real time with a 10 Hz feed against none; gpsd start -> first
     position against gpsd start -> serving clients.
+ encryption (bench/encryption.py): our age v1 encryptor's CPU per MiB against `age -r` on
+    the same bytes (SHA-256 of them as the floor), our decryptor against `age -d`, and the
+    filler that closing a chunk at every fragment adds.
  voice (bench/voice.py): the speech detector's CPU per second of audio against real time;
     a voice prompt played through PortAudio into a PulseAudio null sink, from play() to its
     first sample in the microphone's recording, against paplay of the same file.
@@ -46,6 +49,7 @@ from pathlib import Path
 
 import av
 
+import encryption
 import gnss
 import hold_time
 import microphone
@@ -173,6 +177,8 @@ def main() -> int:
     parser.add_argument("--vad-seconds", type=float, default=60, help="audio fed to the speech detector; 0 skips it")
     parser.add_argument("--gnss-seconds", type=float, default=60, help="each GNSS run (bench/gnss.py); 0 skips it")
     parser.add_argument("--prompts", type=int, default=14, help="voice prompts played (prompt path); 0 skips it")
+    parser.add_argument("--encryption-mib", type=int, default=256,
+                        help="MiB of the sample encrypted per run (bench/encryption.py); 0 skips it")
     parser.add_argument("--recovery-seconds", type=float, default=60,
                         help="open segment a dead run leaves for the recovery run (bench/recovery.py); 0 skips it")
     parser.add_argument("--picamera2-seconds", type=float, default=picamera2_long.bench_seconds(),
@@ -232,6 +238,7 @@ def main() -> int:
         frame_ms = 1000 / config.video.fps
         rows.append(("mic: click placement drift, first to last", abs(mic["delay_drift_ms"]), frame_ms, "ms", 1.0))
         rows.append(("mic: click placement spread (paplay incl.)", mic["delay_spread_ms"], frame_ms, "ms", None))
+    rows += encryption.rows(args.encryption_mib, packets, v.gop_seconds, args.repeats)
     rows += voice.rows(args.vad_seconds, args.prompts)  # VAD CPU against real time; prompt latency against paplay
     rows += gnss.rows(args.gnss_seconds)  # client CPU against gpspipe; capture with a feed against without
     if args.recovery_seconds > 0:  # a start after a dead run against a clean start; recovery against sha256sum
@@ -254,6 +261,8 @@ def main() -> int:
     print("durable: seal path wall time per recorded hour with an fdatasync per fragment, against without;")
     print("  fdatasync max against one GOP (the time before the next fragment completes)")
     print("verify: wall time of verify_store against sha256sum of the same files; target <= 1.0")
+    print("encryption: CPU ms per MiB of our age v1 encryptor (both running SHA-256s included) against age -r,")
+    print("  and against SHA-256 alone; our decryptor against age -d; filler per recorded hour against the media")
     print("voice: VAD CPU per second of audio against real time (1000 ms per s); play() -> prompt recorded")
     print("  against paplay of the same file; budget 300 ms; play()'s start against where it was recorded, vs one frame")
     print("gnss: client reader thread CPU against gpspipe -w on the same gpsd; frames sealed at 720p30 in real")

@@ -143,6 +143,19 @@ def test_we_decrypt_what_age_encrypts(identity, tmp_path, size):
     assert decrypt_bytes(ciphertext, [Identity.generate(), other])[0] == data
 
 
+def test_a_file_for_two_recipients_opens_with_either_identity_here_and_in_age(tmp_path):
+    agency, escrow = Identity.generate(), Identity.generate()
+    data = os.urandom(100_000)
+    ciphertext = encrypt_bytes(data, [agency.recipient, escrow.recipient])
+    for identity in (agency, escrow):
+        assert decrypt_bytes(ciphertext, identity)[0] == data
+        key = tmp_path / "key"
+        key.write_text(identity.key_file_text())
+        assert age_decrypt(key, ciphertext, tmp_path).stdout == data
+    with pytest.raises(NoIdentityMatch):
+        decrypt_bytes(ciphertext, Identity.generate())
+
+
 def test_we_decrypt_with_an_age_keygen_identity_file(tmp_path):
     keygen, age = require_tool("age-keygen"), require_tool("age")
     subprocess.run([keygen, "-o", str(tmp_path / "k")], check=True, capture_output=True)

@@ -108,10 +108,14 @@ def unwrap_file_key(stanza: Stanza, identity: Identity) -> bytes | None:
         return None
 
 
-def new_header(recipient: Recipient) -> tuple[bytes, bytes]:
-    """(file key, header bytes) for a new file: the key is 16 fresh CSPRNG bytes."""
+def new_header(recipients: list[Recipient]) -> tuple[bytes, bytes]:
+    """(file key, header bytes) for a new file: the key is 16 fresh CSPRNG bytes, wrapped
+    for each recipient (e.g. the agency and its escrow)."""
+    if not recipients:
+        raise ValueError("a file needs at least one recipient")
     file_key = os.urandom(FILE_KEY_SIZE)
-    up_to_mark = VERSION_LINE + wrap_file_key(file_key, recipient).encode() + MAC_MARK
+    stanzas = b"".join(wrap_file_key(file_key, recipient).encode() for recipient in recipients)
+    up_to_mark = VERSION_LINE + stanzas + MAC_MARK
     return file_key, up_to_mark + b" " + b64encode(header_mac(file_key, up_to_mark)) + b"\n"
 
 

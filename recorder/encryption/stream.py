@@ -42,11 +42,13 @@ def _payload_aead(file_key: bytes, nonce: bytes) -> ChaCha20Poly1305:
 
 
 class StreamEncryptor:
-    """Encrypts to one recipient as it is written; `sink` gets the header at once and then
-    whole chunks only. The sink is the caller's (flush and fsync it; it is not closed here)."""
+    """Encrypts to a recipient (or several: any one's identity opens the file) as it is
+    written; `sink` gets the header at once and then whole chunks only. The sink is the
+    caller's (flush and fsync it; it is not closed here)."""
 
-    def __init__(self, sink, recipient: Recipient):
-        file_key, header = new_header(recipient)
+    def __init__(self, sink, recipients: Recipient | list[Recipient]):
+        self.recipients = [recipients] if isinstance(recipients, Recipient) else list(recipients)
+        file_key, header = new_header(self.recipients)
         nonce = os.urandom(NONCE_SIZE)  # fresh per file
         self._aead = _payload_aead(file_key, nonce)
         del file_key  # the payload key inside the AEAD object is all that is kept
@@ -56,7 +58,6 @@ class StreamEncryptor:
         self._ciphertext_hash = hashlib.sha256()
         self._plaintext_hash = hashlib.sha256()
         self._owed_filler: Callable[[int], bytes] | None = None
-        self.recipient = recipient
         self.header_size = len(header) + NONCE_SIZE  # where chunk 0 starts
         self.plaintext_size = 0
         self.ciphertext_size = 0
@@ -154,7 +155,7 @@ class StreamEncryptor:
         self.ciphertext_size += len(data)
 
     def __repr__(self) -> str:
-        return (f"StreamEncryptor(recipient={self.recipient}, plaintext_size={self.plaintext_size}, "
+        return (f"StreamEncryptor(recipients={', '.join(map(str, self.recipients))}, plaintext_size={self.plaintext_size}, "
                 f"chunks={self._counter}, closed={self.closed})")
 
 
@@ -261,11 +262,11 @@ def decrypt(source, identities, sink, allow_torn: bool = False) -> Decrypted:
         current = following
 
 
-def encrypt_bytes(data: bytes, recipient: Recipient) -> bytes:
+def encrypt_bytes(data: bytes, recipients: Recipient | list[Recipient]) -> bytes:
     import io
 
     sink = io.BytesIO()
-    encryptor = StreamEncryptor(sink, recipient)
+    encryptor = StreamEncryptor(sink, recipients)
     encryptor.write(data)
     encryptor.close()
     return sink.getvalue()
