@@ -183,7 +183,8 @@ def test_whole_chunks_leave_as_soon_as_they_are_known_not_to_be_the_last(identit
     sink = io.BytesIO()
     encryptor = StreamEncryptor(sink, identity.recipient)
     header = len(sink.getvalue())
-    assert header == encryptor.header_size and encryptor.ciphertext_sha256() == hashlib.sha256(sink.getvalue()).hexdigest()
+    assert header == encryptor.header_size
+    assert encryptor.ciphertext_sha256() == hashlib.sha256(sink.getvalue()).hexdigest()
     encryptor.write(bytes(CHUNK))  # a full chunk may still be the final one: held
     assert (len(sink.getvalue()), encryptor.pending_size) == (header, CHUNK)
     encryptor.write(b"\x01")  # now it is not
@@ -195,6 +196,20 @@ def test_whole_chunks_leave_as_soon_as_they_are_known_not_to_be_the_last(identit
     assert len(sink.getvalue()) == header + 4 * SEALED_CHUNK + 1 + 16
     with pytest.raises(ValueError):
         encryptor.write(b"late")
+
+
+def test_a_sink_that_takes_part_of_each_write_still_gets_every_byte(identity):
+    class Trickle(io.BytesIO):  # as a raw file may do
+        def write(self, data):
+            return super().write(bytes(data[:1000]))
+
+    data = os.urandom(3 * CHUNK)
+    sink = Trickle()
+    encryptor = StreamEncryptor(sink, identity.recipient)
+    encryptor.write(data)
+    encryptor.close()
+    assert decrypt_bytes(sink.getvalue(), identity)[0] == data
+    assert encryptor.ciphertext_sha256() == hashlib.sha256(sink.getvalue()).hexdigest()
 
 
 def test_align_puts_every_fragment_in_whole_chunks(identity, key_file, tmp_path):

@@ -1,7 +1,7 @@
 """The age v1 header (age-encryption.org/v1, "Header" and "The X25519 recipient type"):
 the version line, recipient stanzas that wrap the 16-byte file key, and the MAC line.
 
-Written: one X25519 stanza. Read: any stanzas (unknown types are skipped, as the spec
+Written: an X25519 stanza per recipient. Read: any stanzas (unknown types are skipped, as the spec
 requires), parsed strictly — canonical unpadded base64, body lines of 64 columns ending
 with a shorter one — and the MAC checked over the header bytes exactly as read."""
 

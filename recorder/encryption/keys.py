@@ -31,7 +31,7 @@ class Recipient:
         """`age1…` (lowercase, as age-keygen prints it)."""
         if text != text.lower():
             raise KeyFormatError("an age recipient is written in lowercase")
-        hrp, data = _decode(text, RECIPIENT_HRP, "recipient")
+        _, data = _decode(text, RECIPIENT_HRP, "recipient")
         return cls(data)
 
     def __post_init__(self):

@@ -143,19 +143,20 @@ class StreamEncryptor:
         self._pending = bytearray()
 
     def _seal(self, plaintext, final: bool) -> None:
-        self._emit(self._aead.encrypt(_chunk_nonce(self._counter, final), bytes(plaintext), None))
+        self._emit(self._aead.encrypt(_chunk_nonce(self._counter, final), plaintext, None))
         self._counter += 1
 
     def _emit(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            written = self._sink.write(view)
+            written = self._sink.write(view)  # a raw file may take part; None from some file-likes: all
             view = view[len(view) if written is None else written :]
         self._ciphertext_hash.update(data)
         self.ciphertext_size += len(data)
 
     def __repr__(self) -> str:
-        return (f"StreamEncryptor(recipients={', '.join(map(str, self.recipients))}, plaintext_size={self.plaintext_size}, "
+        recipients = ", ".join(map(str, self.recipients))
+        return (f"StreamEncryptor(recipients={recipients}, plaintext_size={self.plaintext_size}, "
                 f"chunks={self._counter}, closed={self.closed})")
 
 
