@@ -370,6 +370,11 @@ def test_a_file_for_someone_else_or_with_a_malformed_stanza_is_refused(identity)
                     ours.replace(b"age-encryption.org/v1", b"age-encryption.org/v2", 1)):
         with pytest.raises(HeaderError):
             decrypt_bytes(altered, identity)
+    low_order = b"\n".join([lines[0], b"-> X25519 " + b"A" * 43, *lines[2:]])  # the share is the identity point
+    with pytest.raises(HeaderError, match="all zeros"):
+        decrypt_bytes(low_order, identity)
+    with pytest.raises(HeaderError, match="scrypt"):
+        decrypt_bytes(b"\n".join([lines[0], b"-> scrypt " + b"A" * 22 + b" 10", b"A" * 43, *lines[1:]]), identity)
     other = b"\n".join([lines[0], b"-> example.com/other arg", b"", *lines[1:]])  # unknown stanzas are skipped ...
     with pytest.raises(HeaderError, match="MAC"):  # ... but the MAC covers them
         decrypt_bytes(other, identity)

@@ -74,8 +74,8 @@ class Stanza:
 
 
 def _wrap_key(shared: bytes, share: bytes, recipient: bytes) -> bytes:
-    if shared == bytes(32):
-        raise NoIdentityMatch("X25519 shared secret is all zeros (a low-order share)")
+    if shared == bytes(32):  # the spec's MUST abort
+        raise HeaderError("X25519 shared secret is all zeros (a low-order share)")
     return hkdf(shared, share + recipient, X25519_INFO)
 
 
@@ -100,7 +100,7 @@ def unwrap_file_key(stanza: Stanza, identity: Identity) -> bytes | None:
     try:
         shared = identity.exchange(X25519PublicKey.from_public_bytes(share))
     except ValueError:  # OpenSSL refuses an all-zero result
-        raise NoIdentityMatch("X25519 shared secret is all zeros (a low-order share)") from None
+        raise HeaderError("X25519 shared secret is all zeros (a low-order share)") from None
     wrap_key = _wrap_key(shared, share, identity.recipient.public_bytes)
     try:
         return ChaCha20Poly1305(wrap_key).decrypt(_ZERO_NONCE, stanza.body, None)
@@ -136,6 +136,8 @@ class ParsedHeader:
 
     def file_key(self, identities) -> bytes:
         """Unwrap with the first identity that opens an X25519 stanza, then check the MAC."""
+        if len(self.stanzas) > 1 and any(stanza.args[0] == b"scrypt" for stanza in self.stanzas):
+            raise HeaderError("an scrypt stanza must be alone in the header")  # the spec's MUST
         for stanza in self.stanzas:
             if stanza.args[0] != X25519_TAG:
                 continue  # other recipient types are not ours to judge
