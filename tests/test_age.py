@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 
+import av
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from recorder.encryption import (CHUNK, SEALED_CHUNK, AgeError, HeaderError, Ide
                                  decrypt_bytes, encrypt_bytes, free_box)
 from recorder.encryption import bech32
 from recorder.evidence.bmff import layout_ranges, scan_boxes
+from recorder.pipeline.writer import MP4_OPTIONS
 
 SIZES = [0, 1, 65535, 65536, 65537, 2 * CHUNK, 3 * 1024 * 1024 + 12345]
 
@@ -389,39 +391,59 @@ def frames_decoded(path) -> int:
     return int(result.stdout.strip()) if result.returncode == 0 and not result.stderr else -1
 
 
+class EncryptingOutput(io.RawIOBase):
+    """A file-like output for PyAV that feeds the encryptor (the stage-2 writer's sink)."""
+
+    def __init__(self, encryptor: StreamEncryptor):
+        self.encryptor, self.received = encryptor, bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.received += data
+        return self.encryptor.write(data)
+
+
 def test_fragments_closed_with_free_boxes_play_and_a_cut_keeps_every_whole_fragment(identity, key_file, tmp_path):
-    """The writer's way (one GOP a fragment, as recorder's movflags): the encryptor closes the
-    open chunk with a `free` box after each fragment, so a power cut right after a fragment's
-    sync keeps it whole. The decrypted file has the same fragments (our layout rules give each
-    its box) and plays; every cut at a fragment boundary decrypts to a file that plays its
-    whole fragments."""
+    """The writer's way: PyAV muxes with the writer's options (plus skip_trailer: no `mfra`,
+    whose offsets would not count the filler) into a file-like output that feeds the
+    encryptor. Each fragment reaches it whole within one mux call; the writer then closes the
+    chunk with a `free` box, so a power cut right after that fragment's sync keeps it whole.
+    The decrypted file has the same fragments (our layout rules give each its filler), plays
+    every frame, and a cut after any fragment decrypts to a file that plays exactly the
+    fragments before it."""
     source = tmp_path / "source.mp4"
     subprocess.run([require_tool("ffmpeg"), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
-                    "-t", "3", "-c:v", "libx264", "-preset", "veryfast", "-g", "15", "-pix_fmt", "yuv420p",
-                    "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", str(source)], check=True)
-    data = source.read_bytes()
-    layout = layout_ranges(scan_boxes(data), len(data))
+                    "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "3", "-c:v", "libx264", "-preset", "veryfast",
+                    "-g", "15", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(source)], check=True)
     sink = io.BytesIO()
     encryptor = StreamEncryptor(sink, identity.recipient)
-    encryptor.write(data[: layout["init"][1]])
+    output = EncryptingOutput(encryptor)
+    options = {**MP4_OPTIONS, "movflags": MP4_OPTIONS["movflags"] + "+skip_trailer"}
     cuts = []
-    for number, (offset, size) in enumerate(layout["fragments"], 1):
-        encryptor.write(data[offset : offset + size])
-        if number < len(layout["fragments"]):  # the last fragment ends the file: close() does
-            encryptor.align()
-            cuts.append((number, len(sink.getvalue())))
-    if layout["tail"]:
-        encryptor.write(data[layout["tail"][0] :])
+    with av.open(str(source)) as demuxer, av.open(output, "w", format="mp4", options=options) as muxer:
+        streams = {s.index: muxer.add_stream_from_template(s) for s in demuxer.streams}
+        for packet in demuxer.demux():
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            before = len(output.received)
+            muxer.mux(packet)
+            if len(output.received) > before:  # a fragment was written: whole, ending with its mdat
+                last = scan_boxes(bytes(output.received))[-1]
+                assert last.kind == b"mdat" and last.offset + last.size == len(output.received)
+                padding = encryptor.align()
+                output.received += free_box(padding) if padding else b""
+                cuts.append(len(sink.getvalue()))
     encryptor.close()
+    assert len(cuts) == 5  # 6 fragments: the last one is written by the muxer's close
     result = age_decrypt(key_file, sink.getvalue(), tmp_path)
     plain = tmp_path / "decrypted.mp4"
     plain.write_bytes(result.stdout)
-    padded = layout_ranges(scan_boxes(result.stdout), len(result.stdout))
-    assert len(padded["fragments"]) == len(layout["fragments"]) == 6
-    for (offset, size), (padded_offset, padded_size) in zip(layout["fragments"], padded["fragments"]):
-        assert result.stdout[padded_offset : padded_offset + size] == data[offset : offset + size]
+    assert len(layout_ranges(scan_boxes(result.stdout), len(result.stdout))["fragments"]) == 6
     assert frames_decoded(plain) == frames_decoded(source) == 90
-    for number, cut in cuts:  # the power cut right after fragment `number` reached the disk
+    for number, cut in enumerate(cuts, 1):  # the power cut right after fragment `number` reached the disk
         recovered, outcome = decrypt_bytes(sink.getvalue()[:cut], identity, allow_torn=True)
         assert outcome.torn.where == "chunk boundary"
         plain.write_bytes(recovered)
