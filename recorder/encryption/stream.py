@@ -214,7 +214,8 @@ def _open(aead, counter: int, sealed: bytes, final: bool) -> bytes | None:
 def decrypt(source, identities, sink, allow_torn: bool = False) -> Decrypted:
     """Decrypt an age v1 file from `source` into `sink` with the first identity that opens
     it. Raises AgeError for anything altered or not for these identities; a file cut short
-    is TornFileError, or with `allow_torn` a result whose `torn` says where it ends."""
+    is TornFileError, or with `allow_torn` a result whose `torn` says where it ends. Chunks
+    before an error are already in the sink (each authenticated): on an error, discard it."""
     identities = [identities] if isinstance(identities, Identity) else list(identities)
 
     def torn(where: str, unreadable: int, plaintext: int = 0, chunks: int = 0, size: int = 0) -> Decrypted:
