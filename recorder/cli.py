@@ -47,6 +47,13 @@ def _store_root(args, config) -> Path:
     return Path(args.store or config.device.store)
 
 
+def _identity_dir(args, config) -> Path:
+    """--identity DIR, else [device] identity, else the directory beside the store."""
+    from .seal.identity import identity_dir_for
+
+    return Path(args.identity) if args.identity else identity_dir_for(_store_root(args, config), config.device.identity)
+
+
 def _timeline(args):
     from .sim.agent import command_timeline
     from .sim.script import load_timeline
@@ -76,11 +83,12 @@ def cmd_run(args) -> int:
         from .sim.agent import run_simulated
 
         origin = None if args.script_origin_us is None else args.script_origin_us * 1000
-        agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast, origin, args.sim_after)
+        agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast, origin, args.sim_after,
+                              _identity_dir(args, config))
     else:
         from .agent.assembly import run_on_device
 
-        agent = run_on_device(config, _store_root(args, config))
+        agent = run_on_device(config, _store_root(args, config), _identity_dir(args, config))
     for session in agent.recorder.sessions:
         print(
             f"session {session['session_id']}: {session['segments']} segment(s), "
@@ -154,7 +162,8 @@ def _give_up(args, config, store):
 
             clock = SystemClock()
         try:
-            ref = record_unrecoverable(store, clock, cause, detail, attempts)
+            ref = record_unrecoverable(store, clock, cause, detail, attempts, _identity_dir(args, config),
+                                       create_identity=args.simulate)
             print(f"recorder: unrecoverable: {detail} (ledger entry {ref})", file=sys.stderr, flush=True)
         except (RecorderError, OSError) as exc:  # the cue still tells the officer
             print(f"recorder: unrecoverable: {detail}; the ledger entry could not be written: {exc}",
@@ -194,7 +203,8 @@ def cmd_unrecoverable(args) -> int:
     clock = SystemClock()
     code = EXIT_OK
     try:
-        ref = record_unrecoverable(_store_root(args, config), clock, args.cause, args.detail, args.attempts)
+        ref = record_unrecoverable(_store_root(args, config), clock, args.cause, args.detail, args.attempts,
+                                   _identity_dir(args, config), create_identity=args.simulate)
         print(f"unrecoverable: ledger entry {ref}", flush=True)
     except (RecorderError, OSError) as exc:  # a store that cannot be written: the officer is told anyway
         print(f"recorder: unrecoverable: the ledger entry could not be written: {exc}", file=sys.stderr, flush=True)
@@ -273,6 +283,12 @@ def _add_logging_options(parser, default):
                              "the last of -v and --log-level given wins")
 
 
+def _add_identity_option(parser):
+    parser.add_argument("--identity", metavar="DIR",
+                        help="the device's keys, outside the store (default: device.identity, or beside the store: "
+                             "STORE/../identity for a store named `store`, else STORE.identity)")
+
+
 def _add_store_arguments(parser, dest: str, positional_help: str):
     """The store as a positional STORE or as --store DIR (either; both only if the same).
     main() puts the one given into args.<dest>."""
@@ -314,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="use the simulated body (synthetic capture, buttons on mock pins)")
     run.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file (default: built-in settings)")
     run.add_argument("--store", metavar="DIR", help="evidence store directory (default: device.store)")
+    _add_identity_option(run)
     run.add_argument("--start-at", type=float, metavar="SECONDS",
                      help="start recording by command this long after launch (default 0; "
                           "pre-record fills meanwhile)")
@@ -356,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_logging_options(unrecoverable, argparse.SUPPRESS)
     unrecoverable.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
     unrecoverable.add_argument("--store", metavar="DIR", help="evidence store directory (default: device.store)")
+    _add_identity_option(unrecoverable)
     unrecoverable.add_argument("--simulate", action="store_true", help="cue on mock pins")
     unrecoverable.add_argument("--cause", default="restart-limit", help="what failed (default: restart-limit)")
     unrecoverable.add_argument("--detail", default="the agent's restarts failed (systemd start limit)",

@@ -12,7 +12,9 @@ from pathlib import Path
 from ..errors import ConfigError
 from .pins import check_unique, resolve_pin
 
-DEFAULT_STORE = "/var/lib/recorder"
+# The device's data partition holds the store and, beside it, the identity (its keys, the
+# agency's bundle: docs/PROVISIONING.md), both writable under the service's sandbox.
+DEFAULT_STORE = "/var/lib/recorder/store"
 # The OSD's font: WenQuanYi Zen Hei (CJK incl. Extension A, and Latin), from this Debian package.
 OSD_FONT_PACKAGE = "fonts-wqy-zenhei"
 DEFAULT_OSD_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
@@ -22,6 +24,9 @@ DEFAULT_OSD_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 class DeviceConfig:
     officer_id: str = "unassigned"
     store: str = DEFAULT_STORE
+    # The directory of the device's keys and the agency's bundle, never inside the store; "" =
+    # beside the store (/var/lib/recorder/identity for the default store; recorder/seal/identity.py)
+    identity: str = ""
 
 
 @dataclass(frozen=True)
