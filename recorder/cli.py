@@ -75,7 +75,10 @@ def _run_config(args):
     from .provision.install import installed_config
 
     config = load_config(args.config)
-    agency = installed_config(_identity_dir(args, config))
+    try:
+        agency = installed_config(_identity_dir(args, config))
+    except OSError as exc:
+        raise RecorderError(f"cannot read the identity directory {_identity_dir(args, config)}: {exc.strerror}") from None
     if agency is None:
         return config
     return overlay_config(read_config_dict(args.config), agency, "the installed bundle's configuration")
@@ -557,7 +560,8 @@ def _add_provision_parser(sub):
 def _add_agency_parser(sub):
     agency = sub.add_parser("agency", help="the agency's side: its CA and keys, enrolling devices, their bundles")
     _add_logging_options(agency, argparse.SUPPRESS)
-    commands = agency.add_subparsers(dest="agency_command", required=True, metavar="STEP")
+    commands = agency.add_subparsers(dest="agency_command", required=True, metavar="STEP",
+                                     help="init, enrol or bundle (recorder agency STEP --help)")
     init = commands.add_parser("init", help="make the agency's CA, age key pair and dock certificate in DIR")
     init.add_argument("directory", metavar="DIR", help="a new or empty directory")
     init.add_argument("--name", required=True, help="the agency's name (in its certificates)")

@@ -139,7 +139,7 @@ def generations(identity_dir: Path) -> list[Path]:
     """The generations, oldest first."""
     try:
         found = [p for p in Path(identity_dir).iterdir() if p.name.isdigit() and p.is_dir()]
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # none yet; a path through a file holds none either
         return []
     return sorted(found, key=lambda p: int(p.name))
 
@@ -184,4 +184,5 @@ def require_identity(identity_dir: Path, store: StoreLayout) -> None:
 
 def _no_identity(identity_dir: Path) -> NoIdentity:
     return NoIdentity(f"this device has no identity in {identity_dir}: a technician must run "
-                      "`recorder provision` first (docs/PROVISIONING.md); nothing was recorded")
+                      "`recorder provision` first (docs/PROVISIONING.md); nothing was recorded "
+                      "(off the device, `recorder run --simulate` makes its own)")
