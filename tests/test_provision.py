@@ -311,3 +311,82 @@ def test_the_hardware_serial_is_read_from_the_device_tree_then_cpuinfo(tmp_path)
     assert hardware_serial(tmp_path / "serial-number", tmp_path / "cpuinfo") == "00000000a1b2c3d4"
     assert hardware_serial(tmp_path / "absent", tmp_path / "cpuinfo") == "10000000deadbeef"
     assert hardware_serial(tmp_path / "absent", tmp_path / "absent") is None
+
+
+# ---------------------------------------------------------------------------- installing whole
+
+
+def test_an_install_cut_before_its_switch_is_no_install(enrolled, agency, monkeypatch):
+    """A power cut after the files and before `installed.json`: the device goes on with what it
+    had (here nothing); the next install is whole and current."""
+    import recorder.provision.install as install
+
+    device, device_id = enrolled
+    data = json.dumps(authority.make_bundle(agency, device_id, '[voice]\nlanguage = "en"\n', NOW)).encode()
+    real = install.write_sealed_file
+
+    def cut_at_the_switch(path, content, *args):
+        if path.name == install.MARKER:
+            raise OSError(5, "power cut")
+        real(path, content, *args)
+
+    monkeypatch.setattr(install, "write_sealed_file", cut_at_the_switch)
+    with pytest.raises(OSError):
+        install_bundle(device / "identity", data, NOW)
+    assert current_install(device / "identity") is None
+    monkeypatch.setattr(install, "write_sealed_file", real)
+    first, _ = install_bundle(device / "identity", data, NOW)
+    assert current_install(device / "identity").directory == first.directory
+    later = json.dumps(authority.make_bundle(agency, device_id, "", NOW)).encode()
+    second, _ = install_bundle(device / "identity", later, NOW)
+    assert current_install(device / "identity").directory == second.directory != first.directory
+    (second.directory / "config.toml").chmod(0o644)
+    (second.directory / "config.toml").write_text("[voice]\nlanguage = \"zh-CN\"\n")  # not what the marker names
+    assert current_install(device / "identity").directory == first.directory
+
+
+def test_the_agencys_certificates_say_what_they_are_for(enrolled, agency):
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    _, device_id = enrolled
+    ca, dock, device = agency.ca(), agency.dock(), agency.device_certificate(device_id)
+    constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert constraints.critical and constraints.value.ca and constraints.value.path_length == 0
+    assert ca.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+    assert set(dock.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == {
+        ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    assert dock.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName) == ["dock.test"]
+    assert list(device.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert device.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.UniformResourceIdentifier) == [f"urn:recorder:device:{device_id}"]
+    assert not device.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+
+def test_a_request_for_another_agency_is_not_enrolled(tmp_path, agency):
+    request = provision(tmp_path / "device", agency)
+    other = authority.init_agency(tmp_path / "other", "Other", "dock.test", NOW)
+    with pytest.raises(Exception, match="not this agency's"):
+        authority.enrol(other, (tmp_path / "device" / "request.json").read_bytes(), NOW)
+    assert not (other.devices / f"{request['device_id']}.pem").exists()
+
+
+def test_a_first_install_without_a_pinned_ca_is_refused(tmp_path, agency_dir, agency):
+    request = provision(tmp_path / "device", None)  # no --agency-ca given
+    recorder("agency", "enrol", tmp_path / "device" / "request.json", "--agency", agency_dir)
+    bundle = bundle_for(agency_dir, request["device_id"], tmp_path)
+    refused(tmp_path / "device", bundle, "no agency CA is pinned")
+    recorder("provision", "--store", tmp_path / "device" / "store", "--install", bundle, "--agency-ca", agency.ca_pin)
+    assert current_install(tmp_path / "device" / "identity").pin == agency.ca_pin
+
+
+def test_no_private_key_reaches_the_log_or_the_output(tmp_path, agency):
+    result = recorder("--log-level", "debug", "provision", "--store", tmp_path / "store", "--agency-ca", agency.ca_pin,
+                      "--language", "en")
+    assert "PRIVATE KEY" not in result.stdout + result.stderr
+    assert json.loads(result.stdout)["device_id"] in result.stderr  # what the technician is told
+    run = recorder("--log-level", "debug", "run", "--simulate", "--fast", "--config", write_config(tmp_path),
+                   "--store", tmp_path / "store", "--script", *RECORD)
+    assert "PRIVATE KEY" not in run.stdout + run.stderr

@@ -12,7 +12,6 @@ certificates the CA issued and one that certifies the device's own TLS key.
 
 import base64
 import binascii
-import json
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,9 +22,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import ProvisioningError
-from ..evidence.canonical import canonical_bytes
 from . import age
 from .certs import BACKDATE, common_name, is_ca, is_p256, pem, signed_by, spki_sha256, valid_at
+from .documents import read_document, signed_bytes
 from .timefmt import parse_utc, utc_text
 
 BUNDLE_FORMAT = "recorder-bundle/1"
@@ -51,7 +50,7 @@ def build_bundle(ca_key, ca: x509.Certificate, device: x509.Certificate, dock: x
         "age_recipient": recipient,
         "config": config_text,
     }
-    signature = ca_key.sign(canonical_bytes(bundle), SIGNATURE)
+    signature = ca_key.sign(signed_bytes(bundle), SIGNATURE)
     return {**bundle, "signature": base64.b64encode(signature).decode("ascii")}
 
 
@@ -79,9 +78,8 @@ def open_bundle(data: bytes, device_id: str, tls_public_key, pin: str, now: date
     if spki_sha256(ca.public_key()) != pin:
         raise ProvisioningError(f"the bundle is signed by CA {spki_sha256(ca.public_key())[:16]}…, not by the agency "
                                 f"CA this device trusts ({pin[:16]}…)")
-    unsigned = {k: v for k, v in document.items() if k != "signature"}
     try:
-        ca.public_key().verify(base64.b64decode(document["signature"], validate=True), canonical_bytes(unsigned),
+        ca.public_key().verify(base64.b64decode(document["signature"], validate=True), signed_bytes(document),
                                SIGNATURE)
     except (InvalidSignature, binascii.Error, ValueError, TypeError):
         raise ProvisioningError("the bundle's signature does not verify with the agency CA's key") from None
@@ -109,14 +107,9 @@ def open_bundle(data: bytes, device_id: str, tls_public_key, pin: str, now: date
 
 
 def _parse(data: bytes) -> dict:
-    try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise ProvisioningError("the bundle is not JSON") from None
-    if not isinstance(document, dict) or document.get("format") != BUNDLE_FORMAT:
-        raise ProvisioningError(f"not a provisioning bundle of format {BUNDLE_FORMAT}")
-    if sorted(document) != sorted(FIELDS) or not all(isinstance(document[k], str) for k in FIELDS):
-        raise ProvisioningError(f"the bundle's fields are {sorted(document)}, expected {sorted(FIELDS)} (text)")
+    document = read_document(data, BUNDLE_FORMAT, FIELDS, "provisioning bundle")
+    if not all(isinstance(document[k], str) for k in FIELDS):
+        raise ProvisioningError("every member of the bundle is text")
     return document
 
 

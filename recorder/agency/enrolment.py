@@ -11,7 +11,6 @@ the agency knows the request came from both keys it names, and that the id is th
 key's (recorder/evidence/keys.py).
 """
 
-import json
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -22,6 +21,7 @@ from ..errors import ProvisioningError
 from ..evidence.canonical import canonical_bytes
 from ..evidence.keys import device_id_for, verify_signature
 from .certs import common_name, is_p256
+from .documents import read_document, signed_bytes
 
 ENROLMENT_FORMAT = "recorder-enrolment/1"
 FIELDS = ("format", "device_id", "hardware_serial", "signing_public_key", "tls_csr", "agency_ca_spki_sha256",
@@ -60,22 +60,19 @@ class Enrolment:
 def read_enrolment(data: bytes) -> Enrolment:
     """A request checked in full (both signatures, the id, the CSR's name and key), or
     ProvisioningError saying what is wrong."""
-    try:
-        request = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise ProvisioningError("the enrolment request is not JSON") from None
-    if not isinstance(request, dict) or request.get("format") != ENROLMENT_FORMAT:
-        raise ProvisioningError(f"not an enrolment request of format {ENROLMENT_FORMAT}")
-    if sorted(request) != sorted(FIELDS):
-        raise ProvisioningError(f"the enrolment request's fields are {sorted(request)}, expected {sorted(FIELDS)}")
+    request = read_document(data, ENROLMENT_FORMAT, FIELDS, "enrolment request")
+    texts = ("device_id", "signing_public_key", "tls_csr", "created_at", "signature")
+    if not all(isinstance(request[k], str) for k in texts) or not all(
+            request[k] is None or isinstance(request[k], str) for k in ("hardware_serial", "agency_ca_spki_sha256")):
+        raise ProvisioningError("the enrolment request's members are not text (hardware_serial and "
+                                "agency_ca_spki_sha256: text or null)")
     try:
         signing_key = serialization.load_pem_public_key(request["signing_public_key"].encode("ascii"))
         csr = x509.load_pem_x509_csr(request["tls_csr"].encode("ascii"))
     except (ValueError, AttributeError, UnicodeEncodeError):
         raise ProvisioningError("the enrolment request's keys are not PEM") from None
-    unsigned = {k: v for k, v in request.items() if k != "signature"}
     if not isinstance(signing_key, Ed25519PublicKey) or not verify_signature(
-            signing_key, request["signature"], canonical_bytes(unsigned)):
+            signing_key, request["signature"], signed_bytes(request)):
         raise ProvisioningError("the enrolment request's signature does not verify with the signing key it names")
     if device_id_for(signing_key) != request["device_id"]:
         raise ProvisioningError(f"device id {request['device_id']!r} is not the signing key's "
