@@ -75,10 +75,11 @@ def _run_config(args):
     from .provision.install import installed_config
 
     config = load_config(args.config)
+    identity_dir = _identity_dir(args, config)
     try:
-        agency = installed_config(_identity_dir(args, config))
+        agency = installed_config(identity_dir)
     except OSError as exc:
-        raise RecorderError(f"cannot read the identity directory {_identity_dir(args, config)}: {exc.strerror}") from None
+        raise RecorderError(f"cannot read the identity directory {identity_dir}: {exc.strerror}") from None
     if agency is None:
         return config
     return overlay_config(read_config_dict(args.config), agency, "the installed bundle's configuration")
@@ -299,23 +300,22 @@ def _pin(text: str) -> str:
 def cmd_provision(args) -> int:
     from datetime import datetime, timezone
 
+    from .agency.certs import common_name
     from .config import load_config
-    from .provision.messages import message
     from .evidence.layout import StoreLayout
+    from .provision.messages import message
 
     config = load_config(args.config)
     identity_dir, store = _identity_dir(args, config), StoreLayout(_store_root(args, config))
     now = datetime.now(timezone.utc)
     if args.install:
-        from .provision.install import DOCK_FILE, install_bundle
+        from .provision.install import install_bundle
 
         try:
             data = Path(args.install).read_bytes()
         except OSError as exc:
             raise RecorderError(f"cannot read the bundle {args.install}: {exc.strerror}") from None
         install, bundle = install_bundle(identity_dir, data, now, args.agency_ca, args.config)
-        from .agency.certs import common_name
-
         print(message("installed", args.language, device_id=bundle.document["device_id"], pin=bundle.ca_pin[:16],
                       cert_until=bundle.device.not_valid_after_utc.strftime("%Y-%m-%d"),
                       dock=common_name(bundle.dock), not_after=bundle.document["not_after"]), file=sys.stderr)

@@ -116,3 +116,11 @@ def device_identity(store: Path):
     if (store / "device" / "device.key").exists():
         return DeviceIdentity.load(store / "device")
     return DeviceIdentity.load(current_generation(identity_dir_for(store)))
+
+
+def provisioned(store: Path):
+    """A device's keys beside `store` (what `recorder provision` leaves, less the TLS side):
+    the device's own run records only with an identity."""
+    from recorder.seal.identity import DeviceIdentity, identity_dir_for, new_generation
+
+    return DeviceIdentity.create(new_generation(identity_dir_for(store)))

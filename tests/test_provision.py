@@ -3,6 +3,7 @@ agency's signed bundle installed whole or not at all, mutual TLS with what the a
 and no re-provisioning that would orphan footage."""
 
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -25,8 +26,12 @@ from recorder.provision.install import current_install, install_bundle
 from recorder.provision.tls import device_client_context
 from recorder.seal.identity import DeviceIdentity, current_generation
 
-NOW = datetime.now(timezone.utc)
 RECORD = ("start @0.5s; stop @3s",)
+
+
+def now() -> datetime:
+    """The clock, read when asked (the certificates the CLI issues start now, less 5 minutes)."""
+    return datetime.now(timezone.utc)
 
 
 def tree(root: Path) -> dict:
@@ -122,8 +127,14 @@ def test_the_simulated_body_makes_its_own_identity_beside_each_store(tmp_path):
 
 
 def test_a_device_run_without_an_identity_refuses_and_writes_nothing(tmp_path):
+    """Pins there (mock), the store's filesystem allowed, sources synthetic: only the identity
+    is missing."""
     store = tmp_path / "store"
-    result = recorder("run", "--once", "--store", store, check=False)
+    config = tmp_path / "recorder.toml"
+    config.write_text('[capture]\ncamera = "synthetic"\nmicrophone = "synthetic"\n'
+                      '[storage]\nrequire_data_partition = false\n')
+    result = recorder("run", "--once", "--config", config, "--store", store, check=False,
+                      env=dict(os.environ, GPIOZERO_PIN_FACTORY="mock"))
     assert result.returncode == 2
     assert "recorder provision" in result.stderr and result.stderr.count("\n") == 1
     assert not store.exists() and not (tmp_path / "identity").exists()
@@ -152,9 +163,9 @@ def test_the_whole_flow_gives_mutual_tls_with_the_dock(enrolled, agency_dir, age
     assert handshake(authority.dock_server_context(agency), client) == ("TLSv1.3", device_id)
 
     # A device certificate from another CA, for the same key: the dock refuses it.
-    other = authority.init_agency(tmp_path / "other", "Other", "dock.test", NOW)
+    other = authority.init_agency(tmp_path / "other", "Other", "dock.test", now())
     device_key = provisioned(device / "identity").tls_key()
-    forged = issue_device(other._ca_key(), other.ca(), device_key.public_key(), device_id, None, NOW, 30)
+    forged = issue_device(other._ca_key(), other.ca(), device_key.public_key(), device_id, None, now(), 30)
     (tmp_path / "forged.pem").write_bytes(pem(forged))
     forged_client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     forged_client.load_verify_locations(agency_dir / "ca.pem")
@@ -237,31 +248,31 @@ def test_a_bundle_for_another_device_is_refused(enrolled, agency_dir, agency, tm
 
 def test_an_expired_bundle_is_refused(enrolled, agency, tmp_path):
     device, device_id = enrolled
-    old = authority.make_bundle(agency, device_id, "", NOW - timedelta(days=40), days=30)
+    old = authority.make_bundle(agency, device_id, "", now() - timedelta(days=40), days=30)
     (tmp_path / "old.json").write_text(json.dumps(old))
     refused(device, tmp_path / "old.json", "not now")
     # ... and one that is valid now is refused at a later `now` (the clock injected, not set)
-    fresh = json.dumps(authority.make_bundle(agency, device_id, "", NOW, days=30)).encode()
+    fresh = json.dumps(authority.make_bundle(agency, device_id, "", now(), days=30)).encode()
     with pytest.raises(Exception, match="not now"):
-        install_bundle(device / "identity", fresh, NOW + timedelta(days=31))
+        install_bundle(device / "identity", fresh, now() + timedelta(days=31))
 
 
 def test_a_certificate_for_another_key_is_refused(enrolled, agency, tmp_path):
     device, device_id = enrolled
-    stranger = issue_device(agency._ca_key(), agency.ca(), new_key().public_key(), device_id, None, NOW, 30)
+    stranger = issue_device(agency._ca_key(), agency.ca(), new_key().public_key(), device_id, None, now(), 30)
     bundle = build_bundle(agency._ca_key(), agency.ca(), stranger, agency.dock(), agency.recipient, "", device_id,
-                          NOW, NOW + timedelta(days=1))
+                          now(), now() + timedelta(days=1))
     (tmp_path / "stranger.json").write_text(json.dumps(bundle))
     refused(device, tmp_path / "stranger.json", "not for this device's TLS key")
 
 
 def test_a_bundle_from_an_agency_the_device_does_not_trust_is_refused(enrolled, tmp_path):
     device, device_id = enrolled
-    other = authority.init_agency(tmp_path / "other", "Other", "dock.test", NOW)
+    other = authority.init_agency(tmp_path / "other", "Other", "dock.test", now())
     request = (current_generation(device / "identity") / "enrolment.json").read_bytes()
-    cert = issue_device(other._ca_key(), other.ca(), read_enrolment(request).tls_public_key, device_id, None, NOW, 30)
+    cert = issue_device(other._ca_key(), other.ca(), read_enrolment(request).tls_public_key, device_id, None, now(), 30)
     bundle = build_bundle(other._ca_key(), other.ca(), cert, other.dock(), other.recipient, "", device_id,
-                          NOW, NOW + timedelta(days=1))
+                          now(), now() + timedelta(days=1))
     (tmp_path / "foreign.json").write_text(json.dumps(bundle))
     refused(device, tmp_path / "foreign.json", "not by the agency CA this device trusts")
 
@@ -322,7 +333,7 @@ def test_an_install_cut_before_its_switch_is_no_install(enrolled, agency, monkey
     import recorder.provision.install as install
 
     device, device_id = enrolled
-    data = json.dumps(authority.make_bundle(agency, device_id, '[voice]\nlanguage = "en"\n', NOW)).encode()
+    data = json.dumps(authority.make_bundle(agency, device_id, '[voice]\nlanguage = "en"\n', now())).encode()
     real = install.write_sealed_file
 
     def cut_at_the_switch(path, content, *args):
@@ -332,13 +343,13 @@ def test_an_install_cut_before_its_switch_is_no_install(enrolled, agency, monkey
 
     monkeypatch.setattr(install, "write_sealed_file", cut_at_the_switch)
     with pytest.raises(OSError):
-        install_bundle(device / "identity", data, NOW)
+        install_bundle(device / "identity", data, now())
     assert current_install(device / "identity") is None
     monkeypatch.setattr(install, "write_sealed_file", real)
-    first, _ = install_bundle(device / "identity", data, NOW)
+    first, _ = install_bundle(device / "identity", data, now())
     assert current_install(device / "identity").directory == first.directory
-    later = json.dumps(authority.make_bundle(agency, device_id, "", NOW)).encode()
-    second, _ = install_bundle(device / "identity", later, NOW)
+    later = json.dumps(authority.make_bundle(agency, device_id, "", now())).encode()
+    second, _ = install_bundle(device / "identity", later, now())
     assert current_install(device / "identity").directory == second.directory != first.directory
     (second.directory / "config.toml").chmod(0o644)
     (second.directory / "config.toml").write_text("[voice]\nlanguage = \"zh-CN\"\n")  # not what the marker names
@@ -367,9 +378,9 @@ def test_the_agencys_certificates_say_what_they_are_for(enrolled, agency):
 
 def test_a_request_for_another_agency_is_not_enrolled(tmp_path, agency):
     request = provision(tmp_path / "device", agency)
-    other = authority.init_agency(tmp_path / "other", "Other", "dock.test", NOW)
+    other = authority.init_agency(tmp_path / "other", "Other", "dock.test", now())
     with pytest.raises(Exception, match="not this agency's"):
-        authority.enrol(other, (tmp_path / "device" / "request.json").read_bytes(), NOW)
+        authority.enrol(other, (tmp_path / "device" / "request.json").read_bytes(), now())
     assert not (other.devices / f"{request['device_id']}.pem").exists()
 
 

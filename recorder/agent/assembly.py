@@ -268,18 +268,18 @@ def default_pin_factory():
 def run_on_device(config: Config, store_root, identity_dir) -> Agent:
     """The device's service: real pins, the capture sources [capture] selects, the system
     clock; runs until SIGTERM or SIGINT, then stops any recording and seals everything.
-    A device without an identity refuses first, touching nothing: it must be provisioned."""
+    A device without an identity refuses, as its pins or its store's filesystem would, before
+    anything is written: it must be provisioned."""
     from ..capture.select import open_body
     from ..clock import SystemClock
     from ..evidence.layout import StoreLayout
     from ..seal.identity import require_identity
     from ..store.mounts import require_data_partition
 
-    require_identity(identity_dir, StoreLayout(store_root))
-
     pins = default_pin_factory()
     if config.storage.require_data_partition:
         require_data_partition(store_root)  # before anything is written there
+    require_identity(identity_dir, StoreLayout(store_root))
     agent = Agent(config, store_root, SystemClock(), pins, open_body, identity_dir, create_identity=False)
     agent.announce = lambda text: print(f"recorder: {text}", file=sys.stderr, flush=True)
 

@@ -27,12 +27,12 @@ from ..errors import CaptureError, StoreError
 from ..evidence import entries
 from ..evidence.canonical import canonical_bytes, sha256_hex
 from ..evidence.history import History
+from ..evidence.layout import StoreLayout
 from ..evidence.ledger import LedgerText
 from ..evidence.modes import FAULT, STORAGE
 from ..pipeline.ring import PrerecordRing
 from ..pipeline.router import RecordingRouter
 from ..pipeline.writer import SegmentWriter, Session
-from ..evidence.layout import StoreLayout
 from ..seal.identity import DeviceIdentity, identity_dir_for, open_identity, require_identity
 from ..seal.ledger import Ledger
 from ..seal.recovery import SessionFacts, boot_id, interruption_facts, recover_open_sessions, seal_cut_segment

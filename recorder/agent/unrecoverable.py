@@ -13,9 +13,9 @@ import threading
 
 from .. import __version__
 from ..evidence import entries
+from ..evidence.layout import StoreLayout
 from ..io.indicators import Indicators
 from ..io.patterns import CUES
-from ..evidence.layout import StoreLayout
 from ..seal.identity import open_identity, require_identity
 from ..seal.ledger import Ledger
 from ..store.disk import Store

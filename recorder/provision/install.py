@@ -26,7 +26,7 @@ from pathlib import Path
 from ..agency.bundle import Bundle, open_bundle
 from ..agency.certs import pem
 from ..agency.timefmt import utc_text
-from ..config import config_from_dict, overlay_config, read_config_dict
+from ..config import overlay_config, read_config_dict
 from ..errors import ConfigError, ProvisioningError
 from ..store.disk import fsync_dir, write_sealed_file
 from .device import Provisioned, provisioned
