@@ -401,3 +401,11 @@ def test_no_private_key_reaches_the_log_or_the_output(tmp_path, agency):
     run = recorder("--log-level", "debug", "run", "--simulate", "--fast", "--config", write_config(tmp_path),
                    "--store", tmp_path / "store", "--script", *RECORD)
     assert "PRIVATE KEY" not in run.stdout + run.stderr
+
+
+def test_a_device_is_enrolled_once(enrolled, agency):
+    device, device_id = enrolled
+    issued = (agency.devices / f"{device_id}.pem").read_bytes()
+    with pytest.raises(Exception, match="enrolled already"):
+        authority.enrol(agency, (device / "request.json").read_bytes(), now())
+    assert (agency.devices / f"{device_id}.pem").read_bytes() == issued

@@ -108,10 +108,10 @@ def enrol(agency: Agency, request: bytes, now: datetime, days: int = DEVICE_DAYS
                                enrolment.hardware_serial, now, days)
     path = agency.devices / f"{enrolment.device_id}.pem"
     try:
-        _write_new(agency.devices / f"{enrolment.device_id}.enrolment.json", request)
+        _write_new(path, pem(certificate))
     except FileExistsError:
         raise ProvisioningError(f"device {enrolment.device_id} is enrolled already ({path})") from None
-    _write_new(path, pem(certificate))
+    _write_new(agency.devices / f"{enrolment.device_id}.enrolment.json", request)  # what it was issued for
     return enrolment.device_id, path
 
 
