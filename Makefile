@@ -50,6 +50,9 @@ TEST_APT += gpsd-clients
 TEST_APT += age
 # xmllint checks exported GPX against the GPX 1.1 schema (tests/test_gpx.py)
 TEST_APT += libxml2-utils
+# age and age-keygen: the agency's encryption key (an age X25519 recipient) is read and
+# written by the real tool both ways (tests/test_age_keys.py)
+TEST_APT += age
 
 DEMO_STORE ?= demo-store
 DEMO_SCRIPT := press record @10s; walk 31.2313,121.4752 40s @15s; mark @30s; hold record 1s @45s;

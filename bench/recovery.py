@@ -93,12 +93,14 @@ def _recover_in_process(store: Path, config: Path) -> float:
     """Wall seconds of SessionRecorder.recover() on a copy of a dead store, sealing included."""
     from recorder.agent.recording import SessionRecorder
     from recorder.config import load_config
+    from recorder.seal.identity import identity_dir_for
     from recorder.sim.agent import continued_clock
 
     copy = store.with_name(store.name + "-copy")
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(store, copy)
-    recorder = SessionRecorder(load_config(config), copy, continued_clock(copy))
+    # the copy goes on with the dead run's keys (beside the original store: never in it)
+    recorder = SessionRecorder(load_config(config), copy, continued_clock(copy), identity_dir=identity_dir_for(store))
     try:
         recorder.agent_started(None)
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Command line: `recorder run | status | verify | report | unrecoverable`.
+"""Command line: `recorder run | status | verify | report | export | unrecoverable | provision | agency`.
 
 Exit codes: 0 success (verify: everything verifies), 1 verify found problems,
 2 could not run (bad config, unusable store, bad arguments, no capture source),
@@ -27,7 +27,7 @@ from .errors import CaptureError, RecorderError, RunInterrupted
 EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN = 0, 1, 2  # the rest: recorder/supervisor.py
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL = "warning"
-COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable")
+COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency")
 JSON_COMMANDS = ("status", "verify", "report")  # those with --json: their errors are JSON too
 
 
@@ -47,6 +47,13 @@ def _store_root(args, config) -> Path:
     return Path(args.store or config.device.store)
 
 
+def _identity_dir(args, config) -> Path:
+    """--identity DIR, else [device] identity, else the directory beside the store."""
+    from .seal.identity import identity_dir_for
+
+    return Path(args.identity) if args.identity else identity_dir_for(_store_root(args, config), config.device.identity)
+
+
 def _timeline(args):
     from .sim.agent import command_timeline
     from .sim.script import load_timeline
@@ -62,10 +69,24 @@ def _timeline(args):
     return command_timeline(start_at, duration)
 
 
-def cmd_run(args) -> int:
-    from .config import load_config
+def _run_config(args):
+    """The image's configuration (--config), with the installed bundle's settings on top."""
+    from .config import load_config, overlay_config, read_config_dict
+    from .provision.install import installed_config
 
     config = load_config(args.config)
+    identity_dir = _identity_dir(args, config)
+    try:
+        agency = installed_config(identity_dir)
+    except OSError as exc:
+        raise RecorderError(f"cannot read the identity directory {identity_dir}: {exc.strerror}") from None
+    if agency is None:
+        return config
+    return overlay_config(read_config_dict(args.config), agency, "the installed bundle's configuration")
+
+
+def cmd_run(args) -> int:
+    config = _run_config(args)
     if not args.simulate and (args.script is not None or args.start_at is not None or args.duration is not None
                               or args.fast):
         raise RecorderError("--script, --start-at, --duration and --fast need --simulate: "
@@ -76,11 +97,12 @@ def cmd_run(args) -> int:
         from .sim.agent import run_simulated
 
         origin = None if args.script_origin_us is None else args.script_origin_us * 1000
-        agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast, origin, args.sim_after)
+        agent = run_simulated(config, _store_root(args, config), _timeline(args), args.fast, origin, args.sim_after,
+                              _identity_dir(args, config))
     else:
         from .agent.assembly import run_on_device
 
-        agent = run_on_device(config, _store_root(args, config))
+        agent = run_on_device(config, _store_root(args, config), _identity_dir(args, config))
     for session in agent.recorder.sessions:
         print(
             f"session {session['session_id']}: {session['segments']} segment(s), "
@@ -154,7 +176,8 @@ def _give_up(args, config, store):
 
             clock = SystemClock()
         try:
-            ref = record_unrecoverable(store, clock, cause, detail, attempts)
+            ref = record_unrecoverable(store, clock, cause, detail, attempts, _identity_dir(args, config),
+                                       create_identity=args.simulate)
             print(f"recorder: unrecoverable: {detail} (ledger entry {ref})", file=sys.stderr, flush=True)
         except (RecorderError, OSError) as exc:  # the cue still tells the officer
             print(f"recorder: unrecoverable: {detail}; the ledger entry could not be written: {exc}",
@@ -194,7 +217,8 @@ def cmd_unrecoverable(args) -> int:
     clock = SystemClock()
     code = EXIT_OK
     try:
-        ref = record_unrecoverable(_store_root(args, config), clock, args.cause, args.detail, args.attempts)
+        ref = record_unrecoverable(_store_root(args, config), clock, args.cause, args.detail, args.attempts,
+                                   _identity_dir(args, config), create_identity=args.simulate)
         print(f"unrecoverable: ledger entry {ref}", flush=True)
     except (RecorderError, OSError) as exc:  # a store that cannot be written: the officer is told anyway
         print(f"recorder: unrecoverable: the ledger entry could not be written: {exc}", file=sys.stderr, flush=True)
@@ -263,6 +287,100 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
+def _pin(text: str) -> str:
+    """--agency-ca FINGERPRINT, read as argparse reads a type."""
+    from .agency.certs import normalise_pin
+
+    try:
+        return normalise_pin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_provision(args) -> int:
+    from datetime import datetime, timezone
+
+    from .agency.certs import common_name
+    from .config import load_config
+    from .evidence.layout import StoreLayout
+    from .provision.messages import message
+
+    config = load_config(args.config)
+    identity_dir, store = _identity_dir(args, config), StoreLayout(_store_root(args, config))
+    now = datetime.now(timezone.utc)
+    if args.install:
+        from .provision.install import install_bundle
+
+        try:
+            data = Path(args.install).read_bytes()
+        except OSError as exc:
+            raise RecorderError(f"cannot read the bundle {args.install}: {exc.strerror}") from None
+        install, bundle = install_bundle(identity_dir, data, now, args.agency_ca, args.config)
+        print(message("installed", args.language, device_id=bundle.document["device_id"], pin=bundle.ca_pin[:16],
+                      cert_until=bundle.device.not_valid_after_utc.strftime("%Y-%m-%d"),
+                      dock=common_name(bundle.dock), not_after=bundle.document["not_after"]), file=sys.stderr)
+        print(install.directory)
+        return EXIT_OK
+    from .provision.device import provision
+
+    sources = (Path(args.serial_path), Path(args.cpuinfo)) if args.serial_path else ()
+    if args.output is not None and str(args.output) != "-" and args.output.exists():  # before any key is made
+        raise RecorderError(f"{args.output} exists already: give another file name (nothing was changed)")
+    request = provision(identity_dir, store, args.agency_ca, now, sources)
+    text = json.dumps(request, indent=2, ensure_ascii=False) + "\n"
+    _write_output(args.output, text.encode("utf-8"))
+    from .seal.identity import current_generation
+
+    print(message("request", args.language, device_id=request["device_id"], generation=current_generation(identity_dir),
+                  output=args.output or "stdout"), file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_output(output, data: bytes) -> None:
+    """Standard output ("-" or none), or a new file (never over an existing one)."""
+    if output is None or str(output) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        with open(output, "xb") as out:
+            out.write(data)
+    except FileExistsError:
+        raise RecorderError(f"{output} exists already: give another file name (nothing was written)") from None
+
+
+def cmd_agency(args) -> int:
+    from datetime import datetime, timezone
+
+    from .agency import authority
+
+    now = datetime.now(timezone.utc)
+    if args.agency_command == "init":
+        agency = authority.init_agency(Path(args.directory), args.name, args.dock_name, now, args.days)
+        print(f"agency {agency.name}: CA key fingerprint (SPKI SHA-256, give it to technicians for "
+              f"`recorder provision --agency-ca`):\n{agency.ca_pin}\nage recipient: {agency.recipient}\n"
+              f"dock: {agency.dock_name} ({agency.root / 'dock.pem'})")
+        return EXIT_OK
+    agency = authority.open_agency(Path(args.agency))
+    if args.agency_command == "enrol":
+        try:
+            request = Path(args.request).read_bytes()
+        except OSError as exc:
+            raise RecorderError(f"cannot read the enrolment request {args.request}: {exc.strerror}") from None
+        device_id, path = authority.enrol(agency, request, now, args.days)
+        print(f"device {device_id} enrolled: TLS client certificate {path}")
+        return EXIT_OK
+    config_text = ""
+    if args.config is not None:
+        try:
+            config_text = Path(args.config).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RecorderError(f"cannot read {args.config}: {exc}") from None
+    bundle = authority.make_bundle(agency, args.device, config_text, now, args.days)
+    _write_output(args.output, json.dumps(bundle, indent=2, ensure_ascii=False).encode("utf-8") + b"\n")
+    return EXIT_OK
+
+
 def _add_logging_options(parser, default):
     """-v / --log-level, on the top-level parser (default: the default level) and on every
     subcommand (default: unset, so a value given before the subcommand survives)."""
@@ -271,6 +389,12 @@ def _add_logging_options(parser, default):
     parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, default=default,
                         help=f"how much to log to stderr (default: {DEFAULT_LOG_LEVEL}); "
                              "the last of -v and --log-level given wins")
+
+
+def _add_identity_option(parser):
+    parser.add_argument("--identity", metavar="DIR",
+                        help="the device's keys, outside the store (default: device.identity, or beside the store: "
+                             "STORE/../identity for a store named `store`, else STORE.identity)")
 
 
 def _add_store_arguments(parser, dest: str, positional_help: str):
@@ -314,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="use the simulated body (synthetic capture, buttons on mock pins)")
     run.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file (default: built-in settings)")
     run.add_argument("--store", metavar="DIR", help="evidence store directory (default: device.store)")
+    _add_identity_option(run)
     run.add_argument("--start-at", type=float, metavar="SECONDS",
                      help="start recording by command this long after launch (default 0; "
                           "pre-record fills meanwhile)")
@@ -356,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_logging_options(unrecoverable, argparse.SUPPRESS)
     unrecoverable.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
     unrecoverable.add_argument("--store", metavar="DIR", help="evidence store directory (default: device.store)")
+    _add_identity_option(unrecoverable)
     unrecoverable.add_argument("--simulate", action="store_true", help="cue on mock pins")
     unrecoverable.add_argument("--cause", default="restart-limit", help="what failed (default: restart-limit)")
     unrecoverable.add_argument("--detail", default="the agent's restarts failed (systemd start limit)",
@@ -399,7 +525,61 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
                         help="the language of names and descriptions (default zh-CN)")
     export.set_defaults(func=cmd_export, store_required=False)
+    _add_provision_parser(sub)
+    _add_agency_parser(sub)
     return parser
+
+
+def _add_provision_parser(sub):
+    provision = sub.add_parser("provision", help="make this device's keys and its enrolment request for the agency; "
+                               "with --install, install the agency's signed bundle (docs/PROVISIONING.md)")
+    _add_logging_options(provision, argparse.SUPPRESS)
+    provision.add_argument("--install", metavar="BUNDLE",
+                           help="install the agency's signed bundle (refused, with nothing changed, when its "
+                                "signature, device, validity or certificates are wrong)")
+    provision.add_argument("--agency-ca", type=_pin, metavar="FINGERPRINT",
+                           help="the agency CA key's SHA-256 fingerprint that `recorder agency init` printed: the "
+                                "only CA whose bundle this device will install")
+    provision.add_argument("--config", type=Path, metavar="FILE",
+                           help="the device's TOML configuration, for device.store and device.identity (and, with "
+                                "--install, to check the bundle's settings against)")
+    provision.add_argument("--store", metavar="DIR", help="evidence store directory (default: device.store)")
+    _add_identity_option(provision)
+    provision.add_argument("-o", "--output", type=Path, metavar="FILE",
+                           help="write the enrolment request here (refused if it exists); default: standard output")
+    provision.add_argument("--serial-path", metavar="PATH",
+                           help="read the board's serial number here (default: "
+                                "/sys/firmware/devicetree/base/serial-number, then /proc/cpuinfo)")
+    provision.add_argument("--cpuinfo", default="/proc/cpuinfo", metavar="PATH",
+                           help="with --serial-path: the cpuinfo file whose Serial line is the fallback")
+    provision.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
+                           help="the language of what the technician is told (default zh-CN)")
+    provision.set_defaults(func=cmd_provision)
+
+
+def _add_agency_parser(sub):
+    agency = sub.add_parser("agency", help="the agency's side: its CA and keys, enrolling devices, their bundles")
+    _add_logging_options(agency, argparse.SUPPRESS)
+    commands = agency.add_subparsers(dest="agency_command", required=True, metavar="STEP",
+                                     help="init, enrol or bundle (recorder agency STEP --help)")
+    init = commands.add_parser("init", help="make the agency's CA, age key pair and dock certificate in DIR")
+    init.add_argument("directory", metavar="DIR", help="a new or empty directory")
+    init.add_argument("--name", required=True, help="the agency's name (in its certificates)")
+    init.add_argument("--dock-name", default="dock.recorder.internal",
+                      help="the dock's DNS name, as devices reach it (default dock.recorder.internal)")
+    init.add_argument("--days", type=int, default=3650, help="the CA's validity in days (default 3650)")
+    enrol = commands.add_parser("enrol", help="verify a device's enrolment request and issue its TLS certificate")
+    enrol.add_argument("request", metavar="REQUEST", help="the request `recorder provision` wrote")
+    enrol.add_argument("--days", type=int, default=825, help="the certificate's validity in days (default 825)")
+    bundle = commands.add_parser("bundle", help="build the signed bundle for one enrolled device")
+    bundle.add_argument("--device", required=True, metavar="ID", help="the device id (rec-…)")
+    bundle.add_argument("--config", type=Path, metavar="FILE", help="the device's initial settings (TOML)")
+    bundle.add_argument("--days", type=int, default=30, help="how long the bundle may be installed (default 30)")
+    bundle.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="write the bundle here (refused if it exists); default: standard output")
+    for step in (enrol, bundle):
+        step.add_argument("--agency", required=True, metavar="DIR", help="the agency's directory (agency init)")
+    agency.set_defaults(func=cmd_agency)
 
 
 def _refused(argv, message) -> int:

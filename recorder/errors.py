@@ -39,3 +39,8 @@ class PowerOffRequired(RunInterrupted):
 
     exit_code = 4
     label = "battery"
+
+
+class ProvisioningError(RecorderError):
+    """An enrolment request or a bundle refused, or a provisioning that may not happen now;
+    nothing was changed."""

@@ -96,3 +96,31 @@ def recorded_store(tmp_path_factory) -> Path:
 def private_store(tmp_path_factory) -> Path:
     """The default privacy setting: no audio kept in the pre-record."""
     return record(tmp_path_factory.mktemp("priv"), prerecord_audio=False)
+
+
+def copy_device(store: Path, target: Path) -> Path:
+    """A copy of a store the agent will go on recording into: the store and, beside it, the
+    device's keys (a copy of the store alone carries no private key: it cannot be signed into)."""
+    from recorder.seal.identity import identity_dir_for
+
+    shutil.copytree(store, target)
+    if identity_dir_for(store).exists():
+        shutil.copytree(identity_dir_for(store), identity_dir_for(target))
+    return target
+
+
+def device_identity(store: Path):
+    """The signing identity a store was recorded with (the key beside it, or an old store's own)."""
+    from recorder.seal.identity import DeviceIdentity, current_generation, identity_dir_for
+
+    if (store / "device" / "device.key").exists():
+        return DeviceIdentity.load(store / "device")
+    return DeviceIdentity.load(current_generation(identity_dir_for(store)))
+
+
+def provisioned(store: Path):
+    """A device's keys beside `store` (what `recorder provision` leaves, less the TLS side):
+    the device's own run records only with an identity."""
+    from recorder.seal.identity import DeviceIdentity, identity_dir_for, new_generation
+
+    return DeviceIdentity.create(new_generation(identity_dir_for(store)))

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from conftest import require_root_unshare
+from conftest import provisioned, require_root_unshare
 from recorder.capture.select import choose_camera
 from recorder.sim.body import open_simulated_body
 from recorder.clock import SimulatedClock
@@ -77,6 +77,7 @@ def test_a_live_device_without_a_camera_does_not_record_a_test_pattern(tmp_path)
     store = tmp_path / "store"
     config = tmp_path / "recorder.toml"  # the store is in tmp_path, not on a data partition
     config.write_text("[storage]\nrequire_data_partition = false\n")
+    provisioned(store)
     result = run_python_without_cameras(f"""
         import os, sys
         os.environ["GPIOZERO_PIN_FACTORY"] = "mock"

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import copy_device
 
 from recorder.agent.recording import SessionRecorder
 from recorder.clock import SimulatedClock
@@ -41,7 +42,7 @@ def test_a_torn_last_line_cut_at_every_byte_is_set_aside_and_nothing_is_lost(pri
     length = len(data) - last_start  # the last line with its newline
     for cut in range(1, length):  # from its first byte to all of it but the newline
         root = tmp_path / f"cut{cut}"
-        shutil.copytree(pristine, root)
+        copy_device(pristine, root)
         torn = data[last_start : last_start + cut]
         (root / "ledger" / "ledger.jsonl").write_bytes(committed + torn)
         start_and_stop(root)
@@ -60,7 +61,7 @@ def test_a_torn_last_line_cut_at_every_byte_is_set_aside_and_nothing_is_lost(pri
 @pytest.fixture
 def repaired(pristine, tmp_path) -> Path:
     root = tmp_path / "store"
-    shutil.copytree(pristine, root)
+    copy_device(pristine, root)
     data = ledger_of(root)
     (root / "ledger" / "ledger.jsonl").write_bytes(data[:-40])
     start_and_stop(root)
@@ -118,7 +119,7 @@ def test_a_start_cut_between_the_newline_and_its_repair_entry_is_finished_by_the
     """The torn line got its newline, and the power went again before the repair entry: the
     next start recognises the line it ended, names it, and the store verifies."""
     root = tmp_path / "store"
-    shutil.copytree(pristine, root)
+    copy_device(pristine, root)
     data = ledger_of(root)
     (root / "ledger" / "ledger.jsonl").write_bytes(data[:-40] + b"\n")  # ended, never repaired
     start_and_stop(root)

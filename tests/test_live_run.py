@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import recorder
+from conftest import provisioned, recorder
 from shifts import ledger, transitions
 
 CONFIG = """
@@ -30,6 +30,7 @@ def test_runs_until_a_signal_then_seals_everything(signum, tmp_path):
     config = tmp_path / "recorder.toml"
     config.write_text(CONFIG)
     store = tmp_path / "store"
+    provisioned(store)
     env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock")  # no GPIO on a build machine
     process = subprocess.Popen(
         [sys.executable, "-m", "recorder", "run", "--config", str(config), "--store", str(store)],

@@ -27,7 +27,7 @@ from recorder.evidence.keys import pem_is_key
 from recorder.evidence.layout import StoreLayout
 from recorder.evidence.ledger import LedgerText
 from recorder.evidence.verifier import verify_store
-from recorder.seal.identity import DeviceIdentity
+from recorder.seal.identity import DeviceIdentity, new_generation
 
 
 def complete_fragments(data: bytes) -> list[tuple[int, int]]:
@@ -190,8 +190,9 @@ def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ff
     disk, mnt = root / "disk", root / "mnt"
     config = write_config(root)
     fps = load_config(config).video.fps
-    # The device is provisioned before it records: its key pair is on the card already.
-    DeviceIdentity.create(StoreLayout(disk / "store").device_dir)
+    # The device is provisioned before it records: its key pair is on the card already, beside
+    # the store (recorder/seal/identity.py).
+    DeviceIdentity.create(new_generation(disk / "identity"))
     log_path = root / "recorder.log"
     with mounted(disk, mnt) as fs, open(log_path, "wb") as log:
         proc = subprocess.Popen(

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import recorder, require_tool
 from recorder.agent.unrecoverable import record_unrecoverable
+from recorder.seal.identity import identity_dir_for
 from recorder.config import config_from_dict
 from recorder.errors import PowerOffRequired
 from recorder.sim.agent import SimulatedAgent, continued_clock
@@ -44,7 +45,8 @@ def two_shifts(tmp_path_factory):
     store = tmp / "store"
     play(store, FLAT, "press record @1s; end @300s", flat=True)  # shift 1: flat after ~2 min
     play(store, SETTINGS, 'speak "电池没电了，我换了电池" @9s; hold record 3.5s @50s; end @55s')
-    record_unrecoverable(store, continued_clock(store), "fault", "2 restart(s) in a row failed (camera)", 2)
+    record_unrecoverable(store, continued_clock(store), "fault", "2 restart(s) in a row failed (camera)", 2,
+                         identity_dir_for(store))
     siren = write_wav(tmp / "siren.wav", voice_clips.siren(20.0), 48_000)
     play(store, FLAT, "press record @1s; end @300s", after_s=5 * 3600, flat=True)  # shift 2
     play(store, SETTINGS, f"say {siren} @8s; hold record 3.5s @50s; end @55s")

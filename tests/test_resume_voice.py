@@ -7,11 +7,11 @@ audio, found there by cross-correlation at the sample the speaker started at), a
 explanation window after it is tagged in the ledger with what the speech detector heard in
 the recording's own microphone samples — speech, a siren, nothing, or a MARK that ends it."""
 
-import shutil
 
 import numpy as np
 import pytest
 
+from conftest import copy_device
 from media import decoded_audio, manifest_of, segments_of
 from recorder.config import config_from_dict
 from recorder.errors import PowerOffRequired
@@ -54,7 +54,7 @@ def flat_battery(tmp_path_factory):
 
 def resume(flat_battery, tmp_path, script: str, **sections):
     store = tmp_path / "store"
-    shutil.copytree(flat_battery, store)
+    copy_device(flat_battery, store)
     agent = SimulatedAgent(config_from_dict(settings(**sections)), store, continued_clock(store))
     agent.play(parse_timeline(script))
     return agent, store

@@ -194,7 +194,8 @@ def test_clean_store_verifies(store):
     report = verify_store(store)
     assert report.ok, report.summary_text()
     assert problems(report) == []
-    # The store the agent made carries its signing key; a copy should not, and verify says so.
+    # This store carries its signing key (as the agent's stores did before the identity moved
+    # out of the store: docs/PROVISIONING.md); a copy should not, and verify says so.
     assert [(w.code, w.location) for w in report.warnings] == [("private-key-present", "device/device.key")]
     assert report.entries == 6
     assert report.segments == SEGMENTS

@@ -61,8 +61,10 @@ def error_reason(exc: BaseException) -> str:
 
 
 class Agent:
-    def __init__(self, config: Config, store_root, clock, pin_factory, open_body):
-        """open_body(config, clock, outputs, device_id) -> a capture body (recorder/capture/body.py)."""
+    def __init__(self, config: Config, store_root, clock, pin_factory, open_body, identity_dir=None,
+                 create_identity: bool = True):
+        """open_body(config, clock, outputs, device_id) -> a capture body (recorder/capture/body.py);
+        identity_dir, create_identity: the device's keys (SessionRecorder)."""
         self.config, self.clock, self.open_body = config, clock, open_body
         self.pin_factory = pin_factory
         self.body = None
@@ -86,7 +88,8 @@ class Agent:
             self.pipeline_monitor = PipelineMonitor(clock)
             self.recorder = SessionRecorder(config, store_root, clock,
                                             on_write_error=self.pipeline_monitor.write_failed,
-                                            on_seal_error=self.pipeline_monitor.seal_failed)
+                                            on_seal_error=self.pipeline_monitor.seal_failed,
+                                            identity_dir=identity_dir, create_identity=create_identity)
             self._resources = opened.pop_all()
         self.recorder.on_storage_full = self.pipeline_monitor.storage_full
         self.machine = StateMachine(self.recorder, self.indicators, clock, cues.reminder_seconds,
@@ -262,18 +265,22 @@ def default_pin_factory():
             ) from None
 
 
-def run_on_device(config: Config, store_root) -> Agent:
+def run_on_device(config: Config, store_root, identity_dir) -> Agent:
     """The device's service: real pins, the capture sources [capture] selects, the system
-    clock; runs until SIGTERM or SIGINT, then stops any recording and seals everything."""
+    clock; runs until SIGTERM or SIGINT, then stops any recording and seals everything.
+    A device without an identity refuses, as its pins or its store's filesystem would, before
+    anything is written: it must be provisioned."""
     from ..capture.select import open_body
     from ..clock import SystemClock
+    from ..evidence.layout import StoreLayout
+    from ..seal.identity import require_identity
     from ..store.mounts import require_data_partition
-
 
     pins = default_pin_factory()
     if config.storage.require_data_partition:
         require_data_partition(store_root)  # before anything is written there
-    agent = Agent(config, store_root, SystemClock(), pins, open_body)
+    require_identity(identity_dir, StoreLayout(store_root))
+    agent = Agent(config, store_root, SystemClock(), pins, open_body, identity_dir, create_identity=False)
     agent.announce = lambda text: print(f"recorder: {text}", file=sys.stderr, flush=True)
 
     def stop_on_signal(signum, _frame):

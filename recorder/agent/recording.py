@@ -27,12 +27,13 @@ from ..errors import CaptureError, StoreError
 from ..evidence import entries
 from ..evidence.canonical import canonical_bytes, sha256_hex
 from ..evidence.history import History
+from ..evidence.layout import StoreLayout
 from ..evidence.ledger import LedgerText
 from ..evidence.modes import FAULT, STORAGE
 from ..pipeline.ring import PrerecordRing
 from ..pipeline.router import RecordingRouter
 from ..pipeline.writer import SegmentWriter, Session
-from ..seal.identity import DeviceIdentity
+from ..seal.identity import DeviceIdentity, identity_dir_for, open_identity, require_identity
 from ..seal.ledger import Ledger
 from ..seal.recovery import SessionFacts, boot_id, interruption_facts, recover_open_sessions, seal_cut_segment
 from ..seal.sealer import Sealer
@@ -43,12 +44,19 @@ log = logging.getLogger("recorder")
 
 
 class SessionRecorder:
-    def __init__(self, config: Config, store_root, clock: Clock, on_write_error=None, on_seal_error=None):
+    def __init__(self, config: Config, store_root, clock: Clock, on_write_error=None, on_seal_error=None,
+                 identity_dir=None, create_identity: bool = True):
         """on_write_error / on_seal_error(exc): called at once, from the pipeline's or the
-        sealer's thread, when writing or sealing fails (the agent's pipeline monitor)."""
+        sealer's thread, when writing or sealing fails (the agent's pipeline monitor).
+        identity_dir: the device's keys (default: [device] identity, or beside the store);
+        create_identity: make a key when there is none (the simulated body; the device's
+        run refuses instead, before anything is written)."""
         self.config, self.clock = config, clock
+        identity_dir = identity_dir or identity_dir_for(store_root, config.device.identity)
+        if not create_identity:
+            require_identity(identity_dir, StoreLayout(store_root))
         self.store = Store(store_root).prepare()
-        self.identity = self._identity()
+        self.identity = self._identity(identity_dir, create_identity)
         self.ledger = Ledger(self.store.ledger_path, self.identity)
         opening = self.ledger.opening_entries(__version__)  # a torn last line is kept as found
         self.sealer = Sealer(self.store, self.identity, self.ledger, clock, on_error=on_seal_error)
@@ -78,11 +86,11 @@ class SessionRecorder:
         self._stops: dict[str, dict] = {}  # what each closed session's stop said, for its interruption
         self.ballast.restore()
 
-    def _identity(self) -> DeviceIdentity:
+    def _identity(self, identity_dir, create: bool) -> DeviceIdentity:
         try:
-            return DeviceIdentity.load_or_create(self.store.device_dir)
+            return open_identity(identity_dir, self.store, create)
         except OSError as exc:
-            raise StoreError(f"cannot create the device key in {self.store.device_dir}: {exc.strerror}") from None
+            raise StoreError(f"cannot create the device key in {identity_dir}: {exc.strerror}") from None
 
     def agent_started(self, capture: dict | None):
         """The run begins: `agent_start`, with the capture sources it records from (None when

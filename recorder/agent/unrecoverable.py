@@ -13,17 +13,22 @@ import threading
 
 from .. import __version__
 from ..evidence import entries
+from ..evidence.layout import StoreLayout
 from ..io.indicators import Indicators
 from ..io.patterns import CUES
-from ..seal.identity import DeviceIdentity
+from ..seal.identity import open_identity, require_identity
 from ..seal.ledger import Ledger
 from ..store.disk import Store
 
-def record_unrecoverable(store_root, clock, cause: str, detail: str, attempts: int) -> str:
+def record_unrecoverable(store_root, clock, cause: str, detail: str, attempts: int, identity_dir,
+                         create_identity: bool = False) -> str:
     """Append the entry (setting a torn last line aside first, as every start does);
-    returns its INDEX:SHA256."""
+    returns its INDEX:SHA256. Signed by the identity in `identity_dir` (made there only when
+    `create_identity`: the simulated body)."""
+    if not create_identity:
+        require_identity(identity_dir, StoreLayout(store_root))
     store = Store(store_root).prepare()
-    identity = DeviceIdentity.load_or_create(store.device_dir)
+    identity = open_identity(identity_dir, store, create_identity)
     ledger = Ledger(store.ledger_path, identity)
     for entry_type, body in ledger.opening_entries(__version__):
         ledger.append(entry_type, body, clock.stamp())

@@ -27,6 +27,8 @@ from .settings import (  # noqa: F401  (the package's public names)
     simulated_place,
     config_from_dict,
     load_config,
+    overlay_config,
+    read_config_dict,
     minimum_storage_reserve,
     recording_bytes_per_second,
 )

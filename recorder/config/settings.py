@@ -12,7 +12,9 @@ from pathlib import Path
 from ..errors import ConfigError
 from .pins import check_unique, resolve_pin
 
-DEFAULT_STORE = "/var/lib/recorder"
+# The device's data partition holds the store and, beside it, the identity (its keys, the
+# agency's bundle: docs/PROVISIONING.md), both writable under the service's sandbox.
+DEFAULT_STORE = "/var/lib/recorder/store"
 # The OSD's font: WenQuanYi Zen Hei (CJK incl. Extension A, and Latin), from this Debian package.
 OSD_FONT_PACKAGE = "fonts-wqy-zenhei"
 DEFAULT_OSD_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
@@ -22,6 +24,9 @@ DEFAULT_OSD_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 class DeviceConfig:
     officer_id: str = "unassigned"
     store: str = DEFAULT_STORE
+    # The directory of the device's keys and the agency's bundle, never inside the store; "" =
+    # beside the store (/var/lib/recorder/identity for the default store; recorder/seal/identity.py)
+    identity: str = ""
 
 
 @dataclass(frozen=True)
@@ -370,16 +375,45 @@ def config_from_dict(data: dict) -> Config:
     return config
 
 
-def load_config(path: Path | None) -> Config:
+def read_config_dict(path: Path | None) -> dict:
+    """The TOML file's tables as they are (nothing checked yet); {} for no file."""
     if path is None:
-        return Config()
+        return {}
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            return tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return config_from_dict(data)
+
+
+# Where the device keeps its store and keys is the image's to say, never a bundle's.
+NOT_FROM_THE_AGENCY = {("device", "store"), ("device", "identity")}
+
+
+def overlay_config(base: dict, overlay_text: str, what: str) -> Config:
+    """The image's settings with the agency's on top, setting by setting (the installed
+    bundle's configuration: docs/PROVISIONING.md), checked as one configuration."""
+    try:
+        overlay = tomllib.loads(overlay_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} is not valid TOML: {exc}") from None
+    merged = {section: dict(values) if isinstance(values, dict) else values for section, values in base.items()}
+    for section, values in overlay.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{what}: [{section}] must be a table")
+        for key in values:
+            if (section, key) in NOT_FROM_THE_AGENCY:
+                raise ConfigError(f"{what} may not set {section}.{key}: the device image decides it")
+        merged.setdefault(section, {})
+        if not isinstance(merged[section], dict):
+            raise ConfigError(f"[{section}] must be a table")
+        merged[section].update(values)
+    return config_from_dict(merged)
+
+
+def load_config(path: Path | None) -> Config:
+    return config_from_dict(read_config_dict(path))

@@ -1,7 +1,8 @@
 """Where things are in a store (docs/FORMATS.md, "Store layout"): names only, no I/O.
 
   STORE/device/device.pub                     public key (PEM), published for verifiers
-  STORE/device/device.key                     private key (0600) — on the device only
+  STORE/device/device.key                     private key: only in stores written before the keys
+                                              moved to the identity directory (seal/identity.py)
   STORE/ledger/ledger.jsonl                   device-wide append-only ledger
   STORE/media/<session>/<seq>.mp4             sealed segment (read-only)
   STORE/media/<session>/<seq>.mp4.partial     segment being written (or cut by a crash)

@@ -20,8 +20,11 @@ def command_timeline(start_at_s: float, duration_s: float) -> Timeline:
 
 
 class SimulatedAgent(Agent):
-    def __init__(self, config: Config, store_root, clock, pin_factory=None):
-        super().__init__(config, store_root, clock, pin_factory or ClockedMockFactory(clock), open_simulated_body)
+    def __init__(self, config: Config, store_root, clock, pin_factory=None, identity_dir=None):
+        """identity_dir: the device's keys (default: [device] identity, or beside the store),
+        made there when there are none: the simulated body needs no provisioning."""
+        super().__init__(config, store_root, clock, pin_factory or ClockedMockFactory(clock), open_simulated_body,
+                         identity_dir)
 
     def play(self, timeline: Timeline, origin_ns: int | None = None) -> "SimulatedAgent":
         """Run the shift the timeline describes (on a simulated clock, with the pipeline kept
@@ -65,6 +68,6 @@ def continued_clock(store_root, after_s: float = 1.0) -> SimulatedClock:
 
 
 def run_simulated(config: Config, store_root, timeline: Timeline, fast: bool, origin_ns: int | None = None,
-                  after_s: float = 1.0) -> SimulatedAgent:
+                  after_s: float = 1.0, identity_dir=None) -> SimulatedAgent:
     clock = continued_clock(store_root, after_s) if fast else SystemClock()
-    return SimulatedAgent(config, store_root, clock).play(timeline, origin_ns)
+    return SimulatedAgent(config, store_root, clock, identity_dir=identity_dir).play(timeline, origin_ns)

@@ -43,8 +43,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_sealed_file(path: Path, data: bytes) -> None:
-    """Create a new read-only file durably; refuses to replace an existing one.
+def write_sealed_file(path: Path, data: bytes, mode: int = SEALED_MODE) -> None:
+    """Create a new read-only file durably; refuses to replace an existing one. (`mode`: a
+    private key is 0600, the owner's alone, and never replaced either.)
 
     The bytes go to `<name>.partial` first and take the final name only once complete and
     on disk, so a write cut short (a full disk, a power cut) never leaves a file under a
@@ -66,7 +67,7 @@ def write_sealed_file(path: Path, data: bytes) -> None:
         while view:
             written = os.pwrite(fd, view, offset)
             view, offset = view[written:], offset + written
-        os.fchmod(fd, SEALED_MODE)
+        os.fchmod(fd, mode)
         os.fsync(fd)
     finally:
         os.close(fd)
