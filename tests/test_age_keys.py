@@ -1,5 +1,5 @@
-"""The agency's age key pair, as Debian's age reads and writes them: Bech32 from BIP 173's
-test vectors, then the real tool both ways."""
+"""The agency's age key pair, as Debian's age reads and writes them: the Bech32 of
+recorder/encryption against BIP 173's test vectors, then the real tool both ways."""
 
 import subprocess
 from datetime import datetime, timezone
@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import require_tool
-from recorder.agency import age, bech32
+from recorder.encryption import bech32
+from recorder.encryption.errors import KeyFormatError
+from recorder.encryption.keys import Identity, Recipient
 from recorder.agency.authority import init_agency
 
 VALID = ["A12UEL5L", "a12uel5l",
@@ -45,9 +47,15 @@ def test_a_key_from_age_keygen_reads_as_the_same_key_pair(tmp_path):
     subprocess.run([keygen, "-o", str(tmp_path / "key.txt")], capture_output=True, check=True)
     lines = (tmp_path / "key.txt").read_text().splitlines()
     recipient = next(line.split(": ")[1] for line in lines if line.startswith("# public key:"))
-    identity = next(line for line in lines if line.startswith("AGE-SECRET-KEY-1"))
-    key = age.parse_identity(identity)
-    assert age.recipient(key.public_key()) == recipient and age.identity(key) == identity
-    assert age.parse_recipient(recipient) is not None
-    with pytest.raises(ValueError):
-        age.parse_recipient(recipient[:-1] + ("q" if recipient[-1] != "q" else "p"))
+    secret = next(line for line in lines if line.startswith("AGE-SECRET-KEY-1"))
+    identity = Identity.parse(secret)
+    assert str(identity.recipient) == recipient and identity.secret_text() == secret
+    assert str(Recipient.parse(recipient)) == recipient
+    with pytest.raises(KeyFormatError):
+        Recipient.parse(recipient[:-1] + ("q" if recipient[-1] != "q" else "p"))
+
+
+def test_the_agency_identity_file_reads_back_as_its_recipient(tmp_path):
+    agency = init_agency(tmp_path / "agency", "Test", "dock.test", datetime.now(timezone.utc))
+    (identity,) = Identity.parse_file((agency.root / "age-identity.txt").read_text())
+    assert str(identity.recipient) == agency.recipient

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ..errors import ProvisioningError
-from . import age
+from ..encryption.keys import Identity
 from .bundle import build_bundle
 from .certs import issue_device, make_ca, make_dock, new_key, pem, spki_sha256
 from .enrolment import read_enrolment
+from .timefmt import utc_text
 
 AGENCY_FORMAT = "recorder-agency/1"
 CA_DAYS, DOCK_DAYS, DEVICE_DAYS, BUNDLE_DAYS = 3650, 825, 825, 30
@@ -70,16 +70,17 @@ def init_agency(root: Path, name: str, dock_name: str, now: datetime, days: int 
         raise ProvisioningError(f"{root} is not empty: an agency is made in a new directory (nothing was changed)")
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(root, 0o700)
-    ca_key, dock_key, age_key = new_key(), new_key(), X25519PrivateKey.generate()
+    ca_key, dock_key, age_identity = new_key(), new_key(), Identity.generate()
     ca = make_ca(ca_key, name, now, days)
     dock = make_dock(ca_key, ca, dock_key, dock_name, now, min(days, DOCK_DAYS))
     _write_new(root / "ca.key", _private_pem(ca_key), private=True)
     _write_new(root / "dock.key", _private_pem(dock_key), private=True)
-    _write_new(root / "age-identity.txt", age.identity_file(age_key, now), private=True)
+    _write_new(root / "age-identity.txt",
+               f"# created: {utc_text(now)}\n{age_identity.key_file_text()}".encode("ascii"), private=True)
     _write_new(root / "ca.pem", pem(ca))
     _write_new(root / "dock.pem", pem(dock))
     (root / "devices").mkdir(mode=0o700)
-    agency = Agency(root, name, spki_sha256(ca_key.public_key()), age.recipient(age_key.public_key()), dock_name)
+    agency = Agency(root, name, spki_sha256(ca_key.public_key()), str(age_identity.recipient), dock_name)
     _write_new(root / "agency.json", json.dumps({"format": AGENCY_FORMAT, "name": name, "ca_spki_sha256": agency.ca_pin,
                                                  "age_recipient": agency.recipient, "dock_name": dock_name},
                                                 indent=2).encode() + b"\n")

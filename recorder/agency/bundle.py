@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import ProvisioningError
-from . import age
+from ..encryption.errors import KeyFormatError
+from ..encryption.keys import Recipient
 from .certs import BACKDATE, common_name, is_ca, is_p256, pem, signed_by, spki_sha256, valid_at
 from .documents import read_document, signed_bytes
 from .timefmt import parse_utc, utc_text
@@ -100,8 +101,8 @@ def open_bundle(data: bytes, device_id: str, tls_public_key, pin: str, now: date
     if device.public_key() != tls_public_key or common_name(device) != device_id:
         raise ProvisioningError("the device certificate is not for this device's TLS key")
     try:
-        age.parse_recipient(document["age_recipient"])
-    except (ValueError, TypeError) as exc:
+        Recipient.parse(document["age_recipient"])
+    except (KeyFormatError, TypeError, AttributeError) as exc:
         raise ProvisioningError(f"the bundle's encryption key: {exc}") from None
     return Bundle(document, ca, device, dock)
 
