@@ -75,7 +75,8 @@ def test_cli_has_no_delete_command():
     from recorder.cli import build_parser
 
     commands = build_parser()._subparsers._group_actions[0].choices
-    assert set(commands) == {"run", "status", "verify", "report", "export", "unrecoverable"}  # export: "xb", a new file
+    # export: "xb", a new file; selftest: its probe overwritten in place (evidence/layout.py)
+    assert set(commands) == {"run", "status", "verify", "report", "export", "unrecoverable", "selftest"}
 
 
 def test_sealed_files_are_read_only(recorded_store):

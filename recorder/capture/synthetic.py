@@ -54,6 +54,13 @@ class SyntheticCamera:
         return image
 
 
+    def black(self) -> np.ndarray:
+        """A black frame (video black: luma 16, neutral chroma), as a dead sensor gives."""
+        image = np.full((self.height * 3 // 2, self.width), 128, dtype=np.uint8)
+        image[: self.height] = 16
+        return image
+
+
 def reference_samples(first_sample: int, count: int) -> np.ndarray:
     """The synthetic microphone's signal (mono, float32) for samples [first, first+count)."""
     first_block = first_sample // AUDIO_BLOCK
