@@ -25,7 +25,10 @@ def check_buttons(config, clock, pin_factory, technician, timeout_s: float) -> l
     controls = Controls(config.buttons, clock, pin_factory)
     try:
         technician.attach(controls)
-        return [_check_one(name, controls, clock, technician, timeout_s) for name in controls.devices]
+        controls.poll(clock.monotonic_ns())  # what came before the first question is not an answer
+        stuck = {name for name, device in controls.devices.items() if device.is_pressed}
+        return [_stuck(name) if name in stuck else _check_one(name, controls, clock, technician, timeout_s, stuck)
+                for name in controls.devices]
     finally:
         controls.close()
 
@@ -34,19 +37,26 @@ def _event_of(name: str) -> str:
     return "trigger" if name == "trigger" else f"{name}_press"
 
 
-def _check_one(name, controls, clock, technician, timeout_s) -> Result:
+def _stuck(name: str) -> Result:
+    label = NAMES[name]
+    return Result(f"button.{name}", FAIL, Text(f"{label.zh}未按就读为按下：卡住或短路", f"{label.en} reads pressed "
+                                               "before anyone pressed it: stuck or shorted"),
+                  Text("检查按键和线路；更换卡住的按键", "check the switch and its wiring; replace a stuck switch"),
+                  {"stuck": True})
+
+
+def _check_one(name, controls, clock, technician, timeout_s, stuck) -> Result:
+    """A press asked for and waited for; the inputs found stuck have failed already and
+    answer nothing."""
     check, label = f"button.{name}", NAMES[name]
     device = controls.devices[name]
-    controls.poll(clock.monotonic_ns())  # what came before the question is not an answer
-    if device.is_pressed:
-        return Result(check, FAIL, Text(f"{label.zh}未按就读为按下：卡住或短路", f"{label.en} reads pressed before "
-                                        "anyone pressed it: stuck or shorted"),
-                      Text("检查按键和线路；更换卡住的按键", "check the switch and its wiring; replace a stuck switch"),
-                      {"stuck": True})
+    controls.poll(clock.monotonic_ns())
+    if device.is_pressed:  # stuck since the test began
+        return _stuck(name)
     fingers = technician.ask_to_press(name, press_prompt(name, timeout_s), controls)
     asked = clock.monotonic_ns()
     deadline = asked + round(timeout_s * 1e9)
-    others = {_event_of(other): other for other in controls.devices if other != name}
+    others = {_event_of(other): other for other in controls.devices if other != name and other not in stuck}
     pressed_at = None
     while pressed_at is None:
         now = clock.monotonic_ns()

@@ -1,0 +1,425 @@
+"""`recorder selftest`: every check passes on a sound simulated body, and each fails when its
+part is broken — a black or stalled camera, a silent microphone, a stuck or never pressed
+button, a shorted cue pin, a full disk (a real tmpfs in a private mount namespace), an
+expired or foreign certificate, a key others can read — not only when the part is absent.
+Broken parts are made broken for real where a simulated body can be: faults it is told to
+have (sim/bench.py), pins held on gpiozero's MockFactory, real filesystems, real x509."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from conftest import recorder, require_root_unshare
+from recorder.clock import SimulatedClock, SystemClock
+from recorder.config import config_from_dict
+from recorder.sim.bench import Faults, simulated_bench
+from recorder.sim.fingers import ScriptedFingers
+from recorder.sim.script import parse_timeline
+from recorder.selftest.bench import Bench, Technician
+from recorder.selftest.buttons import check_buttons
+from recorder.selftest.capture import check_capture, check_speaker
+from recorder.selftest.cues import check_cues
+from recorder.selftest.gnss import check_gnss
+from recorder.selftest.battery import check_battery
+from recorder.selftest.identity import check_identity
+from recorder.selftest.results import FAIL, PASS, SKIP, WARN
+from recorder.selftest.storage import PROBE_BYTES, check_write_speed
+from recorder.selftest.wallclock import check_clock
+from recorder.telemetry.receivers import open_receiver
+
+SMALL = {"video": {"width": 320, "height": 240, "bitrate": 600_000}, "gnss": {"receiver": "none"}}
+CHECKS = ["clock", "keys", "certificates", "storage.space", "storage.write", "storage.partition", "battery",
+          "camera", "microphone", "speaker", "cue.green", "cue.red", "cue.amber", "cue.buzzer", "cue.vibration",
+          "button.record", "button.mark", "gnss"]
+NOW = datetime(2027, 6, 1, tzinfo=timezone.utc)
+
+
+def small_config(**sections):
+    settings = {name: dict(values) for name, values in SMALL.items()}
+    for name, values in sections.items():
+        settings.setdefault(name, {}).update(values)
+    return config_from_dict(settings)
+
+
+def by_check(results) -> dict:
+    return {result.check: result for result in results}
+
+
+# --- The whole self-test, through the command line ---------------------------------------------
+
+
+def test_the_simulated_body_passes_every_check(tmp_path):
+    result = recorder("selftest", "--simulate", "--json", "--language", "en", "--store", tmp_path / "store",
+                      "--identity", tmp_path / "identity", check=False, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {"ok", "simulated", "device_id", "language", "counts", "checks"}
+    assert report["ok"] is True and report["simulated"] is True and report["language"] == "en"
+    checks = {check["check"]: check for check in report["checks"]}
+    assert list(checks) == CHECKS
+    for check in report["checks"]:
+        assert set(check) == {"check", "name", "status", "value", "action", "measured"}
+    passing = [name for name in CHECKS if name not in ("clock", "keys", "certificates", "storage.partition",
+                                                       "battery")]
+    assert {name: checks[name]["status"] for name in passing} == dict.fromkeys(passing, PASS)
+    # this machine's clock may have no source (WARN); nothing is provisioned on the simulated body
+    assert checks["clock"]["status"] in (PASS, WARN)
+    assert checks["keys"]["status"] == checks["certificates"]["status"] == SKIP
+    assert checks["storage.partition"]["status"] == SKIP  # the simulated body never asks
+    assert checks["camera"]["measured"]["frames"] >= 25 and checks["camera"]["measured"]["mean_luma"] > 60
+    assert checks["microphone"]["measured"]["rms_dbfs"] == pytest.approx(-20, abs=1)  # the synthetic noise
+    assert report["counts"][FAIL] == 0
+
+
+def test_the_table_reads_in_both_languages_one_line_per_check(tmp_path):
+    args = ("selftest", "--simulate", "--store", tmp_path / "store", "--identity", tmp_path / "identity")
+    chinese = recorder(*args, timeout=120).stdout.splitlines()
+    english = recorder(*args, "--language", "en", timeout=120).stdout.splitlines()
+    for lines in (chinese, english):
+        assert len(lines) == 1 + 1 + len(CHECKS) + 1  # title, headings, the checks, the verdict
+    assert chinese[0] == "recorder 自检（模拟设备）" and chinese[-1].startswith("合格")
+    assert english[0] == "recorder self-test (simulated body)" and english[-1].startswith("FIT")
+    assert chinese[1].split()[:3] == ["检查", "结果", "测量值"]
+    assert english[9].split()[:2] == ["camera", PASS] and chinese[9].split()[:2] == ["摄像头", PASS]
+    # the status column starts at the same display column on every line (a Chinese character is two wide)
+    from recorder.selftest.table import width
+
+    assert len({width(line[:line.index(PASS)]) for line in chinese if f" {PASS} " in line}) == 1
+
+
+def test_a_failed_check_fails_the_command(tmp_path):
+    """An expired certificate, through the real command: exit 1, ok false, the line says so."""
+    identity = provision(tmp_path / "identity", tls_days=(-400, -1))
+    for args in (["--json"], []):
+        result = recorder("selftest", "--simulate", "--store", tmp_path / "store", "--identity", identity,
+                          "--language", "en", *args, check=False, timeout=120)
+        assert result.returncode == 1, result.stderr
+    report = json.loads(recorder("selftest", "--simulate", "--json", "--store", tmp_path / "store", "--identity",
+                                 identity, check=False, timeout=120).stdout)
+    assert report["ok"] is False and report["counts"][FAIL] == 1
+    assert by_status(report)[FAIL] == ["certificates"]
+    assert "NOT FIT" in result.stdout and "tls.crt expired" in result.stdout
+
+
+def by_status(report) -> dict:
+    found = {}
+    for check in report["checks"]:
+        found.setdefault(check["status"], []).append(check["check"])
+    return found
+
+
+def test_a_refused_command_line_says_so_in_json():
+    result = recorder("selftest", "--json", "--button-timeout", "0", check=False)
+    assert result.returncode == 2 and json.loads(result.stdout)["ok"] is False
+
+
+# --- Camera and microphone: the simulated body told to be broken ------------------------------
+
+
+def capture_with(faults: Faults, **sections):
+    config = small_config(**sections)
+    clock = SystemClock()
+    return by_check(check_capture(config, clock, simulated_bench(config, clock, faults).open_body, "rec-test"))
+
+
+def test_a_black_camera_fails():
+    results = capture_with(Faults(camera="black"))
+    camera = results["camera"]
+    assert camera.status == FAIL and "black" in camera.value.en
+    assert camera.measured["frames"] >= 25 and camera.measured["mean_luma"] < 20  # frames came: they are black
+    assert results["microphone"].status == PASS
+
+
+def test_a_stalled_camera_fails():
+    camera = capture_with(Faults(camera="stalled"))["camera"]
+    assert camera.status == FAIL and "no frame" in camera.value.en and camera.measured["frames"] == 0
+
+
+def test_a_silent_microphone_fails():
+    results = capture_with(Faults(microphone="silent"))
+    microphone = results["microphone"]
+    assert microphone.status == FAIL and "silent" in microphone.value.en
+    assert microphone.measured["rms_dbfs"] is None and microphone.measured["seconds"] >= 1  # samples came: zeros
+    assert results["camera"].status == PASS
+
+
+def test_without_audio_the_microphone_is_skipped():
+    assert capture_with(Faults(), audio={"enabled": False})["microphone"].status == SKIP
+
+
+def test_a_speaker_that_cannot_open_fails_and_none_fitted_is_skipped():
+    clock = SystemClock()
+    missing = check_speaker(small_config(voice={"output": "no-such-output-device"}), clock, None)
+    assert missing.status == FAIL and "voice.output" in missing.value.en
+    assert check_speaker(small_config(), clock, None).status == SKIP  # voice.output = "": cues only
+
+
+# --- Buttons: fingers on gpiozero's mock pins ---------------------------------------------------
+
+
+def buttons_with(faults: Faults, timeout_s=1.0, technician=None, **buttons):
+    config = small_config(buttons=buttons)
+    clock = SystemClock()
+    bench = simulated_bench(config, clock, faults)
+    return by_check(check_buttons(config, clock, bench.pin_factory, technician or bench.technician, timeout_s))
+
+
+def test_each_button_is_pressed_through_the_mock_pins():
+    results = buttons_with(Faults(), trigger="GPIO22")
+    assert [r.check for r in results.values()] == ["button.record", "button.mark", "button.trigger"]
+    assert all(r.status == PASS and r.measured["released"] for r in results.values())
+    assert all(0.15 < r.measured["reaction_s"] < 0.6 for r in results.values())  # the finger's 200 ms, debounced
+
+
+def test_a_stuck_button_fails_before_it_is_asked_for():
+    results = buttons_with(Faults(stuck=frozenset({"mark"})))
+    assert results["button.mark"].status == FAIL and "stuck" in results["button.mark"].value.en
+    assert results["button.record"].status == PASS
+
+
+def test_a_button_never_pressed_fails_at_the_timeout():
+    results = buttons_with(Faults(unpressed=frozenset({"record"})), timeout_s=0.5)
+    assert results["button.record"].status == FAIL and "no press" in results["button.record"].value.en
+    assert results["button.record"].measured == {"pressed": False, "timeout_s": 0.5}
+    assert results["button.mark"].status == PASS
+
+
+class CrossedWires(Technician):
+    """Pressing MARK when asked for RECORD: what swapped wires look like to the agent."""
+
+    def ask_to_press(self, name, prompt, controls):
+        other = "mark" if name == "record" else "record"
+        press = parse_timeline(f"press {other} @100ms")
+        return [ScriptedFingers(press.pins, controls, controls.clock.monotonic_ns())]
+
+
+def test_swapped_wires_fail():
+    result = buttons_with(Faults(), technician=CrossedWires())["button.record"]
+    assert result.status == FAIL and result.measured["answered_by"] == "mark"
+
+
+# --- Cues: the pin read back --------------------------------------------------------------------
+
+
+class ShortedToGround(MockPin):
+    """An output pin shorted to ground: it never reads high, whatever it is driven to."""
+
+    def _change_state(self, value):
+        return super()._change_state(False) if self.function == "output" else super()._change_state(value)
+
+
+def test_each_cue_is_switched_and_read_back_and_a_shorted_pin_fails():
+    config = small_config(cues={"amber": ""})
+    results = by_check(check_cues(config, SystemClock(), MockFactory()))
+    assert {c: r.status for c, r in results.items()} == {
+        "cue.green": PASS, "cue.red": PASS, "cue.amber": SKIP, "cue.buzzer": PASS, "cue.vibration": PASS}
+    shorted = by_check(check_cues(config, SystemClock(), MockFactory(pin_class=ShortedToGround)))
+    assert shorted["cue.green"].status == FAIL and "reads off when switched on" in shorted["cue.green"].value.en
+
+
+# --- Storage: a full disk, for real -------------------------------------------------------------
+
+FULL_DISK = textwrap.dedent("""
+    import json, subprocess, sys
+    from recorder.clock import SystemClock
+    from recorder.config import Config
+    from recorder.selftest.storage import check_storage
+    root = sys.argv[1]
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", root], check=True)
+    subprocess.run(["dd", "if=/dev/zero", "of=" + root + "/filler", "bs=64k", "count=24"], check=True,
+                   capture_output=True)
+    results = check_storage(Config(), root + "/store", SystemClock(), simulated=False)
+    cli = subprocess.run([sys.executable, "-m", "recorder", "selftest", "--simulate", "--json", "--store",
+                          root + "/store", "--identity", root + "/identity"], capture_output=True, text=True)
+    print(json.dumps({"results": {r.check: [r.status, r.value.en] for r in results}, "code": cli.returncode,
+                      "cli": {c["check"]: c["status"] for c in json.loads(cli.stdout)["checks"]}}))
+""")
+
+
+def test_a_full_disk_fails_space_and_write(tmp_path):
+    unshare = require_root_unshare()
+    (tmp_path / "disk").mkdir()
+    out = subprocess.run([unshare, "-m", "--propagation", "private", sys.executable, "-c", FULL_DISK,
+                          str(tmp_path / "disk")], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    space, write, partition = (found["results"][name] for name in ("storage.space", "storage.write",
+                                                                     "storage.partition"))
+    assert space[0] == FAIL and space[1].startswith("0 min of recording left")
+    assert write[0] == FAIL and "No space left on device" in write[1]
+    assert partition[0] == FAIL and "memory" in partition[1]  # a device would refuse this store
+    assert found["code"] == 1
+    assert found["cli"]["storage.space"] == found["cli"]["storage.write"] == FAIL
+    assert found["cli"]["camera"] == PASS  # the rest is still checked
+
+
+def test_the_probe_is_overwritten_in_place_and_the_verifier_ignores_it(recorded_store, tmp_path):
+    store = tmp_path / "store"
+    shutil.copytree(recorded_store, store, symlinks=True)
+    config = small_config()
+    assert check_write_speed(config, store).status == PASS
+    probe = store / "selftest" / "write-probe"
+    first = probe.stat()
+    assert check_write_speed(config, store).status == PASS
+    again = probe.stat()
+    assert (again.st_ino, again.st_size) == (first.st_ino, PROBE_BYTES)
+    assert oct(again.st_mode & 0o777) == oct(0o600)
+    verified = json.loads(recorder("verify", "--json", store).stdout)
+    assert verified["ok"] is True
+    assert not [w for w in verified.get("warnings", []) if "selftest" in json.dumps(w)]
+    assert "selftest" not in json.dumps(verified)
+
+
+# --- Keys and certificates: real keys, real x509, `now` given -----------------------------------
+
+
+def _name(text):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+
+def _certificate(subject, public_key, issuer_name, issuer_key, days, ca=False):
+    start, end = (NOW + timedelta(days=d) for d in days)
+    return (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer_name)
+            .public_key(public_key).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .sign(issuer_key, hashes.SHA256()))
+
+
+def _pem(cert) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _write_key(path: Path, key, mode=0o600):
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    path.chmod(mode)
+
+
+def provision(directory: Path, tls_days=(-1, 365), bundle=True, relative_to_now=True) -> Path:
+    """The identity `recorder provision` and `--install BUNDLE` leave, as the agreed layout
+    has it; tls_days: the TLS certificate's validity, in days from NOW (or from the real now)."""
+    directory.mkdir(parents=True)
+    signing, tls = Ed25519PrivateKey.generate(), ec.generate_private_key(ec.SECP256R1())
+    _write_key(directory / "device.key", signing)
+    (directory / "device.pub").write_bytes(signing.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    _write_key(directory / "tls.key", tls)
+    (directory / "device.json").write_text(json.dumps({"device_id": "rec-0123456789abcdef",
+                                                       "hardware_serial": "10000000deadbeef"}))
+    if bundle:
+        shift = (datetime.now(timezone.utc) - NOW).days if relative_to_now else 0
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = _certificate("agency CA", ca_key.public_key(), _name("agency CA"), ca_key, (-10 + shift, 3650), ca=True)
+        tls_cert = _certificate("rec-0123456789abcdef", tls.public_key(), ca.subject, ca_key,
+                                tuple(d + shift for d in tls_days))
+        dock_key = ec.generate_private_key(ec.SECP256R1())
+        dock = _certificate("dock", dock_key.public_key(), ca.subject, ca_key, (-1 + shift, 730))
+        for name, cert in (("agency-ca.pem", ca), ("tls.crt", tls_cert), ("dock.crt", dock)):
+            (directory / name).write_bytes(_pem(cert))
+    return directory
+
+
+def identity_results(directory, now=NOW):
+    return by_check(check_identity(directory, now))
+
+
+def test_a_provisioned_device_passes(tmp_path):
+    results = identity_results(provision(tmp_path / "id", relative_to_now=False))
+    assert results["keys"].status == PASS and results["keys"].measured["device_id"] == "rec-0123456789abcdef"
+    assert results["certificates"].status == PASS and results["certificates"].measured["days_left"] == 365
+
+
+def test_an_expired_certificate_fails_and_one_expiring_soon_warns(tmp_path):
+    directory = provision(tmp_path / "id", tls_days=(-400, 20), relative_to_now=False)
+    assert identity_results(directory)["certificates"].status == WARN  # 20 days left
+    expired = identity_results(directory, NOW + timedelta(days=21))["certificates"]
+    assert expired.status == FAIL and "tls.crt expired" in expired.value.en
+    early = identity_results(directory, NOW - timedelta(days=500))["certificates"]
+    assert early.status == FAIL and "not valid yet" in early.value.en  # a clock years behind
+
+
+def test_a_certificate_from_another_ca_or_for_another_key_fails(tmp_path):
+    ours, theirs = provision(tmp_path / "ours", relative_to_now=False), provision(tmp_path / "theirs",
+                                                                               relative_to_now=False)
+    shutil.copy(theirs / "dock.crt", ours / "dock.crt")
+    result = identity_results(ours)["certificates"]
+    assert result.status == FAIL and "dock.crt was not issued by the agency's CA" in result.value.en
+    shutil.copy(theirs / "agency-ca.pem", ours / "agency-ca.pem")  # a consistent chain, for another device
+    shutil.copy(theirs / "tls.crt", ours / "tls.crt")
+    result = identity_results(ours)["certificates"]
+    assert result.status == FAIL and "tls.crt is not for tls.key" in result.value.en
+
+
+def test_keys_others_can_read_or_that_do_not_match_fail(tmp_path):
+    directory = provision(tmp_path / "id", relative_to_now=False)
+    (directory / "tls.key").chmod(0o644)
+    lax = identity_results(directory)["keys"]
+    assert lax.status == FAIL and "tls.key is mode 0644" in lax.value.en
+    (directory / "tls.key").chmod(0o600)
+    other = provision(tmp_path / "other", relative_to_now=False)
+    shutil.copy(other / "device.pub", directory / "device.pub")
+    assert "device.pub does not match device.key" in identity_results(directory)["keys"].value.en
+
+
+def test_missing_keys_and_bundle_fail_with_what_to_run(tmp_path):
+    nothing = identity_results(tmp_path / "none")
+    assert nothing["keys"].status == nothing["certificates"].status == FAIL
+    assert "recorder provision" in nothing["keys"].action.en
+    directory = provision(tmp_path / "id", bundle=False)
+    results = identity_results(directory)
+    assert results["keys"].status == PASS
+    assert results["certificates"].status == FAIL and "--install" in results["certificates"].action.en
+    (directory / "device.key").rename(tmp_path / "elsewhere")
+    assert "device.key is missing" in identity_results(directory)["keys"].value.en
+
+
+# --- Clock, GNSS, battery -----------------------------------------------------------------------
+
+
+def test_a_clock_never_set_fails_and_one_without_a_source_warns():
+    unset = check_clock(SimulatedClock(start_wall_ns=0, source="none", error_ns=None))  # 1970
+    assert unset.status == FAIL and "never set" in unset.value.en
+    assert check_clock(SimulatedClock(source="none", error_ns=None)).status == WARN
+    assert check_clock(SimulatedClock(source="rtc")).status == PASS
+
+
+def test_gnss_fails_when_gpsd_cannot_be_reached_and_is_skipped_without_a_receiver(tmp_path):
+    import socket
+
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    gnss = small_config(gnss={"receiver": "gpsd", "port": port, "simulated_sky": False}).gnss
+    clock = SystemClock()
+    receiver = open_receiver(gnss, clock)
+    try:
+        result = check_gnss(gnss, receiver, [], clock, timeout_s=1.0)
+    finally:
+        receiver.close()
+    assert result.status == FAIL and "cannot reach" in result.value.en
+    assert check_gnss(small_config().gnss, None, [], clock).status == SKIP
+
+
+def test_the_battery_is_read_through_the_power_supply_class(tmp_path):
+    clock = SystemClock()
+    low = check_battery(small_config(power={"supply": "simulated", "simulated_level": 0.3}).power, clock, False)
+    assert low.status == WARN and low.measured["capacity"] == pytest.approx(0.3, abs=0.02)
+    full = check_battery(small_config(power={"supply": "simulated"}).power, clock, False)
+    assert full.status == PASS
+    gone = check_battery(small_config(power={"supply": str(tmp_path / "BAT0")}).power, clock, False)
+    assert gone.status == FAIL  # a gauge configured and not there
+    assert check_battery(small_config(power={"supply": ""}).power, clock, False).status == SKIP
