@@ -423,3 +423,18 @@ def test_the_battery_is_read_through_the_power_supply_class(tmp_path):
     gone = check_battery(small_config(power={"supply": str(tmp_path / "BAT0")}).power, clock, False)
     assert gone.status == FAIL  # a gauge configured and not there
     assert check_battery(small_config(power={"supply": ""}).power, clock, False).status == SKIP
+
+
+def test_a_wall_clock_off_from_gnss_time_warns():
+    """The simulated sky tells the world's time through gpsd; the device's clock is 5 s off it
+    while stating ±2 s (an RTC that drifted): the fix passes, the clock does not."""
+    config = small_config(gnss={"receiver": "gpsd", "simulated_first_fix_seconds": 0.0})
+    clock = SimulatedClock(wall_error_ns=5_000_000_000)
+    receiver, feeders = simulated_bench(config, clock).open_receiver(config.gnss, clock)
+    try:
+        result = check_gnss(config.gnss, receiver, [f for f in feeders if f is receiver], clock, timeout_s=5.0)
+    finally:
+        receiver.close()
+    assert result.status == WARN and "chrony" in result.action.en
+    assert result.measured["clock_offset_s"] == pytest.approx(-5.0, abs=0.1)
+    assert result.measured["mode"] == 3

@@ -21,6 +21,9 @@ class Technician:
     def attach(self, controls) -> None:
         """Called once the inputs are open, before any is checked."""
 
+    def tell(self, text: Text) -> None:
+        """What to watch, listen or feel for next (a person needs telling; fingers do not)."""
+
     def ask_to_press(self, name: str, prompt: Text, controls) -> list:
         """Ask for a press of input `name`; returns loop participants (next_deadline_ns,
         tick) that the wait ticks — fingers on mock pins — or [] when a person presses."""
@@ -33,8 +36,11 @@ class PersonAtTheBench(Technician):
     def __init__(self, language: str, stream=None):
         self.language, self.stream = language, stream or sys.stderr
 
+    def tell(self, text: Text) -> None:
+        print(f">>> {text.in_language(self.language)}", file=self.stream, flush=True)
+
     def ask_to_press(self, name: str, prompt: Text, controls) -> list:
-        print(f">>> {prompt.in_language(self.language)}", file=self.stream, flush=True)
+        self.tell(prompt)
         return []
 
 

@@ -70,6 +70,7 @@ class Ear:
 def check_capture(config, clock, open_body, device_id: str) -> list[Result]:
     """Camera, microphone and speaker: one body, opened and closed here."""
     collector, ear = Collector(), Ear()
+    opened_ns = clock.monotonic_ns()
     try:
         body = open_body(config, clock, [collector], device_id)
     except RecorderError as exc:  # no camera, no microphone, an unusable font: as the agent would stop
@@ -82,7 +83,8 @@ def check_capture(config, clock, open_body, device_id: str) -> list[Result]:
     finally:
         body.close()  # the encoders deliver what they still hold
     camera_failure, microphone_failure = _failures(body)
-    camera = judge_camera(collector.video_packets(), collector.video_stream, config.video.fps, camera_failure)
+    camera = judge_camera(collector.video_packets(), collector.video_stream, config.video.fps, camera_failure,
+                          opened_ns)
     if not config.audio.enabled:
         microphone = _no_audio()
     elif not hearing:
@@ -149,7 +151,7 @@ def decode_luma(packets: list[tuple[int, bytes]], stream) -> list[np.ndarray]:
     return planes
 
 
-def judge_camera(packets, stream, fps: int, failure=None) -> Result:
+def judge_camera(packets, stream, fps: int, failure=None, opened_ns: int | None = None) -> Result:
     if not packets:
         why = f"：{failure}" if failure else ""
         why_en = f": {failure}" if failure else ""
@@ -161,8 +163,9 @@ def judge_camera(packets, stream, fps: int, failure=None) -> Result:
     span_s = (stamps[-1] - stamps[0]) / 1e6
     rate = (len(stamps) - 1) / span_s if span_s > 0 else 0.0
     planes = decode_luma(packets, stream)
+    first_s = None if opened_ns is None else round((stamps[0] * 1000 - opened_ns) / 1e9, 3)
     measured = {"frames": len(packets), "decoded": len(planes), "fps": round(rate, 2), "fps_configured": fps,
-                "timestamps_advance": advancing}
+                "timestamps_advance": advancing, "first_frame_s": first_s}
     if not planes:
         return Result("camera", FAIL, Text(f"{len(packets)} 帧无法解码", f"{len(packets)} frames, none decodes"),
                       Text("编码器故障：重启设备，仍失败则送修", "encoder fault: restart; if it persists, send for repair"),
@@ -172,8 +175,9 @@ def judge_camera(packets, stream, fps: int, failure=None) -> Result:
     mean = float(np.mean([c.mean() for c in centre]))
     std = float(np.mean([c.std() for c in centre]))
     measured.update(mean_luma=round(mean, 1), luma_std=round(std, 2))
-    seen = Text(f"{len(packets)} 帧，{rate:.1f} fps（设定 {fps}），亮度 {mean:.0f}，对比 {std:.1f}",
-                f"{len(packets)} frames, {rate:.1f} fps (set {fps}), luma {mean:.0f}, contrast {std:.1f}")
+    first = Text("", "") if first_s is None else Text(f"首帧 {first_s:.2f} 秒，", f"first after {first_s:.2f} s, ")
+    seen = Text(f"{len(packets)} 帧，{first.zh}{rate:.1f} fps（设定 {fps}），亮度 {mean:.0f}，对比 {std:.1f}",
+                f"{len(packets)} frames, {first.en}{rate:.1f} fps (set {fps}), luma {mean:.0f}, contrast {std:.1f}")
     if failure is not None:
         return Result("camera", FAIL, Text(f"{seen.zh}；故障：{failure}", f"{seen.en}; failed: {failure}"),
                       Text("检查摄像头排线和模块", "check the camera module and its ribbon cable"), measured)

@@ -10,6 +10,7 @@ and can take minutes); SKIP without a receiver ([gnss] receiver = none).
 from .results import FAIL, PASS, SKIP, WARN, Result, Text
 
 FIX_TIMEOUT_S = 10.0
+REPORT_LATENCY_S = 1.0  # a fix's report arrives up to a second after the instant it is for (NMEA at 9600 baud)
 POLL_NS = 50_000_000
 
 
@@ -33,12 +34,7 @@ def check_gnss(gnss, receiver, participants, clock, timeout_s: float = FIX_TIMEO
     fix = wait_for_fix(receiver, participants, clock, max_age_ns, timeout_s)
     where = receiver.description
     if fix is not None:
-        age = fix.age_ns(clock.monotonic_ns()) / 1e9
-        measured = {"mode": fix.mode, "lat": fix.lat, "lon": fix.lon, "sats": fix.sats_used, "hdop": fix.hdop,
-                    "eph_m": fix.eph, "age_s": round(age, 2)}
-        quality = f"{fix.mode}D, {fix.sats_used} sats, HDOP {fix.hdop}, ±{fix.eph} m"
-        return Result("gnss", PASS, Text(f"已定位 {quality}，{age:.1f} 秒前（{where}）",
-                                         f"fix {quality}, {age:.1f} s old ({where})"), measured=measured)
+        return _judge_fix(fix, clock, where)
     if getattr(receiver, "connected", True) is False:
         return Result("gnss", FAIL, Text(f"连不上 {where}", f"cannot reach {where}"),
                       Text("检查 gpsd 服务（systemctl status gpsd）", "check the gpsd service (systemctl status gpsd)"),
@@ -52,3 +48,26 @@ def check_gnss(gnss, receiver, participants, clock, timeout_s: float = FIX_TIMEO
     return Result("gnss", WARN, Text(f"接收机有报告但未定位（{where}）", f"the receiver reports, no fix yet ({where})"),
                   Text("到室外开阔处再试：首次定位可能需要数分钟", "run again outdoors under open sky: a first fix can "
                        "take minutes"), {"connected": True, "reports": True, "mode": latest.mode})
+
+
+def _judge_fix(fix, clock, where: str) -> Result:
+    """A fix, and the wall clock against the receiver's UTC: a clock further off than its
+    stated bound (and a report's latency) is not following the receiver."""
+    age = fix.age_ns(clock.monotonic_ns()) / 1e9
+    measured = {"mode": fix.mode, "lat": fix.lat, "lon": fix.lon, "sats": fix.sats_used, "hdop": fix.hdop,
+                "eph_m": fix.eph, "age_s": round(age, 2), "clock_offset_s": None}
+    quality = f"{fix.mode}D, {fix.sats_used} sats, HDOP {fix.hdop}, ±{fix.eph} m"
+    seen = Text(f"已定位 {quality}，{age:.1f} 秒前（{where}）", f"fix {quality}, {age:.1f} s old ({where})")
+    if fix.time_ns is None:
+        return Result("gnss", PASS, seen, measured=measured)
+    offset_s = (fix.time_ns - clock.wall_ns_at(fix.received_ns)) / 1e9
+    measured["clock_offset_s"] = round(offset_s, 3)
+    seen = Text(f"{seen.zh}；卫星时间 − 本机时钟 {offset_s:+.2f} 秒", f"{seen.en}; GNSS time − wall clock "
+                f"{offset_s:+.2f} s")
+    error_ns = clock.error_ns_at(fix.received_ns)
+    allowed_s = REPORT_LATENCY_S + (0 if error_ns is None else error_ns / 1e9)
+    if abs(offset_s) > allowed_s and error_ns is not None:
+        return Result("gnss", WARN, seen, Text("本机时钟偏离卫星时间超出其误差界：检查 chrony 的 GNSS 源",
+                                               "the wall clock is further from GNSS time than its bound: check "
+                                               "chrony's GNSS source (hw/chrony)"), measured)
+    return Result("gnss", PASS, seen, measured=measured)

@@ -20,6 +20,10 @@ from .wallclock import check_clock
 log = logging.getLogger(__name__)
 
 DEFAULT_BUTTON_TIMEOUT_S = 10.0
+LISTEN = Text("摄像头对准有光的场景；约 2 秒后扬声器会发出提示音，请留意", "Point the camera at a lit scene; in about "
+              "2 s the speaker plays a tone: listen for it")
+WATCH = Text("请看灯、听蜂鸣器、手握设备：各提示输出依次接通 0.3 秒", "Watch the LEDs, listen to the buzzer, hold the "
+             "device: each cue output comes on for 0.3 s in turn")
 
 
 @dataclass
@@ -48,8 +52,10 @@ def run_selftest(config, bench, clock, options: Options) -> Report:
         results += _guarded(("storage.space", "storage.write", "storage.partition"),
                             lambda: check_storage(config, options.store, clock, bench.simulated))
         results += _guarded(("battery",), lambda: [check_battery(config.power, clock, bench.simulated)])
+        bench.technician.tell(LISTEN)
         results += _guarded(("camera", "microphone", "speaker"),
                             lambda: check_capture(config, clock, bench.open_body, report.device_id or "selftest"))
+        bench.technician.tell(WATCH)
         results += _guarded(("cues",), lambda: check_cues(config, clock, bench.pin_factory))
         results += _guarded(("buttons",), lambda: check_buttons(config, clock, bench.pin_factory, bench.technician,
                                                                 options.button_timeout_s))
