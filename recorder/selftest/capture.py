@@ -81,8 +81,8 @@ def check_capture(config, clock, open_body, device_id: str) -> list[Result]:
         _run(body, clock, collector)
         speaker = check_speaker(config, clock, body)
     finally:
-        body.close()  # the encoders deliver what they still hold
-    camera_failure, microphone_failure = _failures(body)
+        stopping = _close(body)  # the encoders deliver what they still hold
+    camera_failure, microphone_failure = _failures(body, stopping)
     camera = judge_camera(collector.video_packets(), collector.video_stream, config.video.fps, camera_failure,
                           opened_ns)
     if not config.audio.enabled:
@@ -95,13 +95,22 @@ def check_capture(config, clock, open_body, device_id: str) -> list[Result]:
     return [camera, microphone, speaker]
 
 
-def _failures(body) -> tuple:
+def _close(body) -> RecorderError | None:
+    """Close the body; a source that fails to stop is a failure like any other."""
+    try:
+        body.close()
+    except RecorderError as exc:
+        return exc
+    return None
+
+
+def _failures(body, stopping=None) -> tuple:
     """(the camera's CaptureError, the microphone's): each live source keeps its own; a
     failure no source claims is the camera's."""
     camera = getattr(getattr(body, "camera", None), "failure", None)
     microphone = getattr(getattr(body, "microphone", None), "failure", None)
     if camera is None and microphone is None:
-        camera = body.failure
+        camera = body.failure or stopping
     return camera, microphone
 
 

@@ -20,8 +20,8 @@ from .wallclock import check_clock
 log = logging.getLogger(__name__)
 
 DEFAULT_BUTTON_TIMEOUT_S = 10.0
-LISTEN = Text("摄像头对准有光的场景；约 2 秒后扬声器会发出提示音，请留意", "Point the camera at a lit scene; in about "
-              "2 s the speaker plays a tone: listen for it")
+LISTEN = Text("摄像头对准有光的场景；随后留意扬声器的短促提示音", "Point the camera at a lit scene, then listen for a "
+              "short tone from the speaker")
 WATCH = Text("请看灯、听蜂鸣器、手握设备：各提示输出依次接通 0.3 秒", "Watch the LEDs, listen to the buzzer, hold the "
              "device: each cue output comes on for 0.3 s in turn")
 
@@ -44,7 +44,8 @@ class Report:
 def run_selftest(config, bench, clock, options: Options) -> Report:
     report = Report(bench.simulated, device_id_of(options.identity))
     results = report.results
-    receiver, feeders = bench.open_receiver(config.gnss, clock)  # first: it has the whole test to find a fix
+    opened = _guarded(("gnss",), lambda: bench.open_receiver(config.gnss, clock))  # first: it has the whole
+    receiver, feeders = opened if isinstance(opened, tuple) else (None, [])  # test to find a fix
     try:
         now = options.now or datetime.fromtimestamp(clock.wall_ns_at(clock.monotonic_ns()) / 1e9, tz=timezone.utc)
         results += _guarded(("clock",), lambda: [check_clock(clock)])
@@ -59,13 +60,16 @@ def run_selftest(config, bench, clock, options: Options) -> Report:
         results += _guarded(("cues",), lambda: check_cues(config, clock, bench.pin_factory))
         results += _guarded(("buttons",), lambda: check_buttons(config, clock, bench.pin_factory, bench.technician,
                                                                 options.button_timeout_s))
-        results += _guarded(("gnss",), lambda: [check_gnss(config.gnss, receiver, feeders, clock)])
+        results += opened if receiver is None else _guarded(
+            ("gnss",), lambda: [check_gnss(config.gnss, receiver, feeders, clock)])
     finally:
-        receiver.close()
+        if receiver is not None:
+            receiver.close()
     return report
 
 
-def _guarded(checks, run) -> list[Result]:
+def _guarded(checks, run):
+    """What run() returns, or a FAIL for each of `checks` naming what it raised."""
     try:
         return run()
     except Exception as exc:  # a check that breaks says so in its line; the others still run

@@ -23,7 +23,8 @@ SUMMARY = {True: Text("不合格：{FAIL} 项失败，{WARN} 项警告", "NOT FI
            False: Text("合格：{PASS} 项通过，{WARN} 项警告，{SKIP} 项跳过",
                        "FIT: {PASS} passed, {WARN} warning(s), {SKIP} skipped")}
 TITLE = Text("recorder 自检（{what}）", "recorder self-test ({what})")
-WHAT = {True: Text("模拟设备", "simulated body"), False: Text("设备 {device}", "device {device}")}
+NOT_PROVISIONED = Text("未配发", "not provisioned")
+WHAT = {True: Text("模拟设备", "simulated body"), False: Text("设备：{device}", "device: {device}")}
 
 
 def name_of(check: str, language: str) -> str:
@@ -41,7 +42,8 @@ def pad(text: str, columns: int) -> str:
 def text_report(report, language: str) -> str:
     if language not in LANGUAGES:
         raise ValueError(f"language {language!r}: one of {', '.join(LANGUAGES)}")
-    what = WHAT[report.simulated].in_language(language).format(device=report.device_id or "?")
+    device = report.device_id or NOT_PROVISIONED.in_language(language)
+    what = WHAT[report.simulated].in_language(language).format(device=device)
     rows = [HEADINGS.in_language(language).split("|")]
     rows += [[name_of(r.check, language), r.status, r.value.in_language(language), r.action.in_language(language)]
              for r in report.results]

@@ -152,9 +152,8 @@ class SimulatedBody(Body):
             self.frames += 1
             self.frames_stalled += 1
             return
-        frame = self.camera.frame(self.frames, self.clock.wall_ns_at(stamp_ns))
-        if self.camera_dark:
-            frame = self.camera.black()
+        frame = self.camera.black() if self.camera_dark else self.camera.frame(self.frames,
+                                                                                self.clock.wall_ns_at(stamp_ns))
         self.video.encode(frame, stamp_ns // 1000)
         self.frames += 1
 
@@ -208,7 +207,7 @@ def simulated_receiver(gnss, clock) -> tuple:
     if not gnss.simulated_sky:
         return None, []
     sky = SimulatedSky(gnss, clock)
-    return sky, [sky, SimulatedChrony(clock, sky)] if isinstance(clock, SimulatedClock) else [sky]
+    return sky, ([sky, SimulatedChrony(clock, sky)] if isinstance(clock, SimulatedClock) else [sky])
 
 
 class SimulatedSpeaker(PromptPlayer):
