@@ -6,7 +6,6 @@ Broken parts are made broken for real where a simulated body can be: faults it i
 have (sim/bench.py), pins held on gpiozero's MockFactory, real filesystems, real x509."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import recorder, require_root_unshare
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -22,22 +22,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from conftest import recorder, require_root_unshare
 from recorder.clock import SimulatedClock, SystemClock
 from recorder.config import config_from_dict
-from recorder.sim.bench import Faults, simulated_bench
-from recorder.sim.fingers import ScriptedFingers
-from recorder.sim.script import parse_timeline
-from recorder.selftest.bench import Bench, Technician
+from recorder.selftest.battery import check_battery
+from recorder.selftest.bench import Technician
 from recorder.selftest.buttons import check_buttons
 from recorder.selftest.capture import check_capture, check_speaker
 from recorder.selftest.cues import check_cues
 from recorder.selftest.gnss import check_gnss
-from recorder.selftest.battery import check_battery
 from recorder.selftest.identity import check_identity
 from recorder.selftest.results import FAIL, PASS, SKIP, WARN
 from recorder.selftest.storage import PROBE_BYTES, check_write_speed
 from recorder.selftest.wallclock import check_clock
+from recorder.sim.bench import Faults, simulated_bench
+from recorder.sim.fingers import ScriptedFingers
+from recorder.sim.script import parse_timeline
 from recorder.telemetry.receivers import open_receiver
 
 SMALL = {"video": {"width": 320, "height": 240, "bitrate": 600_000}, "gnss": {"receiver": "none"}}
@@ -233,12 +232,13 @@ def test_each_cue_is_switched_and_read_back_and_a_shorted_pin_fails():
 # --- Storage: a full disk, for real -------------------------------------------------------------
 
 FULL_DISK = textwrap.dedent("""
-    import json, subprocess, sys
+    import json, os, subprocess, sys
     from recorder.clock import SystemClock
     from recorder.config import Config
     from recorder.selftest.storage import check_storage
     root = sys.argv[1]
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", root], check=True)
+    os.mkdir(root + "/store")  # a device's store is there: the mount point of its data partition
     subprocess.run(["dd", "if=/dev/zero", "of=" + root + "/filler", "bs=64k", "count=24"], check=True,
                    capture_output=True)
     results = check_storage(Config(), root + "/store", SystemClock(), simulated=False)
@@ -264,6 +264,12 @@ def test_a_full_disk_fails_space_and_write(tmp_path):
     assert found["code"] == 1
     assert found["cli"]["storage.space"] == found["cli"]["storage.write"] == FAIL
     assert found["cli"]["camera"] == PASS  # the rest is still checked
+
+
+def test_a_device_whose_store_is_not_there_fails_the_write(tmp_path):
+    result = check_write_speed(small_config(), tmp_path / "unmounted", make_store=False)
+    assert result.status == FAIL and "does not exist" in result.value.en
+    assert not (tmp_path / "unmounted").exists()
 
 
 def test_the_probe_is_overwritten_in_place_and_the_verifier_ignores_it(recorded_store, tmp_path):

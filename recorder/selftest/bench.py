@@ -9,8 +9,8 @@ goes through the same code on both, as the agent does (agent/assembly.py, sim/ag
 """
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .results import Text
 

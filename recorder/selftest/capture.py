@@ -7,6 +7,7 @@ deliver. The camera is judged on what would be recorded: the encoded frames, dec
 the monotonic clock; the microphone on what its tap (capture/listeners.py) hears.
 """
 
+import itertools
 import math
 import threading
 
@@ -168,7 +169,7 @@ def judge_camera(packets, stream, fps: int, failure=None, opened_ns: int | None 
                       Text(f"{FIRST_FRAME_TIMEOUT_S:g} 秒内没有画面{why}", f"no frame within {FIRST_FRAME_TIMEOUT_S:g} s{why_en}"),
                       Text("检查摄像头排线和模块", "check the camera module and its ribbon cable"), {"frames": 0})
     stamps = [stamp for stamp, _ in packets]
-    advancing = all(b > a for a, b in zip(stamps, stamps[1:]))
+    advancing = all(b > a for a, b in itertools.pairwise(stamps))
     span_s = (stamps[-1] - stamps[0]) / 1e6
     rate = (len(stamps) - 1) / span_s if span_s > 0 else 0.0
     planes = decode_luma(packets, stream)
