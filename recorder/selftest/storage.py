@@ -8,6 +8,7 @@ the evidence, on the same filesystem, overwritten in place from its first byte e
 never truncated, renamed or removed, so it needs no deletion (tests/test_no_deletion.py).
 """
 
+import errno
 import os
 import time
 
@@ -61,22 +62,21 @@ def check_write_speed(config, store, make_store: bool = True) -> Result:
                       Text("数据分区未挂载：检查 /etc/fstab 和镜像（hw/README.md）", "the data partition is not "
                            "mounted: check /etc/fstab and the image (hw/README.md)"), {"error": "no store"})
     rate = recording_bytes_per_second(config)
-    chunk = b"\0" * CHUNK
+    chunk = memoryview(b"\0" * CHUNK)
     try:
         probe.parent.mkdir(parents=True, exist_ok=True)  # selftest/, beside the evidence
         started = time.monotonic()
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
-            for offset in range(0, PROBE_BYTES, CHUNK):
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.pwrite(fd, view, offset + CHUNK - len(view)):]
+            done = 0  # from the first byte, over what the last run wrote: nothing is truncated
+            while done < PROBE_BYTES:
+                done += os.pwrite(fd, chunk[:PROBE_BYTES - done], done)
             os.fsync(fd)
         finally:
             os.close(fd)
         seconds = max(time.monotonic() - started, 1e-6)
     except OSError as exc:
-        full = exc.errno == 28  # ENOSPC
+        full = exc.errno == errno.ENOSPC
         return Result("storage.write", FAIL, Text(f"写入 {probe} 失败：{exc.strerror}", f"writing {probe} failed: "
                                                   f"{exc.strerror}"),
                       Text("磁盘已满：插入底座卸载录像", "the disk is full: offload at the dock") if full else
