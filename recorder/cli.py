@@ -1,6 +1,7 @@
 """Command line: `recorder run | status | verify | report | export | unrecoverable | selftest`.
 
-Exit codes: 0 success (verify: everything verifies), 1 verify found problems,
+Exit codes: 0 success (verify: everything verifies; selftest: nothing failed), 1 verify
+found problems or a selftest check failed,
 2 could not run (bad config, unusable store, bad arguments, no capture source),
 4 the battery reached its critical level: power off now, 5 the supervisor gave up
 restarting (an `unrecoverable` entry is in the ledger), 75 a fault ended the run: start
@@ -268,6 +269,7 @@ def cmd_selftest(args) -> int:
     from .clock import SystemClock
     from .config import DEFAULT_STORE, load_config
     from .selftest.identity import identity_directory
+    from .selftest.results import failed
     from .selftest.run import Options, run_selftest
     from .selftest.table import json_report, text_report
 
@@ -293,11 +295,10 @@ def cmd_selftest(args) -> int:
     options = Options(str(store), str(identity_directory(config, args.identity)), args.button_timeout)
     report = run_selftest(config, bench, clock, options)
     if args.json:
-        outcome = json_report(report, args.language)
-        print(json.dumps(outcome, ensure_ascii=False, indent=2))
+        print(json.dumps(json_report(report, args.language), ensure_ascii=False, indent=2))
     else:
         print(text_report(report, args.language))
-    return EXIT_PROBLEMS if any(r.status == "FAIL" for r in report.results) else EXIT_OK
+    return EXIT_PROBLEMS if failed(report.results) else EXIT_OK
 
 
 def _positive_seconds(text: str) -> float:
