@@ -1,6 +1,8 @@
-"""Command line: `recorder run | status | verify | report | export | unrecoverable | provision | agency`.
+"""Command line: `recorder run | status | verify | report | export | unrecoverable | provision | agency |
+selftest`.
 
-Exit codes: 0 success (verify: everything verifies), 1 verify found problems,
+Exit codes: 0 success (verify: everything verifies; selftest: nothing failed), 1 verify
+found problems or a selftest check failed,
 2 could not run (bad config, unusable store, bad arguments, no capture source),
 4 the battery reached its critical level: power off now, 5 the supervisor gave up
 restarting (an `unrecoverable` entry is in the ledger), 75 a fault ended the run: start
@@ -27,8 +29,8 @@ from .errors import CaptureError, RecorderError, RunInterrupted
 EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN = 0, 1, 2  # the rest: recorder/supervisor.py
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL = "warning"
-COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency")
-JSON_COMMANDS = ("status", "verify", "report")  # those with --json: their errors are JSON too
+COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency", "selftest")
+JSON_COMMANDS = ("status", "verify", "report", "selftest")  # those with --json: their errors are JSON too
 
 
 class UsageError(Exception):
@@ -381,6 +383,54 @@ def cmd_agency(args) -> int:
     return EXIT_OK
 
 
+def cmd_selftest(args) -> int:
+    """Exit 0 when nothing failed (warnings and skips included), 1 when a check failed."""
+    from .clock import SystemClock
+    from .config import DEFAULT_STORE, load_config
+    from .seal.identity import identity_dir_for
+    from .selftest.results import failed
+    from .selftest.run import Options, run_selftest
+    from .selftest.table import json_report, text_report
+
+    config = load_config(args.config)
+    clock = SystemClock()
+    store = args.store or config.device.store
+    if args.simulate:
+        from .sim.bench import simulated_bench, simulated_store
+
+        bench = simulated_bench(config, clock)
+        if args.store is None and config.device.store == DEFAULT_STORE:
+            store = simulated_store()
+    else:
+        from .agent.assembly import default_pin_factory
+        from .selftest.bench import device_bench
+
+        try:
+            pins = default_pin_factory()
+        except RecorderError as exc:  # the buttons and cues fail with it; the rest is still checked
+            logging.getLogger("recorder").error("%s", exc)
+            pins = None
+        bench = device_bench(args.language, pins)
+    identity = Path(args.identity) if args.identity else identity_dir_for(store, config.device.identity)
+    options = Options(str(store), str(identity), args.button_timeout)
+    report = run_selftest(config, bench, clock, options)
+    if args.json:
+        print(json.dumps(json_report(report, args.language), ensure_ascii=False, indent=2))
+    else:
+        print(text_report(report, args.language))
+    return EXIT_PROBLEMS if failed(report.results) else EXIT_OK
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"{text} s is out of range (0, 600]")
+    return value
+
+
 def _add_logging_options(parser, default):
     """-v / --log-level, on the top-level parser (default: the default level) and on every
     subcommand (default: unset, so a value given before the subcommand survives)."""
@@ -423,7 +473,8 @@ def _resolve_store(args):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="recorder", description="Body-worn evidence camera agent",
-                    epilog="exit codes: 0 done (verify: everything verifies), 1 verify found problems, "
+                    epilog="exit codes: 0 done (verify: everything verifies; selftest: nothing failed), 1 verify "
+                           "found problems or a selftest check failed, "
                            "2 could not run, 4 battery critical: power off, 5 restarts gave up, "
                            "75 a fault ended the run: start again")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
@@ -527,6 +578,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export, store_required=False)
     _add_provision_parser(sub)
     _add_agency_parser(sub)
+
+    selftest = sub.add_parser("selftest", help="check every part at the bench (camera, microphone, speaker, GNSS, "
+                              "clock, buttons, cues, storage, keys, certificates, battery): a pass/fail table")
+    _add_logging_options(selftest, argparse.SUPPRESS)
+    selftest.add_argument("--simulate", action="store_true",
+                          help="check the simulated body (synthetic capture, mock pins pressed by simulated fingers)")
+    selftest.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file (default: built-in "
+                          "settings)")
+    selftest.add_argument("--store", metavar="DIR", help="the store whose disk is checked (default: device.store; "
+                          "with --simulate a directory of its own in the temporary directory)")
+    _add_identity_option(selftest)
+    selftest.add_argument("--button-timeout", type=_positive_seconds, default=10.0, metavar="SECONDS",
+                          help="how long to wait for each button press (default 10)")
+    selftest.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
+                          help="the language of the table and the prompts (default zh-CN)")
+    selftest.add_argument("--json", action="store_true",
+                          help="print the results as JSON (an error too: {\"ok\": false, \"error\": ...})")
+    selftest.set_defaults(func=cmd_selftest)
     return parser
 
 

@@ -53,6 +53,12 @@ class SyntheticCamera:
             self.watermark.burn_luma(luma, wall_ns)
         return image
 
+    def black(self) -> np.ndarray:
+        """A black frame (video black: luma 16, neutral chroma), as a dead sensor gives."""
+        image = np.full((self.height * 3 // 2, self.width), 128, dtype=np.uint8)
+        image[: self.height] = 16
+        return image
+
 
 def reference_samples(first_sample: int, count: int) -> np.ndarray:
     """The synthetic microphone's signal (mono, float32) for samples [first, first+count)."""

@@ -10,6 +10,8 @@
   STORE/media/<session>/<name>.torn           bytes a cut left that could not be sealed, kept
                                               as found (named by a manifest or an interruption)
   STORE/media/.seal-ballast                   zeros: room to seal on a full disk (not evidence)
+  STORE/selftest/write-probe                  zeros: `recorder selftest`'s write-speed probe, rewritten
+                                              in place (not evidence)
 """
 
 from pathlib import Path
@@ -21,6 +23,7 @@ MANIFEST_SUFFIX = ".manifest.json"
 SEGMENT_SUFFIX = ".mp4"
 TORN_SUFFIX = ".torn"
 BALLAST_NAME = ".seal-ballast"
+SELFTEST_PROBE = "selftest/write-probe"
 
 
 def segment_name(seq: int) -> str:

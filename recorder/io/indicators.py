@@ -107,6 +107,16 @@ class Indicators:
                     due.append(start + CUES[name].next_change_ns(ref - start))
             return min(due, default=None)
 
+    def drive(self, name, on: bool) -> bool:
+        """Switch one fitted output directly, outside modes and cues, and read its pin back
+        (the self-test, recorder/selftest/cues.py): whether the pin reads active. The next
+        show, cue or tick puts the output back to what they say."""
+        with self._lock:
+            device = self._devices[name]
+            device.on() if on else device.off()
+            self._written[name] = bool(on)
+            return bool(device.value)
+
     def close(self):
         with self._lock:
             if self._closed:

@@ -54,6 +54,8 @@ class SimulatedBody(Body):
         self._sounds: list[tuple[int, np.ndarray]] = []  # (first sample position, mono samples)
         self._stalls: list[tuple[int, int | None]] = []  # (from ns, until ns or None): no frames
         self.frames_stalled = 0
+        self.camera_dark = False  # faults it can be told to have: darken_camera, silence_microphone
+        self.microphone_dead = False
         self.gnss = config.gnss
         self.sky = None  # the receiver, once the agent asks for it (gnss_receiver)
         self.participants: list = []  # loop participants of the body's own: its sky and its chrony
@@ -63,15 +65,9 @@ class SimulatedBody(Body):
         when [gnss] receiver = none, or None with simulated_sky = false (the agent then opens
         [gnss] receiver as a device does). On simulated time, the simulated chrony
         disciplines the clock from the sky (sim/chrony.py)."""
-        if self.gnss.receiver == "none":
-            return NoReceiver()
-        if not self.gnss.simulated_sky:
-            return None
-        self.sky = SimulatedSky(self.gnss, self.clock)
-        self.participants = [self.sky]
-        if isinstance(self.clock, SimulatedClock):
-            self.participants.append(SimulatedChrony(self.clock, self.sky))
-        return self.sky
+        receiver, self.participants = simulated_receiver(self.gnss, self.clock)
+        self.sky = receiver if isinstance(receiver, SimulatedSky) else None
+        return receiver
 
     def frame_time_ns(self, index: int) -> int:
         return self.origin_ns + index * 1_000_000_000 // self.fps
@@ -137,6 +133,16 @@ class SimulatedBody(Body):
         sensor whose CSI link or driver hangs: the frames of that time never exist."""
         self._stalls.append((from_ns, until_ns))
 
+    def darken_camera(self) -> None:
+        """The sensor delivers black frames from now on (a dead sensor, a lens cap): they are
+        encoded and recorded as any frame."""
+        self.camera_dark = True
+
+    def silence_microphone(self) -> None:
+        """The microphone delivers digital zero from now on (an I2S line cut, a dead capsule):
+        nothing it would have heard, the device's own speaker included."""
+        self.microphone_dead = True
+
     def _stalled(self, stamp_ns: int) -> bool:
         return any(start <= stamp_ns and (end is None or stamp_ns < end) for start, end in self._stalls)
 
@@ -146,7 +152,9 @@ class SimulatedBody(Body):
             self.frames += 1
             self.frames_stalled += 1
             return
-        self.video.encode(self.camera.frame(self.frames, self.clock.wall_ns_at(stamp_ns)), stamp_ns // 1000)
+        frame = self.camera.black() if self.camera_dark else self.camera.frame(self.frames,
+                                                                                self.clock.wall_ns_at(stamp_ns))
+        self.video.encode(frame, stamp_ns // 1000)
         self.frames += 1
 
     def _capture_audio_block(self):
@@ -154,6 +162,8 @@ class SimulatedBody(Body):
         samples = self.microphone.samples(self.samples)
         if self._sounds:
             samples = samples + self._heard(self.samples, samples.shape[1])[None, :]
+        if self.microphone_dead:
+            samples = np.zeros_like(samples)
         self.audio.encode(samples, first_ns // 1000)
         self.listeners.deliver(samples, first_ns, self.microphone.sample_rate)
         self.samples += self.microphone.block
@@ -186,6 +196,18 @@ class SimulatedBody(Body):
         why = "simulated body (recorder run --simulate)"
         microphone = {"kind": "synthetic", "why": why} if self.audio else None
         return capture_record({"kind": "synthetic", "why": why}, microphone)
+
+
+def simulated_receiver(gnss, clock) -> tuple:
+    """(receiver, its loop participants) of the simulated body: NoReceiver for [gnss]
+    receiver = none, None with simulated_sky = false, else the simulated sky (and on
+    simulated time the simulated chrony it disciplines the clock with)."""
+    if gnss.receiver == "none":
+        return NoReceiver(), []
+    if not gnss.simulated_sky:
+        return None, []
+    sky = SimulatedSky(gnss, clock)
+    return sky, ([sky, SimulatedChrony(clock, sky)] if isinstance(clock, SimulatedClock) else [sky])
 
 
 class SimulatedSpeaker(PromptPlayer):
