@@ -35,7 +35,22 @@ def pulse(monkeypatch):
     server.stop()
 
 
-def record_while(play, seconds_after: float):
+class Underflowed(Exception):
+    """The speaker's stream ran dry: a starved host (a loaded CI machine), after which the
+    prompt's later samples sit late; the placement measured then is not the player's."""
+
+
+def record_while(play, seconds_after: float, attempts: int = 3):
+    """record_once, again when the host starved the speaker's stream (at most `attempts` times)."""
+    for attempt in range(attempts):
+        try:
+            return record_once(play, seconds_after)
+        except Underflowed:
+            print(f"\nattempt {attempt + 1}: the speaker's stream underflowed (a starved host); again")
+    pytest.fail(f"the speaker's stream underflowed in each of {attempts} attempts")
+
+
+def record_once(play, seconds_after: float):
     """A microphone on the sink's monitor; play(player, clock) -> [(prompt, called_ns, started_ns, returned_ns)]."""
     clock, out = SystemClock(), CollectingOutput()
     mic = SoundDeviceMicrophone(AudioConfig(), "")
@@ -48,7 +63,8 @@ def record_while(play, seconds_after: float):
             time.sleep(0.8)  # the microphone places its first samples on the clock
             played = play(player, clock)
             time.sleep(seconds_after)
-            assert player.underflows == 0
+            if player.underflows:
+                raise Underflowed()
     finally:
         mic.stop()
     assert mic.failure is None and mic.counters["gap_samples"] == 0
