@@ -47,6 +47,11 @@ TEST_APT += gcc-arm-linux-gnueabihf
 TEST_APT += gpsd-clients
 # xmllint checks exported GPX against the GPX 1.1 schema (tests/test_gpx.py)
 TEST_APT += libxml2-utils
+# the device image (tests/test_image.py, docs/IMAGE.md): a Debian arm64 root filesystem built
+# with debootstrap under qemu-user (binfmt), booted under qemu-system-aarch64 with copy-on-write
+# qcow2 overlays (qemu-img); shellcheck for the recipe's scripts; sfdisk (fdisk) for the data
+# partition the technician's build appends; e2fsprogs' debugfs and e2fsck read the disks back
+TEST_APT += qemu-user-static binfmt-support qemu-system-arm qemu-utils shellcheck fdisk e2fsprogs
 
 DEMO_STORE ?= demo-store
 DEMO_SCRIPT := press record @10s; walk 31.2313,121.4752 40s @15s; mark @30s; hold record 1s @45s;
