@@ -14,7 +14,6 @@ debootstrap under qemu-user, the slow base cached), then:
   next boot recovering; at most the open fragment lost per cut, the root untouched.
 """
 
-import os
 import random
 import shutil
 import subprocess
@@ -30,7 +29,7 @@ from recorder import __version__
 from recorder.config import load_config
 from recorder.evidence.verifier import verify_store
 from support.image import boot, rootfs, scenario
-from test_power_cut import frames_due, loss_bound
+from test_power_cut import complete_fragments, frames_due, loss_bound
 from test_service_units import analyze_verify
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,10 +39,6 @@ HOST_TOOLS = ("debootstrap", "update-binfmts", "qemu-aarch64-static", "qemu-syst
 SEED = 20261203
 CUTS = 10
 CUT_AFTER_READY_S = (3.0, 8.0)  # the agent records from 0.5 s after READY
-# Beyond the open GOP and the encoder's delay (test_power_cut.loss_bound, which allows 0.2 s
-# for the loop, the pipeline's queue and the fdatasync in flight on a native CPU), what an
-# emulated CPU may lag behind the clock: frames are counted due by the clock.
-EMULATOR_LAG_S = 1.0
 
 
 def _fail_or_skip(reason: str):
@@ -252,6 +247,7 @@ def test_a_boot_records_on_the_simulated_body_and_powers_off(bootable, tmp_path)
         guest.close()
     print(f"\nboot: READY {ready.at - guest.started:.0f} s after qemu started, powered off after {took:.0f} s")
     assert not guest.find(r"NRestarts=[1-9]"), "no restart"
+    assert guest.find(r"^FAILED-UNITS").text.strip() == "FAILED-UNITS", "the read-only root breaks no unit"
     store = read_store(data, tmp_path)
     assert_verifies(store)
     runs = scenario.runs(store)
@@ -270,8 +266,7 @@ def test_the_watchdog_restarts_an_agent_whose_pipeline_hangs(bootable, tmp_path)
     try:
         ready = guest.wait_for(r"^STATE .*ActiveState=active")
         withheld = guest.wait_for(r"WATCHDOG=1 withheld", timeout=120)
-        restarted = guest.wait_for(r"^STATE .*NRestarts=1 .*ActiveState=active|^STATE .*ActiveState=active.*NRestarts=1",
-                                   timeout=120)
+        restarted = guest.wait_for(r"^STATE .*NRestarts=1 ActiveState=active", timeout=120)
         took = guest.wait_poweroff(timeout=300)
     finally:
         guest.close()
@@ -303,15 +298,28 @@ def guest_time_at(guest: boot.Guest, host_at: float) -> float:
     return host_at - min(at - uptime for at, uptime in said)
 
 
+@dataclass
+class Cut:
+    uptime_s: float  # the guest's clock at the cut (a lower bound: guest_time_at)
+    partial: str | None  # the open segment as the agent had written it just before the cut
+    written_bytes: int  # ... its size then (the guest's page cache)
+    ready_s: float  # READY, seconds after qemu started
+
+
+def open_segment_before(guest: boot.Guest, host_at: float) -> tuple[str | None, int]:
+    said = [line.text.split() for line in guest.lines if line.at <= host_at and line.text.startswith("PARTIAL ")]
+    return (said[-1][1], int(said[-1][2])) if said else (None, 0)
+
+
 def test_power_cuts_lose_at_most_the_open_fragment_and_never_the_root(bootable, tmp_path):
     config = scenario.config_file(tmp_path)
     fps = load_config(config).video.fps
     gop, bound = loss_bound(config)
-    bound += round(EMULATOR_LAG_S * fps)
     rng = random.Random(SEED)
     data = scenario.make_data_disk(tmp_path / "data.img", bootable.image, scenario.RECORD)
     root = boot.overlay(bootable.root_disk, tmp_path / "root.qcow2")  # one overlay for every boot
-    cuts, timings = [], []
+    cuts: list[Cut] = []
+    started = time.monotonic()
     for number in range(CUTS + 1):
         last = number == CUTS
         guest = boot.Guest.boot(bootable.kernel, bootable.initrd, root, data, tmp_path / f"boot{number}-console.log",
@@ -325,8 +333,7 @@ def test_power_cuts_lose_at_most_the_open_fragment_and_never_the_root(bootable, 
             cut_at = guest.cut()
         finally:
             guest.close()
-        cuts.append(guest_time_at(guest, cut_at))
-        timings.append(ready.at - guest.started)
+        cuts.append(Cut(guest_time_at(guest, cut_at), *open_segment_before(guest, cut_at), ready.at - guest.started))
         # the journal replay repairs what the cut left (checked on a copy: the next boot replays it)
         copy = tmp_path / "cut-copy.img"
         shutil.copyfile(data, copy)
@@ -334,6 +341,7 @@ def test_power_cuts_lose_at_most_the_open_fragment_and_never_the_root(bootable, 
         assert repaired.returncode in (0, 1), f"cut {number}: e2fsck -fy:\n{repaired.stdout}"
         assert boot.e2fsck(copy).returncode == 0, f"cut {number}: not clean after the journal replay"
         copy.unlink()
+    took = time.monotonic() - started
 
     # The root: byte for byte what was booted (mounted read-only every time), and clean.
     same = subprocess.run(["qemu-img", "compare", "-q", str(bootable.root_disk), str(root)], timeout=300)
@@ -345,16 +353,28 @@ def test_power_cuts_lose_at_most_the_open_fragment_and_never_the_root(bootable, 
     runs = scenario.runs(store)
     assert len(runs) == CUTS + 1 and len({run.boot_id for run in runs}) == CUTS + 1, "one run per boot"
     lines = []
-    for number, (run, cut_uptime) in enumerate(zip(runs, cuts)):
+    for number, (run, cut) in enumerate(zip(runs, cuts)):
         [session] = sessions_of(run)
         recovered = [e["body"] for e in runs[number + 1].entries if e["type"] == "interruption"]
         assert [(i["session_id"], i["cause"]) for i in recovered] == [(session, "power_loss")], recovered
         frames = session_frames(store, session)
         assert frames == list(range(len(frames))), f"cut {number}: the frames kept are not gap-free"
-        due = frames_due(run.origin_us * 1000, round(cut_uptime * 1e9), fps)
-        lost = due - len(frames)
-        lines.append(f"cut {number}: {cut_uptime - run.origin_us / 1e6:5.2f} s after the camera started, "
-                     f"captured {due:4d}, kept {len(frames):4d}, lost {lost:3d} frames (bound {bound})")
-        assert lost <= bound, lines[-1]
-    print(f"\npower cuts (GOP {gop} frames; READY {min(timings):.0f}..{max(timings):.0f} s after qemu started):\n  "
-          + "\n  ".join(lines))
+        # Of what the agent had written, the cut took at most the fragment whose fdatasync was
+        # in flight and the one being written (test_power_cut: `written - gop`).
+        lost_bytes, fragment = 0, 0
+        if cut.partial is not None and cut.partial.split("/")[1] == session:
+            kept = store / cut.partial.removesuffix(".partial")
+            data_kept = kept.read_bytes() if kept.exists() else b""
+            fragment = max((size for _, size in complete_fragments(data_kept)), default=0)
+            lost_bytes = max(0, cut.written_bytes - len(data_kept))
+            assert fragment and lost_bytes < 2 * fragment, \
+                f"cut {number}: {lost_bytes} bytes the agent had written are gone (fragments {fragment} bytes)"
+        # By the clock: what the camera had delivered by the cut and is not on the card. On an
+        # emulated CPU most of it is the agent running behind (printed, not bounded here).
+        due = frames_due(run.origin_us * 1000, round(cut.uptime_s * 1e9), fps)
+        lines.append(f"cut {number}: READY {cut.ready_s:3.0f} s; cut {cut.uptime_s - run.origin_us / 1e6:5.2f} s "
+                     f"after the camera started; kept {len(frames):3d} of {due:3d} frames due "
+                     f"(behind + lost {(due - len(frames)) / fps:4.1f} s); of what was written "
+                     f"{lost_bytes:6d} bytes lost ({fragment}-byte fragments)")
+    print(f"\npower cuts: {CUTS} cuts and a clean boot in {took:.0f} s (GOP {gop} frames; "
+          f"native bound {bound} frames):\n  " + "\n  ".join(lines))

@@ -201,3 +201,11 @@ def test_the_scripted_hang_stops_the_pings_for_good(tmp_path, systemd):
     assert ready + 2 < last < ready + 2 + 0.2 + 0.2 + 0.5, "the pings stop within the stall limit of the hang"
     assert "the pipeline's thread hangs in the writer's write()" in stderr
     assert "WATCHDOG=1 withheld" in stderr, stderr[-2000:]
+
+
+def test_the_hang_step_is_checked():
+    from recorder.sim.script import Hang, ScriptError
+
+    assert parse_timeline("start @1s; hang pipeline @3s").hangs == (Hang(3_000_000_000),)
+    with pytest.raises(ScriptError, match="hang pipeline @T"):
+        parse_timeline("hang camera @3s")

@@ -36,11 +36,12 @@ FIRST_USER_PASS=$FIRST_USER_PASS
 DISABLE_FIRST_BOOT_USER_RENAME=1
 ENABLE_SSH=0
 STAGE_LIST="stage0 stage1 stage2 $IMAGE_DIR/pi-gen/stage-recorder"
-WHEELHOUSE=$WORK/wheelhouse
 CONFIG
 # pi-gen exports the stages that have an EXPORT_IMAGE: only ours (stage2's Lite image is not wanted)
 touch "$WORK/pi-gen/stage2/SKIP_IMAGES"
-(cd "$WORK/pi-gen" && ./build.sh)
+# pi-gen exports only the variables it knows from its config: the stage's WHEELHOUSE comes
+# through the environment
+(cd "$WORK/pi-gen" && WHEELHOUSE="$WORK/wheelhouse" ./build.sh)
 
 image=$(find "$WORK/deploy" -name '*-recorder.img' -newer "$WORK/pi-gen/config" | head -n 1)
 [ -n "$image" ] || { echo "pi-gen exported no *-recorder.img in $WORK/deploy" >&2; exit 1; }

@@ -25,6 +25,14 @@ QEMU = "qemu-system-aarch64"
 BOOT_TIMEOUT_S = 420
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the test process ends (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+
+
 def overlay(base: Path, path: Path) -> Path:
     """A qcow2 overlay on a raw image: the boot writes here, never to the base."""
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base), str(path)],
@@ -45,13 +53,14 @@ class Guest:
     started: float
     lines: list = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
+    _deadline: threading.Timer | None = None
+    _console_closed: bool = False  # the emulator ended and its output is all in `lines`
 
     @classmethod
     def boot(cls, kernel: Path, initrd: Path, root: Path, data: Path, log_path: Path, cmdline_extra: str = "",
              memory_mb: int = 1024, timeout_s: float = 900) -> "Guest":
         cmdline = f"root=LABEL=recorder-root ro console=ttyAMA0 quiet {cmdline_extra}".strip()
         argv = [
-            "timeout", "-s", "KILL", str(int(timeout_s)),  # bounded whatever the test does
             QEMU, "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", str(memory_mb),
             "-accel", "tcg,thread=multi", "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline,
             "-drive", f"file={root},format=qcow2,if=none,id=root",
@@ -60,9 +69,14 @@ class Guest:
             "-device", "virtio-blk-device,drive=data",
             "-nic", "none", "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
         ]
+        # qemu itself is the child (a SIGKILL must reach it, not a wrapper), bounded twice: it
+        # dies with the test process, and is killed after timeout_s whatever the test does
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT)
+                                   stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         guest = cls(process, log_path, time.monotonic())
+        guest._deadline = threading.Timer(timeout_s, process.kill)
+        guest._deadline.daemon = True
+        guest._deadline.start()
         threading.Thread(target=guest._read, name="console", daemon=True).start()
         return guest
 
@@ -77,6 +91,7 @@ class Guest:
                     self.lines.append(Line(now, text))
                     self._changed.notify_all()
         with self._changed:
+            self._console_closed = True
             self._changed.notify_all()
 
     def find(self, pattern: str, start: int = 0) -> Line | None:
@@ -96,10 +111,8 @@ class Guest:
                     if expression.search(line.text):
                         return line
                 seen = len(self.lines)
-                if self.process.poll() is not None and not self.process.stdout.readable():
-                    break
                 left = deadline - time.monotonic()
-                if left <= 0 or (self.process.poll() is not None and seen == len(self.lines)):
+                if left <= 0 or self._console_closed:
                     break
                 self._changed.wait(min(left, 1.0))
         raise AssertionError(f"no console line matching {pattern!r} within {timeout:.0f} s "
@@ -131,6 +144,8 @@ class Guest:
         return time.monotonic() - self.started
 
     def close(self):
+        if self._deadline is not None:
+            self._deadline.cancel()
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=30)

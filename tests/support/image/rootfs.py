@@ -16,17 +16,17 @@ The per-run layer is an overlay on the base (the base is never written after its
     booted.make_disk(tmp2 / "root.img")        # the merged tree as an ext4 image
 """
 
-import fcntl
 import hashlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from support.cached_build import cached_build
 
 HERE = Path(__file__).resolve().parent
 WORK_TREE = HERE.parents[2]
@@ -39,7 +39,6 @@ CACHE = Path(os.environ.get("RECORDER_TEST_CACHE", "/var/cache/recorder-test"))
 BASE_FUNCTIONS = ("in_root", "list_packages", "install_packages", "install_agent_dependencies", "copy_wheelhouse")
 HOST_TOOLS = ("debootstrap", "unshare", "chroot", "update-binfmts", "mkfs.ext4", "systemctl")
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
-STALE_S = 7 * 24 * 3600
 VENV = "/opt/recorder/.venv"
 
 
@@ -97,48 +96,21 @@ def build_wheelhouse(out: Path, what: str) -> Path:
 
 
 def ensure_base(log=print) -> Path:
-    """The cached base root filesystem, built first if this recipe has none yet."""
+    """The cached base root filesystem, built first if this recipe has none yet (~8 min)."""
     check_host()
-    CACHE.mkdir(parents=True, exist_ok=True)
     key = recipe_key()
-    root = CACHE / f"image-bookworm-arm64-{key}"
-    if (root / ".ready").exists():
-        (root / ".ready").touch()  # last use, for _remove_stale
-        return root
-    with open(CACHE / f"image-bookworm-arm64-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent build finishes before we look again
-        if (root / ".ready").exists():
-            return root
-        partial = CACHE / f"image-bookworm-arm64-{key}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
+
+    def build(partial: Path, out) -> int:
         wheels = build_wheelhouse(CACHE / f"image-bookworm-arm64-{key}.wheels", "dependencies")
-        log(f"building the device image's base in {root} (once per recipe, ~10 min)")
-        build_log = CACHE / f"image-bookworm-arm64-{key}.log"
-        started = time.monotonic()
-        with open(build_log, "w") as out:
-            result = subprocess.run(["unshare", "--mount", "--propagation", "private", "--",
-                                     "bash", str(BASE_SCRIPT), str(partial), str(wheels)],
-                                    stdout=out, stderr=subprocess.STDOUT, env=_host_env(), timeout=3600)
-        shutil.rmtree(wheels, ignore_errors=True)
-        if result.returncode != 0:
-            tail = build_log.read_text(errors="replace")[-3000:]
-            raise ImageUnavailable(f"base build failed (log: {build_log}):\n{tail}")
-        with open(build_log, "a") as out:
-            out.write(f"built in {time.monotonic() - started:.0f} s\n")
-        (partial / ".ready").write_text(key + "\n")
-        partial.rename(root)
-        _remove_stale(keep=root)
-        return root
+        try:
+            return subprocess.run(["unshare", "--mount", "--propagation", "private", "--",
+                                   "bash", str(BASE_SCRIPT), str(partial), str(wheels)],
+                                  stdout=out, stderr=subprocess.STDOUT, env=_host_env(), timeout=3600).returncode
+        finally:
+            shutil.rmtree(wheels, ignore_errors=True)
 
-
-def _remove_stale(keep: Path):
-    """Bases of other recipes are ~1 GB each: drop those unused for STALE_S (another work
-    tree may use another recipe right now: never a recently used one)."""
-    for old in CACHE.glob("image-bookworm-arm64-*"):
-        ready = old / ".ready"
-        if old.is_dir() and old != keep and ready.exists() and time.time() - ready.stat().st_mtime > STALE_S:
-            ready.unlink()
-            shutil.rmtree(old, ignore_errors=True)
+    return cached_build(CACHE, f"image-bookworm-arm64-{key}", build, ImageUnavailable, "image-bookworm-arm64-*",
+                        "the device image's base", log)
 
 
 @dataclass

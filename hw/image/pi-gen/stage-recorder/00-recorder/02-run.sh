@@ -1,6 +1,6 @@
 #!/bin/bash -e
 # pi-gen runs this on the build machine, in this directory, with ROOTFS_DIR the image's root
-# and WHEELHOUSE from the config hw/image/build.sh writes. The rest of what the device needs
+# and WHEELHOUSE from hw/image/build.sh (its environment). The rest of what the device needs
 # (00-packages-nr: hw/image/packages, 01-packages-nr: hw/image/packages-raspberrypi) is
 # installed by then. Everything here is hw/image/recipe.sh, the list CI checks.
 # shellcheck source=../../../recipe.sh
