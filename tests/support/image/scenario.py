@@ -58,7 +58,7 @@ def test_layer_script() -> str:
     """Shell (ROOT set) that adds the test's units and programs to the image."""
     g = shlex.quote(str(GUEST))
     return "\n".join([
-        f"install -D -m 0644 {g}/simulated-body.conf \"$ROOT/etc/systemd/system/recorder.service.d/simulated-body.conf\"",
+        f"install -D -m 0644 -t \"$ROOT/etc/systemd/system/recorder.service.d\" {g}/simulated-body.conf",
         f"install -D -m 0755 -t \"$ROOT/usr/local/lib/recorder-test\" {g}/run-simulated {g}/console "
         f"{g}/poweroff-when-recorded",
         f"install -m 0644 -t \"$ROOT/etc/systemd/system\" {g}/recorder-test-console.service "
@@ -106,26 +106,26 @@ def config_file(directory: Path) -> Path:
 
 
 @dataclass
-class Boot:
-    """One agent_start's share of the ledger: what that run did."""
+class Run:
+    """One agent_start's share of the ledger: what that run (one per boot, or more after restarts) did."""
 
     boot_id: str
     origin_us: int | None  # the camera's first frame (booting -> ready/resuming), guest monotonic
     entries: list
 
 
-def runs(store: Path) -> list[Boot]:
+def runs(store: Path) -> list[Run]:
     """The ledger cut at each agent_start (one per run), signatures not checked (the verifier
     does that)."""
     lines = (store / "ledger" / "ledger.jsonl").read_text().splitlines()
-    result: list[Boot] = []
+    result: list[Run] = []
     for line in lines:
         try:
             entry = json.loads(line)
         except ValueError:
             continue  # a torn line set aside by a repair
         if entry["type"] == "agent_start":
-            result.append(Boot(entry["body"].get("boot_id", ""), None, []))
+            result.append(Run(entry["body"].get("boot_id", ""), None, []))
         if not result:
             continue
         run = result[-1]
