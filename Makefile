@@ -46,13 +46,16 @@ TEST_APT += gcc-arm-linux-gnueabihf
 # (tests/test_gpsd_client.py)
 TEST_APT += gpsd-clients
 # age (and age-keygen): the reference tool a clerk opens encrypted segments with; our age v1
-# implementation is tested against it both ways (tests/test_age.py) and benchmarked against it
+# implementation and the agency's key pair are tested against it both ways (tests/test_age.py,
+# tests/test_age_keys.py) and benchmarked against it
 TEST_APT += age
 # xmllint checks exported GPX against the GPX 1.1 schema (tests/test_gpx.py)
 TEST_APT += libxml2-utils
-# age and age-keygen: the agency's encryption key (an age X25519 recipient) is read and
-# written by the real tool both ways (tests/test_age_keys.py)
-TEST_APT += age
+# the device image (tests/test_image.py, docs/IMAGE.md): a Debian arm64 root filesystem built
+# with debootstrap under qemu-user (binfmt), booted under qemu-system-aarch64 with copy-on-write
+# qcow2 overlays (qemu-img); shellcheck for the recipe's scripts; sfdisk (fdisk) for the data
+# partition the technician's build appends; e2fsprogs' debugfs and e2fsck read the disks back
+TEST_APT += qemu-user-static binfmt-support qemu-system-arm qemu-utils shellcheck fdisk e2fsprogs
 
 DEMO_STORE ?= demo-store
 DEMO_SCRIPT := press record @10s; walk 31.2313,121.4752 40s @15s; mark @30s; hold record 1s @45s;

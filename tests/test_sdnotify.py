@@ -176,3 +176,36 @@ def test_a_hung_pipeline_stops_the_pings_while_the_loop_runs_on(tmp_path, system
     steps = [t for t in ticks.at if hung_at < t < freed_at]
     assert len(steps) > 0.5 * (freed_at - hung_at) / 0.02, "the loop went on stepping"
     print(f"pipeline stuck {freed_at - hung_at:.2f} s; no ping for {silent:.2f} s; {len(steps)} loop steps meanwhile")
+
+
+def test_the_scripted_hang_stops_the_pings_for_good(tmp_path, systemd):
+    """`hang pipeline @T` (the simulated body's fault for the image's watchdog boot): a real
+    run's pings stop once the pipeline's thread hangs, and only a kill ends the run."""
+    config = write_config(tmp_path)
+    env = dict(os.environ, NOTIFY_SOCKET=systemd.socket.getsockname(), WATCHDOG_USEC="400000")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recorder", "run", "--simulate", "--once", "--config", str(config),
+         "--store", str(tmp_path / "store"), "--script", "start @0.5s; hang pipeline @2s; end @5s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        _wait_for(lambda: systemd.times("READY"), timeout=30)
+        ready = systemd.times("READY")[0]
+        time.sleep(7)
+        assert proc.poll() is None, "the hung run cannot end by itself"
+    finally:
+        proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+    pings = systemd.times("WATCHDOG")
+    assert [t for t in pings if t < ready + 2], "pings before the hang"
+    last = pings[-1]
+    assert ready + 2 < last < ready + 2 + 0.2 + 0.2 + 0.5, "the pings stop within the stall limit of the hang"
+    assert "the pipeline's thread hangs in the writer's write()" in stderr
+    assert "WATCHDOG=1 withheld" in stderr, stderr[-2000:]
+
+
+def test_the_hang_step_is_checked():
+    from recorder.sim.script import Hang, ScriptError
+
+    assert parse_timeline("start @1s; hang pipeline @3s").hangs == (Hang(3_000_000_000),)
+    with pytest.raises(ScriptError, match="hang pipeline @T"):
+        parse_timeline("hang camera @3s")

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import warnings
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 from ..config import Config
 from ..errors import CaptureError, PowerOffRequired, RecorderError, RestartRequired
@@ -283,12 +283,21 @@ def run_on_device(config: Config, store_root, identity_dir) -> Agent:
     agent = Agent(config, store_root, SystemClock(), pins, open_body, identity_dir, create_identity=False)
     agent.announce = lambda text: print(f"recorder: {text}", file=sys.stderr, flush=True)
 
+    with stopped_by_signals(agent):
+        return agent.run()
+
+
+@contextmanager
+def stopped_by_signals(agent: Agent):
+    """SIGTERM (systemd's stop, a power off) and SIGINT end the run as a stop: recording
+    stopped and everything sealed, `agent_stop` naming the signal."""
+
     def stop_on_signal(signum, _frame):
         agent.request_stop(f"signal:{signal.Signals(signum).name}")
 
     previous = {sig: signal.signal(sig, stop_on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return agent.run()
+        yield agent
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

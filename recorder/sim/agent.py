@@ -3,7 +3,7 @@ history is kept on the agent's clock, shifts played from a script."""
 
 from ..clock import CLOCK_SOURCES, SimulatedClock, SystemClock, TimeMapping
 from ..config import Config
-from ..agent.assembly import Agent
+from ..agent.assembly import Agent, stopped_by_signals
 from ..evidence.layout import StoreLayout
 from ..evidence.ledger import last_entry
 from ..seal.recovery import written_extent
@@ -70,4 +70,8 @@ def continued_clock(store_root, after_s: float = 1.0) -> SimulatedClock:
 def run_simulated(config: Config, store_root, timeline: Timeline, fast: bool, origin_ns: int | None = None,
                   after_s: float = 1.0, identity_dir=None) -> SimulatedAgent:
     clock = continued_clock(store_root, after_s) if fast else SystemClock()
-    return SimulatedAgent(config, store_root, clock, identity_dir=identity_dir).play(timeline, origin_ns)
+    agent = SimulatedAgent(config, store_root, clock, identity_dir=identity_dir)
+    # Under a service manager (the image's boot test) a stop or a power off is SIGTERM: seal
+    # and stop as the device's run does.
+    with stopped_by_signals(agent):
+        return agent.play(timeline, origin_ns)

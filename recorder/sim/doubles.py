@@ -6,13 +6,19 @@
                         the agent's clock (`history`: [(mono_ns, state)], bounded), so a
                         test reads what the pins did at simulated times, not what the
                         code says it wrote
+  HungWriter            a segment writer whose every call blocks for good: the hung
+                        pipeline of `hang pipeline` (sim/script.py)
 """
 
+import logging
+import threading
 from collections import deque
 
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from ..pipeline.packets import Output, Packet
+
+log = logging.getLogger(__name__)
 
 HISTORY = 100_000  # pin changes kept per pin (a blinking LED changes ~4 times a second)
 
@@ -61,3 +67,24 @@ class ClockedMockFactory(MockFactory):
     def __init__(self, clock, revision=None):
         pin_class = type("ClockedMockPin", (ClockedMockPin,), {"clock": clock})
         super().__init__(revision=revision, pin_class=pin_class)
+
+
+class HungWriter:
+    """The router's segment writer once the pipeline hangs (`hang pipeline`, sim/script.py):
+    every call blocks the calling thread, the pipeline's, for good, as a muxer stuck in a
+    write would; attributes still read through."""
+
+    def __init__(self, writer):
+        self._writer = writer
+        self._never = threading.Event()
+
+    def __getattr__(self, name):
+        value = getattr(self._writer, name)
+        if not callable(value):
+            return value
+
+        def blocked(*args, **kwargs):
+            log.warning("simulated fault: the pipeline's thread hangs in the writer's %s()", name)
+            self._never.wait()
+
+        return blocked

@@ -1,11 +1,13 @@
-"""Playing a scripted shift: fingers that move the real (mock) input pins, commands, and
-sounds the microphone hears.
+"""Playing a scripted shift: fingers that move the real (mock) input pins, commands, sounds
+the microphone hears, and the faults the body is told to have (a stalled camera, a hung
+pipeline).
 
 Both are participants of the agent's run loop (recorder/agent/loop.py), ticked before
 the inputs are read, so a scripted press goes through the same debouncing, hold and
 chord logic as an officer's finger.
 """
 
+from .doubles import HungWriter
 from .script import ScriptError, Timeline
 
 
@@ -83,6 +85,23 @@ class ScriptedStalls:
             self.body.stall_camera(max(self.origin_ns + stall.at_ns, now_ns), end)
 
 
+class ScriptedHang:
+    """`hang pipeline`: from the timeline's moment the router's segment writer blocks the
+    pipeline's thread for good at its next call (a muxer stuck in a write). Only the service
+    watchdog sees it: the thread's heartbeat stops (agent/watchdog.py)."""
+
+    def __init__(self, hangs, router, origin_ns: int):
+        self.hangs, self.router, self.origin_ns = list(hangs), router, origin_ns
+
+    def next_deadline_ns(self) -> int | None:
+        return self.origin_ns + self.hangs[0].at_ns if self.hangs else None
+
+    def tick(self, now_ns: int) -> None:
+        if self.hangs and self.origin_ns + self.hangs[0].at_ns <= now_ns:
+            self.hangs.clear()
+            self.router.writer = HungWriter(self.router.writer)
+
+
 class PipelineInStep:
     """On simulated time the pipeline's thread would fall behind the clock by however long
     it takes in real time; this participant waits for it at every step, so a fast run
@@ -116,6 +135,9 @@ def scripted(timeline: Timeline, in_step: bool = False, origin_ns: int | None = 
         stalls = [s for s in timeline.stalls if s.end_ns is None or origin + s.end_ns > now]
         if stalls:
             players.insert(0, ScriptedStalls(stalls, agent.body, origin, agent.clock.monotonic_ns()))
+        hangs = [hang for hang in timeline.hangs if origin + hang.at_ns >= now]
+        if hangs:
+            players.insert(0, ScriptedHang(hangs, agent.recorder.router, origin))
         sounds = [sound for sound in timeline.sounds if origin + sound.at_ns >= now]
         if sounds:
             players.insert(0, ScriptedSounds(sounds, agent.body, origin))

@@ -18,6 +18,10 @@ launch; numbers take `ms`, `s` (default) or `min`. Steps:
                               `;`, `#` or a double quote (use the full-width ；).
     stall camera [D] @T       the camera delivers no frame from T on, for D or for good (a
                               run restarted after the stall finds it still stalled)
+    hang pipeline @T          the pipeline's thread blocks for good at its next write from T on
+                              (a muxer stuck in a write): its heartbeat stops, the service
+                              watchdog withholds WATCHDOG=1 and systemd kills the agent; off
+                              systemd nothing ends the run (agent/watchdog.py)
     at LAT,LON @T             the body stands there from T on (GNSS: sim/path.py)
     walk LAT,LON D @T         it walks there from where it is, arriving after D
     indoors [D] @T            in a building: no fix from T for D, or for good
@@ -78,6 +82,10 @@ class Stall(NamedTuple):
     end_ns: int | None  # None: the camera never comes back
 
 
+class Hang(NamedTuple):
+    at_ns: int  # the pipeline's thread blocks for good at its next write from then on
+
+
 class Timeline(NamedTuple):
     pins: list[PinChange]
     commands: list[Command]
@@ -86,6 +94,7 @@ class Timeline(NamedTuple):
     sounds: tuple = ()  # Sound, in time order
     stalls: tuple = ()  # Stall, in time order
     path: tuple = ()  # sim/path.py PathStep, in time order
+    hangs: tuple = ()  # Hang, in time order
 
 
 def parse_duration(text: str, what: str) -> int:
@@ -100,6 +109,7 @@ def parse_timeline(text: str) -> Timeline:
     commands: list[Command] = []
     sounds: list[Sound] = []
     stalls: list[Stall] = []
+    hangs: list[Hang] = []
     path: list[PathStep] = []
     busy: dict[str, list[tuple[int, int, str]]] = {name: [] for name in INPUTS}
     end_ns, last_ns, steps = None, 0, []
@@ -123,6 +133,13 @@ def parse_timeline(text: str) -> Timeline:
                 stall = _stall(args, at_ns)
                 stalls.append(stall)
                 last_ns = max(last_ns, at_ns if stall.end_ns is None else stall.end_ns)
+                steps.append(step)
+                continue
+            if kind == "hang":
+                if args != ["pipeline"]:
+                    raise ValueError("expected 'hang pipeline @T'")
+                hangs.append(Hang(at_ns))
+                last_ns = max(last_ns, at_ns)
                 steps.append(step)
                 continue
             if kind in ("at", "walk", "indoors"):
@@ -156,7 +173,7 @@ def parse_timeline(text: str) -> Timeline:
     commands.sort()
     sounds.sort(key=lambda sound: sound.at_ns)
     return Timeline(pins, commands, end_ns, steps, tuple(sounds), tuple(sorted(stalls)),
-                    tuple(sorted(path, key=lambda move: move.at_ns)))
+                    tuple(sorted(path, key=lambda move: move.at_ns)), tuple(sorted(hangs)))
 
 
 def _stall(args: list[str], at_ns: int) -> Stall:
@@ -245,7 +262,7 @@ def _presses(kind: str, args: list[str]) -> list[tuple[str, int]]:
         held = parse_duration(args[0], "chord")
         return [("record", held), ("mark", held)]
     raise ValueError(f"unknown step {kind!r} (steps: press, hold, mark, trigger, chord, start, stop, "
-                     "say, speak, stall, at, walk, indoors, end)")
+                     "say, speak, stall, hang, at, walk, indoors, end)")
 
 
 def load_timeline(value: str) -> Timeline:

@@ -12,15 +12,15 @@ virtual.yaml. Nothing stays mounted on the host afterwards.
     run_in_chroot(root, ["python3", "-m", "..."], out_dir=tmp, virtual_yaml=yaml)
 """
 
-import fcntl
 import hashlib
 import os
 import shlex
 import shutil
 import subprocess
-import time
 import tomllib
 from pathlib import Path
+
+from support.cached_build import cached_build
 
 HERE = Path(__file__).resolve().parent
 WORK_TREE = HERE.parents[2]
@@ -29,7 +29,6 @@ CACHE = Path(os.environ.get("RECORDER_TEST_CACHE", "/var/cache/recorder-test"))
 VIRTUAL_YAML = "usr/share/libcamera/pipeline/virtual/virtual.yaml"
 STUBS = "/src/tests/support/picam/stubs"  # the kms stub, inside the chroot
 HOST_TOOLS = ("debootstrap", "unshare", "chroot")
-STALE_S = 7 * 24 * 3600
 
 
 class ChrootUnavailable(Exception):
@@ -54,43 +53,14 @@ def ensure_chroot(log=print) -> Path:
     missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
     if missing:
         raise ChrootUnavailable(f"missing host tools: {', '.join(missing)} (make system-deps installs them)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    key = recipe_key()
-    root = CACHE / f"trixie-{key}"
-    if (root / ".ready").exists():
-        (root / ".ready").touch()  # last use, for _remove_stale
-        return root
-    with open(CACHE / f"trixie-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent build finishes before we look again
-        if (root / ".ready").exists():
-            return root
-        partial = CACHE / f"trixie-{key}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        log(f"building the picamera2 test chroot in {root} (once per recipe, ~3 min)")
-        build_log = CACHE / f"trixie-{key}.log"
-        with open(build_log, "w") as out:
-            result = subprocess.run(
-                ["unshare", "--mount", "--propagation", "private", "--",
-                 "bash", str(RECIPE), str(partial), pip_requirements()],
-                stdout=out, stderr=subprocess.STDOUT, env=_host_env(),
-            )
-        if result.returncode != 0:
-            tail = build_log.read_text(errors="replace")[-3000:]
-            raise ChrootUnavailable(f"chroot build failed (log: {build_log}):\n{tail}")
-        (partial / ".ready").write_text(key + "\n")
-        partial.rename(root)
-        _remove_stale(keep=root)
-        return root
 
+    def build(partial: Path, out) -> int:
+        return subprocess.run(["unshare", "--mount", "--propagation", "private", "--",
+                               "bash", str(RECIPE), str(partial), pip_requirements()],
+                              stdout=out, stderr=subprocess.STDOUT, env=_host_env()).returncode
 
-def _remove_stale(keep: Path):
-    """Chroots of other recipes are ~1.2 GB each: drop those unused for STALE_S. (Another
-    work tree may use another recipe right now: never remove a recently used one.)"""
-    for old in CACHE.glob("trixie-*"):
-        ready = old / ".ready"
-        if old.is_dir() and old != keep and ready.exists() and time.time() - ready.stat().st_mtime > STALE_S:
-            ready.unlink()
-            shutil.rmtree(old, ignore_errors=True)
+    return cached_build(CACHE, f"trixie-{recipe_key()}", build, ChrootUnavailable, "trixie-*",
+                        "the picamera2 test chroot (~3 min)", log)
 
 
 def _host_env() -> dict:
