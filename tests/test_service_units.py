@@ -4,6 +4,7 @@ root of their own that holds what they name (docs/SERVICE.md)."""
 import os
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,24 @@ def test_the_cannot_continue_unit_writes_the_store_as_the_agent_does():
     settings = dict(unit_lines(next(unit for unit in UNITS if unit.name == "recorder-unrecoverable.service")))
     assert (settings["User"], settings["Group"], settings["ReadWritePaths"]) == ("recorder", "recorder",
                                                                                "/var/lib/recorder")
+
+
+def test_the_agent_starts_only_once_provisioning_made_its_key(tmp_path):
+    """The unit's condition names the key `recorder provision` makes for the image's store:
+    skipped on a device fresh from the image, started once provisioned."""
+    import fnmatch
+
+    from recorder.config import DEFAULT_STORE
+    from recorder.evidence.layout import StoreLayout
+    from recorder.provision.device import provision
+    from recorder.seal.identity import current_generation, identity_dir_for
+
+    (glob,) = [value for key, value in unit_lines(UNITS[[u.name for u in UNITS].index("recorder.service")])
+               if key == "ConditionPathExistsGlob"]
+    identity = identity_dir_for(DEFAULT_STORE)
+    made = tmp_path / "identity"
+    provision(made, StoreLayout(tmp_path / "store"), None, datetime.now(timezone.utc),
+              (tmp_path / "no-serial", tmp_path / "no-cpuinfo"))
+    device_key = current_generation(made) / "device.key"
+    assert device_key.exists()
+    assert fnmatch.fnmatch(str(device_key).replace(str(made), str(identity)), glob)  # as on the device
