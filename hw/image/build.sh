@@ -9,9 +9,9 @@
 set -euo pipefail
 WORK=${1:-$PWD/image-build}
 PI_GEN_REPO=${PI_GEN_REPO:-https://github.com/RPi-Distro/pi-gen.git}
-# The arm64 branch's last bookworm release (Raspberry Pi OS 2025-05-13); the branch itself
-# has moved to trixie.
-PI_GEN_REF=${PI_GEN_REF:-2025-05-13-raspios-bookworm-arm64}
+# The newest bookworm arm64 release tag (the head of pi-gen's bookworm-arm64 branch, June
+# 2026); the arm64 branch itself has moved to trixie.
+PI_GEN_REF=${PI_GEN_REF:-2026-06-18-raspios-bookworm-arm64}
 DATA_SIZE=${DATA_SIZE:-512M}
 : "${FIRST_USER_PASS:?set FIRST_USER_PASS: the password of the technician account on the device}"
 IMAGE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
