@@ -98,7 +98,9 @@ def _wait_for(condition, timeout=5.0):
 def test_a_run_under_systemd_notifies_ready_status_watchdog_stopping(tmp_path, systemd):
     """A real `recorder run --simulate --once` (real time) with systemd's variables."""
     config = write_config(tmp_path)
-    env = dict(os.environ, NOTIFY_SOCKET=systemd.socket.getsockname(), WATCHDOG_USEC="200000")
+    # 1 s: pings every 0.5 s, and a pipeline item (a segment's close and fsync on a busy CI
+    # disk) may take up to 0.5 s before a ping is withheld. Shorter intervals measure the disk.
+    env = dict(os.environ, NOTIFY_SOCKET=systemd.socket.getsockname(), WATCHDOG_USEC="1000000")
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "recorder", "run", "--simulate", "--once", "--config", str(config),
@@ -117,10 +119,10 @@ def test_a_run_under_systemd_notifies_ready_status_watchdog_stopping(tmp_path, s
     assert {s.rsplit("segment ", 1)[1] for s in recording} >= {"1", "2"}, "the segment follows the writer"
     pings = systemd.times("WATCHDOG")
     gaps = [b - a for a, b in zip(pings, pings[1:])]
-    # every half interval (0.1 s), on the loop's 20 ms steps
-    assert len(pings) >= 0.8 * (ended - started - 2) / 0.1, (len(pings), ended - started)
-    assert max(gaps) < 0.2, f"a gap of {max(gaps):.3f} s would have let systemd's 0.2 s watchdog fire"
-    assert min(gaps) > 0.09, "not more often than asked (receive times jitter by a ms)"
+    # every half interval (0.5 s), on the loop's 20 ms steps
+    assert len(pings) >= 0.8 * (ended - started - 2) / 0.5, (len(pings), ended - started)
+    assert max(gaps) < 1.0, f"a gap of {max(gaps):.3f} s would have let systemd's 1 s watchdog fire"
+    assert min(gaps) > 0.45, "not more often than asked (receive times jitter on a loaded machine)"
     print(f"{len(pings)} pings in {ended - started:.1f} s; gaps {min(gaps) * 1e3:.0f}..{max(gaps) * 1e3:.0f} ms")
 
 
