@@ -441,6 +441,17 @@ def _add_logging_options(parser, default):
                              "the last of -v and --log-level given wins")
 
 
+def _add_language_option(parser, what: str):
+    """--language: `what` is in zh-CN (the default) or en."""
+    parser.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
+                        help=f"the language of {what} (default zh-CN)")
+
+
+def _add_json_option(parser, what: str):
+    parser.add_argument("--json", action="store_true",
+                        help=f"print the {what} as JSON (an error too: {{\"ok\": false, \"error\": ...}})")
+
+
 def _add_identity_option(parser):
     parser.add_argument("--identity", metavar="DIR",
                         help="the device's keys, outside the store (default: device.identity, or beside the store: "
@@ -521,10 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--key", metavar="PUBKEY.pem", help="trusted device public key (PEM); default: the store's own")
     report.add_argument("--gap-hours", type=float, default=4.0, metavar="HOURS",
                         help="a pause this long between agent runs starts a new shift (default 4)")
-    report.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
-                        help="the language of the text report (default zh-CN); --json is language-neutral")
-    report.add_argument("--json", action="store_true",
-                        help="print the report as JSON (an error too: {\"ok\": false, \"error\": ...})")
+    _add_language_option(report, "the text report; --json is language-neutral")
+    _add_json_option(report, "report")
     report.set_defaults(func=cmd_report, store_required=False)
 
     unrecoverable = sub.add_parser("unrecoverable", help="record that the agent cannot continue, and cue it "
@@ -546,8 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_arguments(status, "store", "evidence store directory (default: device.store from the configuration)")
     status.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML configuration file, for device.store (default: built-in settings)")
-    status.add_argument("--json", action="store_true",
-                        help="print the summary as JSON (an error too: {\"ok\": false, \"error\": ...})")
+    _add_json_option(status, "summary")
     status.set_defaults(func=cmd_status, store_required=False)
 
     verify = sub.add_parser("verify", help="verify a store: signatures, chain, hashes, files")
@@ -558,8 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--head", metavar="INDEX:SHA256", type=_head, action="append", default=[],
                         help="a ledger entry the store must hold with this hash, e.g. from a dock receipt "
                              "(repeatable): a cut at the end of the ledger shows only against one")
-    verify.add_argument("--json", action="store_true",
-                        help="print the report as JSON (an error too: {\"ok\": false, \"error\": ...})")
+    _add_json_option(verify, "report")
     verify.set_defaults(func=cmd_verify, store_required=True)
 
     export = sub.add_parser("export", help="export a session's track as GPX 1.1 (marks and interruptions as "
@@ -573,8 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--key", metavar="PUBKEY.pem", help="trusted device public key (PEM); default: the store's own")
     export.add_argument("-o", "--output", type=Path, metavar="FILE",
                         help="write the GPX here (refused if it exists); default: standard output")
-    export.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
-                        help="the language of names and descriptions (default zh-CN)")
+    _add_language_option(export, "names and descriptions")
     export.set_defaults(func=cmd_export, store_required=False)
     _add_provision_parser(sub)
     _add_agency_parser(sub)
@@ -591,10 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_identity_option(selftest)
     selftest.add_argument("--button-timeout", type=_positive_seconds, default=10.0, metavar="SECONDS",
                           help="how long to wait for each button press (default 10)")
-    selftest.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
-                          help="the language of the table and the prompts (default zh-CN)")
-    selftest.add_argument("--json", action="store_true",
-                          help="print the results as JSON (an error too: {\"ok\": false, \"error\": ...})")
+    _add_language_option(selftest, "the table and the prompts")
+    _add_json_option(selftest, "results")
     selftest.set_defaults(func=cmd_selftest)
     return parser
 
@@ -621,8 +625,7 @@ def _add_provision_parser(sub):
                                 "/sys/firmware/devicetree/base/serial-number, then /proc/cpuinfo)")
     provision.add_argument("--cpuinfo", default="/proc/cpuinfo", metavar="PATH",
                            help="with --serial-path: the cpuinfo file whose Serial line is the fallback")
-    provision.add_argument("--language", choices=("zh-CN", "en"), default="zh-CN",
-                           help="the language of what the technician is told (default zh-CN)")
+    _add_language_option(provision, "what the technician is told")
     provision.set_defaults(func=cmd_provision)
 
 

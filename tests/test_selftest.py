@@ -374,6 +374,15 @@ def test_keys_others_can_read_or_that_do_not_match_fail(tmp_path):
     assert "device.pub does not match device.key" in identity_results(directory)["keys"].value.en
 
 
+def test_a_device_json_for_another_device_fails(tmp_path):
+    directory = provision(tmp_path / "id", relative_to_now=False)
+    facts = generation(directory) / "device.json"
+    facts.chmod(0o644)
+    facts.write_text(json.dumps({**json.loads(facts.read_text()), "device_id": "rec-0000000000000000"}))
+    keys = identity_results(directory)["keys"]
+    assert keys.status == FAIL and "device.json names rec-0000000000000000" in keys.value.en
+
+
 def test_missing_keys_and_bundle_fail_with_what_to_run(tmp_path):
     nothing = identity_results(tmp_path / "none")
     assert nothing["keys"].status == nothing["certificates"].status == FAIL

@@ -14,7 +14,6 @@ certificate for tls.key, none expired; one expiring within EXPIRY_WARNING is a w
 install checked the bundle when it went in; this checks that it still holds today.
 """
 
-import json
 import stat
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..agency.certs import signed_by, spki_sha256
 from ..errors import RecorderError
+from ..evidence.keys import device_id_for
 from ..evidence.layout import PRIVATE_KEY_FILE as SIGNING_KEY, PUBLIC_KEY_FILE as SIGNING_PUB
 from ..provision.device import DEVICE_FILE as DEVICE_JSON, TLS_KEY_FILE as TLS_KEY, provisioned
 from ..provision.install import CA_FILE as CA_CERT, DEVICE_CERT_FILE as TLS_CERT, DOCK_FILE as DOCK_CERT, current_install
@@ -66,7 +67,7 @@ def check_identity(directory, now: datetime, simulated: bool = False) -> list[Re
         status = SKIP if simulated else FAIL  # the simulated body makes its own, unenrolled key
         found = Text(f"未配发：{directory} 没有配发的密钥", f"not provisioned: no provisioned keys in {directory}")
         return [Result("keys", status, found, PROVISION), Result("certificates", status, found, PROVISION)]
-    keys = _keys(device.generation)
+    keys = _keys(device.generation, device.facts)
     install = current_install(directory)
     if install is None:
         return [keys, Result("certificates", FAIL, Text("机构证书包未安装（或安装的文件与其记录不符）",
@@ -75,12 +76,13 @@ def check_identity(directory, now: datetime, simulated: bool = False) -> list[Re
     return [keys, _certificates(install.directory, device.generation, now)]
 
 
-def _keys(directory: Path) -> Result:
+def _keys(directory: Path, facts) -> Result:
+    """facts: device.json as provisioning read it."""
     try:
         signing = _private_key(directory / SIGNING_KEY, Ed25519PrivateKey, "Ed25519")
         _matches_public(signing, directory / SIGNING_PUB)
         _private_key(directory / TLS_KEY, ec.EllipticCurvePrivateKey, "ECDSA P-256", curve=ec.SECP256R1)
-        device = _device_json(directory / DEVICE_JSON)
+        device = _device_facts(facts, device_id_for(signing.public_key()))
     except Problem as problem:
         return Result("keys", FAIL, problem.found, problem.action)
     return Result("keys", PASS, Text(f"设备 {device['device_id']}：签名密钥与公钥一致，TLS 密钥就绪，权限 0600",
@@ -120,13 +122,12 @@ def _matches_public(signing: Ed25519PrivateKey, path: Path):
                       PROVISION) from None
 
 
-def _device_json(path: Path) -> dict:
-    try:
-        device = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise Problem(Text(f"{path.name} 缺失或无法读取", f"{path.name} is missing or unreadable"), PROVISION) from None
+def _device_facts(device, signing_id: str) -> dict:
     if not isinstance(device, dict) or not device.get("device_id"):
-        raise Problem(Text(f"{path.name} 没有 device_id", f"{path.name} has no device_id"), PROVISION)
+        raise Problem(Text(f"{DEVICE_JSON} 没有 device_id", f"{DEVICE_JSON} has no device_id"), PROVISION)
+    if device["device_id"] != signing_id:
+        raise Problem(Text(f"{DEVICE_JSON} 写的是 {device['device_id']}，签名密钥属于 {signing_id}",
+                           f"{DEVICE_JSON} names {device['device_id']}, the signing key is {signing_id}'s"), PROVISION)
     return device
 
 
@@ -164,18 +165,14 @@ def _certificate(path: Path) -> x509.Certificate:
 
 
 def _issued_by(cert: x509.Certificate, name: str, ca: x509.Certificate):
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
+    if not signed_by(cert, ca):
         raise Problem(Text(f"{name} 不是本机构 CA 签发的", f"{name} was not issued by the agency's CA"),
-                      INSTALL_BUNDLE) from None
+                      INSTALL_BUNDLE)
 
 
 def _for_key(cert: x509.Certificate, key_path: Path):
-    key = _private_key(key_path, ec.EllipticCurvePrivateKey, "ECDSA P-256")
-    mine = serialization.PublicFormat.SubjectPublicKeyInfo
-    if cert.public_key().public_bytes(serialization.Encoding.DER, mine) != \
-            key.public_key().public_bytes(serialization.Encoding.DER, mine):
+    key = _private_key(key_path, ec.EllipticCurvePrivateKey, "ECDSA P-256", curve=ec.SECP256R1)
+    if spki_sha256(cert.public_key()) != spki_sha256(key.public_key()):
         raise Problem(Text(f"{TLS_CERT} 与 {TLS_KEY} 不符", f"{TLS_CERT} is not for {TLS_KEY}"), INSTALL_BUNDLE)
 
 
