@@ -29,7 +29,7 @@ from .errors import CaptureError, RecorderError, RunInterrupted
 EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN = 0, 1, 2  # the rest: recorder/supervisor.py
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL = "warning"
-COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency", "selftest")
+COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency", "selftest", "dock")
 JSON_COMMANDS = ("status", "verify", "report", "selftest")  # those with --json: their errors are JSON too
 
 
@@ -383,6 +383,23 @@ def cmd_agency(args) -> int:
     return EXIT_OK
 
 
+def cmd_dock(args) -> int:
+    """The dock's commands (docs/DOCK.md): one function per step."""
+    return DOCK_STEPS[args.dock_command](args)
+
+
+def _dock_init(args) -> int:
+    from .dock.keys import init_dock
+
+    keys = init_dock(Path(args.directory), Path(args.agency))
+    print(f"dock {keys.layout.root}: certificate for {keys.certificate.subject.rfc4514_string()}, "
+          f"devices of CA {keys.ca.subject.rfc4514_string()}")
+    return EXIT_OK
+
+
+DOCK_STEPS = {"init": _dock_init}
+
+
 def cmd_selftest(args) -> int:
     """Exit 0 when nothing failed (warnings and skips included), 1 when a check failed."""
     from .clock import SystemClock
@@ -584,6 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export, store_required=False)
     _add_provision_parser(sub)
     _add_agency_parser(sub)
+    _add_dock_parser(sub)
 
     selftest = sub.add_parser("selftest", help="check every part at the bench (camera, microphone, speaker, GNSS, "
                               "clock, buttons, cues, storage, keys, certificates, battery): a pass/fail table")
@@ -652,6 +670,18 @@ def _add_agency_parser(sub):
     for step in (enrol, bundle):
         step.add_argument("--agency", required=True, metavar="DIR", help="the agency's directory (agency init)")
     agency.set_defaults(func=cmd_agency)
+
+
+def _add_dock_parser(sub):
+    dock = sub.add_parser("dock", help="the dock's side of offload: its directory, the service devices offload to")
+    _add_logging_options(dock, argparse.SUPPRESS)
+    commands = dock.add_subparsers(dest="dock_command", required=True, metavar="STEP",
+                                   help="init (recorder dock STEP --help)")
+    init = commands.add_parser("init", help="make a dock directory from the agency's CA and the dock's certificate")
+    init.add_argument("directory", metavar="DOCK", help="a new directory for the dock")
+    init.add_argument("--agency", required=True, metavar="DIR",
+                      help="the agency's directory (agency init): ca.pem, dock.pem and dock.key are copied")
+    dock.set_defaults(func=cmd_dock)
 
 
 def _refused(argv, message) -> int:

@@ -78,7 +78,7 @@ def test_cli_has_no_delete_command():
     # export, provision and agency write only new files ("xb", O_EXCL, or a new install's files);
     # selftest: its probe overwritten in place (evidence/layout.py)
     assert set(commands) == {"run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency",
-                             "selftest"}
+                             "selftest", "dock"}
 
 
 def test_sealed_files_are_read_only(recorded_store):
