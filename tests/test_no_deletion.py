@@ -12,7 +12,9 @@ PACKAGE = Path(recorder.__file__).parent
 # sets aside what cannot be sealed, and O_EXCL creation refuses to replace anything; both
 # are checked below.
 FORBIDDEN = {"remove", "unlink", "rmtree", "rmdir", "truncate", "ftruncate", "replace",
-             "removedirs", "write_text", "write_bytes"}
+             "removedirs", "write_text", "write_bytes",
+             # the dock's archive in S3 (recorder/archive/s3.py): no object, version or bucket removed
+             "delete_object", "delete_objects", "delete_bucket"}
 # The two truncations, each of a file that holds no evidence when it is cut:
 ALLOWED = {
     # a cut segment's torn tail, after it was copied to `.torn` durably (docs/INTERRUPTIONS.md)

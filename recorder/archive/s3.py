@@ -1,0 +1,217 @@
+"""The archive in an S3 bucket with Object Lock: each object one locked version.
+
+Every object is a single PutObject to `objects/sha256/<sha256>` with the bytes' SHA-256 and
+MD5 for the server to check (a corrupted upload is refused by the server, nothing is
+stored), in COMPLIANCE mode until the class's retain-until date: then no one with S3
+credentials, the bucket's owner included, can delete that version or shorten its
+retention before the date; it can only be lengthened. The version is confirmed with
+HeadObject (lock mode, date, size, checksum) before put returns. A bucket without Object
+Lock and versioning is refused: evidence is never stored unlocked.
+
+boto3 is imported here only, so the device never needs it (the `dock` extra).
+"""
+
+import base64
+import hashlib
+import os
+import stat
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+from .base import ArchiveConfigError, ArchiveError, Stored, check_sha256, rfc3339
+from .retention import RetentionPolicy, retain_until, whole_second_up
+
+LOCK_MODE = "COMPLIANCE"
+KEY_PREFIX = "objects/sha256/"
+SINGLE_PUT_LIMIT = 5 * 1024**3  # S3's largest single PutObject; segments are far smaller
+READ_CHUNK = 1 << 20
+
+
+class S3Archive:
+    def __init__(self, *, endpoint: str, bucket: str, region: str, access_key: str, secret_key: str,
+                 policy: RetentionPolicy, ca_file: Path | None = None, create_bucket: bool = False):
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.policy = policy
+        self.description = f"S3 bucket {bucket} at {endpoint} (Object Lock {LOCK_MODE})"
+        config = Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                        connect_timeout=10, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"},
+                        # only the checksums we ask for: SHA-256 in a header, never a streamed trailer
+                        request_checksum_calculation="when_required", response_checksum_validation="when_required")
+        self.client = boto3.session.Session().client(
+            "s3", endpoint_url=endpoint, region_name=region, aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key, verify=str(ca_file) if ca_file else True, config=config)
+        self._require_object_lock(create_bucket)
+
+    def find(self, sha256: str) -> Stored | None:
+        key = KEY_PREFIX + check_sha256(sha256)
+        with self._errors(f"looking up {key}"):
+            listing = self.client.list_object_versions(Bucket=self.bucket, Prefix=key)
+        # A delete marker hides an object from a plain GET but not its locked version.
+        versions = sorted((v for v in listing.get("Versions", []) if v["Key"] == key),
+                          key=lambda v: v["LastModified"], reverse=True)
+        if not versions:
+            return None
+        return self._head(sha256, versions[0]["VersionId"])
+
+    def put(self, sha256: str, source: Path, footage_class: str, recorded_until: datetime) -> Stored:
+        until = retain_until(footage_class, recorded_until, self.policy)
+        size, sha_b64, md5_b64 = _digests(check_sha256(sha256), source)
+        found = self.find(sha256)
+        if found is not None:
+            return self.extend(sha256, until) if found.retain_until < rfc3339(until) else found
+        if size > SINGLE_PUT_LIMIT:
+            raise ArchiveError(f"{source} is {size} bytes: larger than one PutObject can store")
+        key = KEY_PREFIX + sha256
+        with open(source, "rb") as body, self._errors(f"storing {key}"):
+            answer = self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentLength=size, ContentMD5=md5_b64,
+                ChecksumSHA256=sha_b64, ObjectLockMode=LOCK_MODE, ObjectLockRetainUntilDate=until)
+        version = answer.get("VersionId")
+        if not version:
+            raise ArchiveError(f"bucket {self.bucket} gave {key} no version: it is not versioned")
+        stored = self._head(sha256, version, expect_size=size, expect_sha_b64=sha_b64)
+        if stored.retain_until < rfc3339(until):
+            raise ArchiveError(f"{stored.location} is locked only until {stored.retain_until}, not {rfc3339(until)}")
+        return stored
+
+    def open(self, sha256: str) -> BinaryIO:
+        found = self.find(sha256)
+        if found is None:
+            raise ArchiveError(f"no object {sha256} in {self.description}")
+        with self._errors(f"reading {sha256}"):
+            return self.client.get_object(Bucket=self.bucket, Key=KEY_PREFIX + sha256,
+                                          VersionId=_version_of(found))["Body"]
+
+    def extend(self, sha256: str, retain_until: datetime) -> Stored:
+        if retain_until.tzinfo is None:
+            raise ArchiveError("retain_until has no time zone")
+        found = self.find(sha256)
+        if found is None:
+            raise ArchiveError(f"no object {sha256} in {self.description}")
+        wanted = rfc3339(whole_second_up(retain_until))
+        if wanted < found.retain_until:
+            raise ArchiveError(f"{sha256} is kept until {found.retain_until}: retention is never shortened "
+                               f"(asked {wanted})")
+        if wanted == found.retain_until:
+            return found
+        version = _version_of(found)
+        with self._errors(f"extending {sha256}"):
+            self.client.put_object_retention(
+                Bucket=self.bucket, Key=KEY_PREFIX + sha256, VersionId=version,
+                Retention={"Mode": LOCK_MODE, "RetainUntilDate": whole_second_up(retain_until)})
+        return self._head(sha256, version)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _head(self, sha256: str, version: str, expect_size: int | None = None,
+              expect_sha_b64: str | None = None) -> Stored:
+        """The version as the server holds it, its lock checked."""
+        key = KEY_PREFIX + sha256
+        with self._errors(f"checking {key}"):
+            head = self.client.head_object(Bucket=self.bucket, Key=key, VersionId=version, ChecksumMode="ENABLED")
+        location = f"s3://{self.bucket}/{key}?versionId={version}"
+        if expect_size is not None and head["ContentLength"] != expect_size:
+            raise ArchiveError(f"{location} holds {head['ContentLength']} bytes, not {expect_size}")
+        if expect_sha_b64 is not None and head.get("ChecksumSHA256", expect_sha_b64) != expect_sha_b64:
+            raise ArchiveError(f"{location} has SHA-256 {head['ChecksumSHA256']}, not {expect_sha_b64}")
+        until = head.get("ObjectLockRetainUntilDate")
+        locked = head.get("ObjectLockMode") == LOCK_MODE and until is not None and until > datetime.now(timezone.utc)
+        if expect_size is not None and not locked:
+            raise ArchiveError(f"{location} was stored without a {LOCK_MODE} lock")
+        return Stored(sha256=sha256, size=head["ContentLength"], location=location,
+                      retain_until=rfc3339(until) if until else None, locked=locked)
+
+    def _require_object_lock(self, create: bool) -> None:
+        with self._errors(f"opening bucket {self.bucket}"):
+            exists = self._bucket_exists()
+            if not exists and create:
+                self.client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True)
+            elif not exists:
+                raise ArchiveConfigError(f"bucket {self.bucket} does not exist at {self.client.meta.endpoint_url} "
+                                         "(create it with Object Lock, or set create_bucket = true)")
+            lock = self._object_lock_status()
+            versioning = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        if lock != "Enabled" or versioning != "Enabled":
+            raise ArchiveConfigError(f"bucket {self.bucket} has no Object Lock (lock: {lock or 'none'}, versioning: "
+                                     f"{versioning or 'never enabled'}): evidence is never stored unlocked")
+
+    def _bucket_exists(self) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
+                return False
+            raise
+        return True
+
+    def _object_lock_status(self) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ObjectLockConfigurationNotFoundError":
+                return None
+            raise
+        return answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
+
+    @contextmanager
+    def _errors(self, doing: str):
+        """botocore's exceptions as one-line ArchiveErrors."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise ArchiveError(f"{doing} in {self.description}: {error.get('Code', '?')} "
+                               f"{error.get('Message', '')}".rstrip()) from None
+        except BotoCoreError as exc:
+            raise ArchiveError(f"{doing} in {self.description}: {exc}") from None
+        except OSError as exc:
+            raise ArchiveError(f"{doing}: {exc.strerror or exc}") from None
+
+
+def _version_of(stored: Stored) -> str:
+    return stored.location.rsplit("?versionId=", 1)[1]
+
+
+def _digests(sha256: str, source: Path) -> tuple[int, str, str]:
+    """(size, SHA-256 and MD5 in base64) of the source; ArchiveError unless it is sha256.
+    The server checks both digests again against the bytes it receives."""
+    sha, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+    try:
+        with open(source, "rb") as f:
+            while chunk := f.read(READ_CHUNK):
+                sha.update(chunk)
+                md5.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {source}: {exc.strerror}") from None
+    if sha.hexdigest() != sha256:
+        raise ArchiveError(f"{source} is not {sha256} (its bytes hash to {sha.hexdigest()}): not stored")
+    return size, base64.b64encode(sha.digest()).decode(), base64.b64encode(md5.digest()).decode()
+
+
+def read_key_file(path: Path) -> tuple[str, str]:
+    """An access key file: the key id on the first line, the secret on the second; only
+    its owner may read it."""
+    try:
+        mode = os.stat(path).st_mode
+        lines = Path(path).read_text().split()
+    except OSError as exc:
+        raise ArchiveConfigError(f"access_key_file {path}: {exc.strerror}") from None
+    if stat.S_IMODE(mode) & 0o077:
+        raise ArchiveConfigError(f"access_key_file {path} is readable by others ({oct(stat.S_IMODE(mode))}): "
+                                 "chmod 600 it")
+    if len(lines) != 2:
+        raise ArchiveConfigError(f"access_key_file {path}: two lines expected, the key id and the secret")
+    return lines[0], lines[1]
