@@ -27,10 +27,11 @@ from . import __version__
 from .errors import CaptureError, RecorderError, RunInterrupted
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CANNOT_RUN = 0, 1, 2  # the rest: recorder/supervisor.py
+EXIT_INTERRUPTED = 75  # offload: the link kept failing; docking again goes on from what the dock holds
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL = "warning"
-COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency", "selftest", "dock")
-JSON_COMMANDS = ("status", "verify", "report", "selftest")  # those with --json: their errors are JSON too
+COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency", "selftest", "dock", "offload")
+JSON_COMMANDS = ("status", "verify", "report", "selftest", "offload")  # those with --json: their errors are JSON too
 
 
 class UsageError(Exception):
@@ -397,7 +398,88 @@ def _dock_init(args) -> int:
     return EXIT_OK
 
 
-DOCK_STEPS = {"init": _dock_init}
+def _dock_serve(args) -> int:
+    import asyncio
+
+    from .archive import open_archive
+    from .dock.keys import load_dock_keys
+    from .dock.layout import DockLayout
+    from .dock.server import DockService, serve
+    from .dock.settings import load_settings, parse_address
+
+    layout = DockLayout(Path(args.directory))
+    keys = load_dock_keys(layout.root)
+    settings = load_settings(layout)
+    host, port = parse_address(args.listen, settings.port) if args.listen else (settings.host, settings.port)
+    archive = open_archive(settings.archive, layout.root)
+    service = DockService(layout, keys, archive)
+
+    def ready(bound: int):
+        print(f"dock {layout.root}: listening on {host}:{bound} (archive: {archive.description})", flush=True)
+
+    try:
+        asyncio.run(serve(service, host, port, ready))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        archive.close()
+    return EXIT_OK
+
+
+DOCK_STEPS = {"init": _dock_init, "serve": _dock_serve}
+
+
+def cmd_offload(args) -> int:
+    """Exit 0: the dock received, verified and receipted everything, and what the receipt
+    covers was freed; 1: the dock refused, or withheld sessions; 75: the link kept failing."""
+    from .offload.cipher import prefer_chacha20
+
+    prefer_chacha20(args.cipher)  # before anything imports ssl
+    from .clock import SystemClock
+    from .config import load_config
+    from .dock.settings import parse_address
+    from .evidence.layout import StoreLayout
+    from .offload.link import Dock
+    from .offload.messages import message
+    from .offload.run import Offload, OffloadFailed
+    from .provision.tls import dock_link
+    from .seal.identity import open_identity
+    from .seal.ledger import Ledger
+
+    config = load_config(args.config)
+    store = StoreLayout(_store_root(args, config))
+    identity_dir = _identity_dir(args, config)
+    link = dock_link(identity_dir)
+    identity = open_identity(identity_dir, store, create=False)
+    host, port = parse_address(args.dock)
+    clock = SystemClock()
+
+    def progress(done, total, sent):
+        if not args.json:
+            print(message("progress", args.language, done=done, total=total, mib=sent / 2**20), file=sys.stderr)
+
+    offload = Offload(store, identity, Ledger(store.ledger_path, identity), Dock(host, port, link), clock,
+                      progress=progress)
+    try:
+        outcome = offload.run()
+    except OffloadFailed as exc:
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(exc), **offload.outcome.record()}))
+        print(message("failed", args.language, detail=exc), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    withheld = sorted((outcome.withheld or {}).get("sessions", {}))
+    if args.json:
+        print(json.dumps({"ok": outcome.refused is None and not withheld, **outcome.record()}, ensure_ascii=False))
+    else:
+        print(message("link", args.language, dock=link.dock_name, cipher=outcome.cipher))
+        if outcome.refused:
+            print(message("refused", args.language, code=outcome.refused, detail=outcome.withheld or "-"))
+        else:
+            print(message("done", args.language, head=outcome.head, sent=len(outcome.sent),
+                          released=len(outcome.released)))
+        if withheld:
+            print(message("withheld", args.language, sessions=", ".join(withheld)))
+    return EXIT_OK if outcome.refused is None and not withheld else EXIT_PROBLEMS
 
 
 def cmd_selftest(args) -> int:
@@ -602,6 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_provision_parser(sub)
     _add_agency_parser(sub)
     _add_dock_parser(sub)
+    _add_offload_parser(sub)
 
     selftest = sub.add_parser("selftest", help="check every part at the bench (camera, microphone, speaker, GNSS, "
                               "clock, buttons, cues, storage, keys, certificates, battery): a pass/fail table")
@@ -676,12 +759,34 @@ def _add_dock_parser(sub):
     dock = sub.add_parser("dock", help="the dock's side of offload: its directory, the service devices offload to")
     _add_logging_options(dock, argparse.SUPPRESS)
     commands = dock.add_subparsers(dest="dock_command", required=True, metavar="STEP",
-                                   help="init (recorder dock STEP --help)")
+                                   help="init or serve (recorder dock STEP --help)")
     init = commands.add_parser("init", help="make a dock directory from the agency's CA and the dock's certificate")
     init.add_argument("directory", metavar="DOCK", help="a new directory for the dock")
     init.add_argument("--agency", required=True, metavar="DIR",
                       help="the agency's directory (agency init): ca.pem, dock.pem and dock.key are copied")
+    serve = commands.add_parser("serve", help="serve devices' offloads over HTTPS (TLS 1.3, device certificates "
+                                "required) until stopped")
+    serve.add_argument("directory", metavar="DOCK", help="the dock's directory (dock init)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="where to listen (default: dock.toml [listen], "
+                       "else 0.0.0.0:8443; port 0: any free port, printed)")
     dock.set_defaults(func=cmd_dock)
+
+
+def _add_offload_parser(sub):
+    offload = sub.add_parser("offload", help="offload to the dock: the ledger witnessed, the files sent (resumable), "
+                             "the receipt checked, and only what it covers freed (docs/DOCK.md)")
+    _add_logging_options(offload, argparse.SUPPRESS)
+    offload.add_argument("--dock", required=True, metavar="HOST:PORT", help="the dock's address (port default 8443)")
+    offload.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration (device.store, "
+                         "device.identity)")
+    offload.add_argument("--store", metavar="DIR", help="evidence store directory (default: device.store)")
+    _add_identity_option(offload)
+    offload.add_argument("--cipher", choices=("auto", "chacha20", "aes"), default="auto",
+                         help="TLS 1.3 suite asked for first: auto = ChaCha20-Poly1305 on a CPU without AES "
+                              "instructions (Pi Zero 2 W, Pi 4), else OpenSSL's order")
+    _add_json_option(offload, "outcome")
+    _add_language_option(offload, "what is printed")
+    offload.set_defaults(func=cmd_offload)
 
 
 def _refused(argv, message) -> int:

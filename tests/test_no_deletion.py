@@ -23,6 +23,9 @@ ALLOWED = {
     ("store/ballast.py", "os.truncate(self.path, 0)"),
     # `make prompts` (build time, never on the device): the voice prompts' WAVs in the package
     ("voice/render.py", "path.write_bytes(data)"),
+    # the one removal of footage: files a dock receipt covers, after the receipt is kept and
+    # the ledger's `release` entry names them (offload/release.py, docs/DOCK.md)
+    ("offload/release.py", "os.unlink(path)"),
 }
 
 
@@ -80,7 +83,7 @@ def test_cli_has_no_delete_command():
     # export, provision and agency write only new files ("xb", O_EXCL, or a new install's files);
     # selftest: its probe overwritten in place (evidence/layout.py)
     assert set(commands) == {"run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency",
-                             "selftest", "dock"}
+                             "selftest", "dock", "offload"}
 
 
 def test_sealed_files_are_read_only(recorded_store):

@@ -16,6 +16,7 @@ import pytest
 
 from recorder.clock import SimulatedClock
 from recorder.errors import StoreError
+from recorder.evidence.entries import LEDGER_VERSION
 from recorder.evidence.layout import partial_path
 from recorder.store.disk import Store
 from recorder.evidence.canonical import canonical_bytes
@@ -449,8 +450,9 @@ def test_raw_byte_flip_in_entry_breaks_the_json(store):
 
 def test_raw_byte_flip_in_entry_makes_it_non_canonical(store):
     lines = ledger_lines(store)
-    assert b',"v":4}' in lines[1]
-    lines[1] = lines[1].replace(b',"v":4}', b',"a":4}')  # 'v' -> 'a': keys now out of order
+    version = b',"v":%d}' % LEDGER_VERSION
+    assert version in lines[1]
+    lines[1] = lines[1].replace(version, version.replace(b'"v"', b'"a"'))  # 'v' -> 'a': keys now out of order
     write_ledger(store, lines)
     report = verify_store(store)
     assert "ledger line 2 (index 1)" in locations(report, "not-canonical")
@@ -510,7 +512,7 @@ def test_entry_spliced_in_from_another_ledger(store, foreign):
     [
         (lambda e: e[3]["body"].pop("frames"), "malformed-entry"),
         (lambda e: e[3]["body"].update(seq="2"), "malformed-entry"),
-        (lambda e: e[3].update(v=5), "malformed-entry"),
+        (lambda e: e[3].update(v=LEDGER_VERSION + 1), "malformed-entry"),
         (lambda e: e[3].pop("at"), "malformed-entry"),
         (lambda e: e[3].update(type="segment_v2"), "unknown-entry-type"),
     ],

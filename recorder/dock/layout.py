@@ -10,7 +10,9 @@
   DOCK/devices/<device_id>/witness.json  the ledger head the dock has accepted
   DOCK/devices/<device_id>/receipts/     the receipts issued to the device, numbered
   DOCK/devices/<device_id>/events.jsonl  what happened at each offload (received, refused, why)
-  DOCK/staging/<device_id>/<sha256>      uploads in progress (resumed from their size)
+  DOCK/staging/<device_id>/<sha256>/<n>  uploads in progress (resumed from their size); an
+                                         attempt that did not hash to its name stays, n+1 follows
+  DOCK/staging/<device_id>/ledger/       the ledger ranges receipts archived
   DOCK/objects/                          the local archive (recorder/archive)
   DOCK/audit/audit.jsonl                 the access log: hash-chained, signed (recorder/dock/audit.py)
 """
@@ -48,5 +50,3 @@ class DockLayout:
     def events_path(self, device_id: str) -> Path:
         return self.device_dir(device_id) / "events.jsonl"
 
-    def staging_path(self, device_id: str, sha256: str) -> Path:
-        return self.staging_dir / device_id / sha256

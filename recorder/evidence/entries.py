@@ -5,10 +5,10 @@ functions here, and the verifier checks documents against the member tables here
 so both read from one definition of the format (docs/FORMATS.md).
 """
 
-FORMAT_VERSION = 4  # of the store as a whole; a verifier of version 4 reads versions 1 to 4
-LEDGER_VERSION = 4  # what this agent writes
+FORMAT_VERSION = 5  # of the store as a whole; a verifier of version 5 reads versions 1 to 5
+LEDGER_VERSION = 5  # what this agent writes
 MANIFEST_VERSION = 4
-LEDGER_VERSIONS = frozenset({1, 2, 3, 4})  # what the verifier reads
+LEDGER_VERSIONS = frozenset({1, 2, 3, 4, 5})  # what the verifier reads
 MANIFEST_VERSIONS = frozenset({1, 2, 3, 4})
 MANIFEST_TYPE = "segment-manifest"
 
@@ -72,8 +72,15 @@ BODY_MEMBERS_V4 = {
     # the wall clock jumped by step_us (media time did not): mappings before and after
     "clock_step": {"step_us": int, "cause": str, "before": dict, "after": dict},
 }
-BODY_MEMBERS = {1: BODY_MEMBERS_V1, 2: BODY_MEMBERS_V2, 3: BODY_MEMBERS_V3, 4: BODY_MEMBERS_V4}
-ENTRY_TYPES = frozenset(BODY_MEMBERS_V4)
+# Version 5: the dock (docs/DOCK.md). Files leave the device only under a dock receipt: the
+# receipt is kept in the store (receipts/<sha256>.json) and a `release` entry names it, the
+# head it witnessed and every file freed, before a byte is freed.
+BODY_MEMBERS_V5 = {
+    **BODY_MEMBERS_V4,
+    "release": {"receipt": str, "receipt_sha256": str, "head": str, "dock": str, "files": list},
+}
+BODY_MEMBERS = {1: BODY_MEMBERS_V1, 2: BODY_MEMBERS_V2, 3: BODY_MEMBERS_V3, 4: BODY_MEMBERS_V4, 5: BODY_MEMBERS_V5}
+ENTRY_TYPES = frozenset(BODY_MEMBERS_V5)
 
 # Version 4 time stamps: `clock` is one of clock.CLOCK_SOURCES and `error_us` the bound
 # (null when none can be stated).
@@ -148,6 +155,14 @@ def mark(session_id: str, number: int, cause: str, position: dict | None = None)
 def clock_step(step_us: int, cause: str, before: dict, after: dict) -> dict:
     """before, after: the mappings (clock.TimeMapping.record()) either side of the step."""
     return {"step_us": step_us, "cause": cause, "before": before, "after": after}
+
+
+def release(receipt: str, receipt_sha256: str, head: str, dock: str, files: list[dict]) -> dict:
+    """receipt: the store path of the receipt kept; head: the ledger head it witnessed; dock:
+    the SHA-256 of the dock certificate that signed it; files: [{"path", "sha256", "size"}]
+    freed under it."""
+    return {"receipt": receipt, "receipt_sha256": receipt_sha256, "head": head, "dock": dock,
+            "files": [{"path": f["path"], "sha256": f["sha256"], "size": f["size"]} for f in files]}
 
 
 def stealth(enabled: bool, cause: str) -> dict:

@@ -38,6 +38,7 @@ class InterruptionCheck:
         self.by_session: dict[str, _Interruption] = {}
         self.stops: dict[str, tuple[str, str, int]] = {}  # session -> (cause, location, ledger version)
         self.accounted: set[str] = set()  # store paths of the files set aside that entries name
+        self.released: dict[str, dict] = {}  # path -> file record, freed under a dock receipt
 
     # -- entries, in ledger order ----------------------------------------------------------------
     def session_stop(self, entry: dict, location: str):
@@ -135,29 +136,34 @@ class InterruptionCheck:
                     or not relative.startswith("media/"):
                 self.problem("torn-mismatch", location, f"set_aside names {relative!r}, not a file under media/", sid)
                 continue
-            if not (self.store.root / relative).is_file():
+            if not (self.store.root / relative).is_file() and relative not in self.released:
                 self.problem("torn-mismatch", location, f"{relative} was set aside but is not in the store", sid)
             accounted.add(relative)
         self.accounted |= accounted
         return accounted
 
-    def torn_of_manifest(self, manifest: dict, manifest_relative: str, sid: str):
-        """A recovered manifest's torn tail: there, with the size and hash it names."""
+    def torn_of_manifest(self, manifest: dict, manifest_relative: str, sid: str) -> tuple[str, str] | None:
+        """A recovered manifest's torn tail: there, with the size and hash it names. Returns
+        (its store path, the hash named) when the manifest names one."""
         recovered = manifest.get("recovered")
         torn = recovered.get("torn") if isinstance(recovered, dict) else None
         if not isinstance(torn, dict):
-            return
+            return None
         relative = f"{manifest_relative.rsplit('/', 1)[0]}/{torn.get('name')}"
         if not isinstance(torn.get("name"), str) or "/" in torn["name"] or safe_relative(self.store.root, relative) is None:
             self.problem("torn-mismatch", manifest_relative, f"recovered.torn names {torn.get('name')!r}", sid)
-            return
+            return None
         self.accounted.add(relative)
+        named = (relative, torn.get("sha256"))
+        if relative in self.released and not (self.store.root / relative).exists():
+            return named
         try:
             with os.fdopen(open_read_only(self.store.root / relative), "rb") as f:
                 data = f.read()
         except (OSError, NotRegular) as exc:
             self.problem("torn-mismatch", relative, f"the torn bytes the manifest names cannot be read: {exc}", sid)
-            return
+            return named
         if len(data) != torn.get("size") or sha256_hex(data) != torn.get("sha256"):
             self.problem("torn-mismatch", relative, f"{len(data)} bytes with SHA-256 {sha256_hex(data)[:16]}…, "
                          f"the manifest names {torn.get('size')!r} bytes with {str(torn.get('sha256'))[:16]}…", sid)
+        return named

@@ -10,6 +10,8 @@
   STORE/media/<session>/<name>.torn           bytes a cut left that could not be sealed, kept
                                               as found (named by a manifest or an interruption)
   STORE/media/.seal-ballast                   zeros: room to seal on a full disk (not evidence)
+  STORE/receipts/<sha256>.json                a dock receipt the device freed files under (named
+                                              by a `release` entry; docs/DOCK.md)
   STORE/selftest/write-probe                  zeros: `recorder selftest`'s write-speed probe, rewritten
                                               in place (not evidence)
 """
@@ -24,6 +26,7 @@ SEGMENT_SUFFIX = ".mp4"
 TORN_SUFFIX = ".torn"
 BALLAST_NAME = ".seal-ballast"
 SELFTEST_PROBE = "selftest/write-probe"
+RECEIPTS_DIR = "receipts"
 
 
 def segment_name(seq: int) -> str:
@@ -51,9 +54,13 @@ class StoreLayout:
         self.public_key_path = self.device_dir / PUBLIC_KEY_FILE
         self.ledger_path = self.root / "ledger" / "ledger.jsonl"
         self.media_dir = self.root / "media"
+        self.receipts_dir = self.root / RECEIPTS_DIR
 
     def session_dir(self, session_id: str) -> Path:
         return self.media_dir / session_id
+
+    def receipt_relative(self, sha256: str) -> str:
+        return f"{RECEIPTS_DIR}/{sha256}.json"
 
     def segment_path(self, session_id: str, seq: int) -> Path:
         return self.session_dir(session_id) / segment_name(seq)

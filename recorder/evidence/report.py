@@ -69,6 +69,8 @@ CODES = {
     "bad-resume": (PROBLEM, "a session_start resumes an interruption the ledger does not have (or one resumed)"),
     "bad-explanation": (PROBLEM, "an explanation entry names an interruption its session does not resume"),
     "torn-mismatch": (PROBLEM, "bytes set aside by recovery are missing, or differ from what was named"),
+    "release-mismatch": (PROBLEM, "a release entry's receipt is missing or altered, or it frees a file no earlier "
+                                  "entry named with that hash"),
     "unexplained-interruption": (WARNING, "an interruption of a recording with no explanation in which speech "
                                           "was heard (regulation art. 8)"),
     "stray-file": (WARNING, "a file or folder the format does not list, where it cannot change the evidence"),

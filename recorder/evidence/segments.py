@@ -24,6 +24,8 @@ ENCODER_NAMES = {"libopus": "opus"}
 class SegmentCheck:
     def __init__(self, store, key, device_id: str, problem):
         self.store, self.key, self.device_id, self.problem = store, key, device_id, problem
+        self.released: dict[str, dict] = {}  # path -> file record, freed under a dock receipt
+        self.hashed: set[tuple[str, str]] = set()  # (path, sha256) checked before (verify_store)
 
     # -- the manifest ------------------------------------------------------------------------
     def manifest(self, relative: str, body: dict, session, entry_location: str) -> dict | None:
@@ -147,6 +149,8 @@ class SegmentCheck:
     # -- the media file ----------------------------------------------------------------------
     def media(self, relative: str, body: dict, manifest: dict | None, entry_location: str):
         sid = body["session_id"]
+        if (relative, body["file_sha256"]) in self.hashed and (self.store.root / relative).is_file():
+            return
         try:
             with os.fdopen(open_read_only(self.store.root / relative), "rb") as f:
                 own = hash_layout(f)  # the layout from the file's own boxes, and every hash, in one read
@@ -163,7 +167,8 @@ class SegmentCheck:
                 if manifest is not None:  # an authentic manifest locates the damage
                     self.locate_damage(f, own["file"]["size"], body["file_size"], relative, manifest, sid)
         except FileNotFoundError:
-            self.problem("missing-file", relative, f"named by {entry_location} but does not exist", sid)
+            if relative not in self.released:
+                self.problem("missing-file", relative, f"named by {entry_location} but does not exist", sid)
         except NotRegular as exc:
             self.problem("not-a-regular-file", relative, f"named by {entry_location} but {exc}", sid)
         except OSError as exc:
@@ -217,7 +222,8 @@ class SegmentCheck:
         try:
             return read_regular(self.store.root / relative)
         except FileNotFoundError:
-            self.problem("missing-file", relative, f"named by {entry_location} but does not exist", sid)
+            if relative not in self.released:
+                self.problem("missing-file", relative, f"named by {entry_location} but does not exist", sid)
         except NotRegular as exc:
             self.problem("not-a-regular-file", relative, f"named by {entry_location} but {exc}", sid)
         except OSError as exc:

@@ -11,10 +11,10 @@ import os
 import stat
 from pathlib import Path
 
-from .layout import BALLAST_NAME, PARTIAL_SUFFIX, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, SELFTEST_PROBE
+from .layout import BALLAST_NAME, PARTIAL_SUFFIX, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, RECEIPTS_DIR, SELFTEST_PROBE
 
 SELFTEST_DIR = SELFTEST_PROBE.split("/")[0]  # the self-test's probe: not evidence, and no stray either
-KNOWN_TOP = {"device", "ledger", "media", SELFTEST_DIR}
+KNOWN_TOP = {"device", "ledger", "media", RECEIPTS_DIR, SELFTEST_DIR}
 
 
 def check_tree(store, accounted: set[str], known_sessions: set[str], problem):
@@ -73,7 +73,7 @@ def _check_file(relative: str, accounted: set[str], problem):
         if relative != "ledger/ledger.jsonl":
             problem("stray-ledger-file", relative, "only ledger/ledger.jsonl is the ledger; this file is not "
                     "verified and must not be taken for it")
-    elif relative == SELFTEST_PROBE:
+    elif relative == SELFTEST_PROBE or (top == RECEIPTS_DIR and relative in accounted):
         return
     elif relative == f"device/{PRIVATE_KEY_FILE}":
         problem("private-key-present", relative, "this copy of the store carries the device's signing key: "

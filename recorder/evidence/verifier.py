@@ -53,9 +53,12 @@ from .tree import check_tree
 # ---------------------------------------------------------------------------- entry point
 
 
-def verify_store(store_root: Path, public_key_path: Path | None = None, heads=()) -> Report:
+def verify_store(store_root: Path, public_key_path: Path | None = None, heads=(), hashed=()) -> Report:
     """Verify a store; raise StoreError only when verification cannot run at all.
-    heads: trusted (index, sha256) pairs, e.g. from dock receipts (`INDEX:SHA256`)."""
+    heads: trusted (index, sha256) pairs, e.g. from dock receipts (`INDEX:SHA256`).
+    hashed: (store path, SHA-256) of media files the caller hashed and checked before (the
+    dock: under its earlier receipts, in its write-once store): not read again, so that a
+    dock's verification costs what is new; everything else is checked as ever."""
     store = StoreLayout(Path(store_root))
     require_store(store)
     key, key_source = verifying_key(store, public_key_path)
@@ -63,7 +66,9 @@ def verify_store(store_root: Path, public_key_path: Path | None = None, heads=()
         ledger = read_regular(store.ledger_path)
     except (OSError, NotRegular) as exc:
         raise StoreError(f"cannot read ledger {store.ledger_path}: {exc}") from None
-    return _Verification(store, key, key_source, heads=list(heads)).run(ledger)
+    verification = _Verification(store, key, key_source, heads=list(heads))
+    verification.segment_check.hashed = set(hashed)
+    return verification.run(ledger)
 
 
 def verifying_key(store: StoreLayout, public_key_path: Path | None):
@@ -166,6 +171,8 @@ class _Verification:
     problems: list[Problem] = field(default_factory=list)
     sessions: dict[str, _Session] = field(default_factory=dict)
     accounted: set[str] = field(default_factory=set)  # store-relative paths
+    named_hashes: dict = field(default_factory=dict)  # store path -> SHA-256 a trusted entry sealed
+    released: dict = field(default_factory=dict)  # store path -> record, freed under a receipt
     segments: int = 0
     total_duration_us: int = 0
     mode: str | None = None  # the recorder's mode as the transitions so far say; None before any
@@ -182,6 +189,8 @@ class _Verification:
 
     def run(self, ledger: bytes) -> Report:
         self.check_store_key()
+        self.released = released_files(self.key, LedgerText.parse(ledger))
+        self.segment_check.released = self.interruptions.released = self.released
         text = self.check_ledger(ledger)
         self.check_heads(text)
         self.check_unterminated_sessions()
@@ -379,6 +388,7 @@ class _Verification:
             "interruption": lambda e, where: self.interruptions.interruption(e, where, self.ref),
             "explanation": self.interruptions.explanation,
             "clock_step": self.on_clock_step,
+            "release": self.on_release,
         }.get(entry["type"])
         session = self.sessions.get(self.recording) if self.recording else None
         if session is not None:
@@ -429,6 +439,30 @@ class _Verification:
     def on_clock_step(self, entry: dict, location: str):
         if self.recording in self.sessions:
             self.sessions[self.recording].whereabouts.steps += 1
+
+    def on_release(self, entry: dict, location: str):
+        """Files freed under a dock receipt: the receipt is kept, and every file it frees is
+        one an earlier entry named, with the hash that entry sealed."""
+        body = entry["body"]
+        receipt = body["receipt"]
+        if receipt != self.store.receipt_relative(body["receipt_sha256"]):
+            self.problem("release-mismatch", location, f"the receipt is kept as {receipt!r}, not under its hash")
+        else:
+            self.accounted.add(receipt)
+            try:
+                data = read_regular(self.store.root / receipt)
+            except (OSError, NotRegular) as exc:
+                self.problem("release-mismatch", receipt, f"the receipt {location} freed files under cannot be "
+                             f"read: {exc}")
+            else:
+                if sha256_hex(data) != body["receipt_sha256"]:
+                    self.problem("release-mismatch", receipt, "the receipt's bytes are not those the release sealed")
+        for record in body["files"]:
+            path = record.get("path") if isinstance(record, dict) else None
+            set_aside = path in self.interruptions.accounted and path not in self.named_hashes  # named, no hash
+            if not set_aside and (path not in self.named_hashes or self.named_hashes[path] != record.get("sha256")):
+                self.problem("release-mismatch", location, f"frees {path!r}, which no earlier entry named with "
+                             f"that hash")
 
     def on_stealth(self, entry: dict, location: str):
         session = self.sessions.get(self.recording) if self.recording else None
@@ -512,9 +546,13 @@ class _Verification:
         self.segments += 1
         self.total_duration_us += body["duration_us"]
         media, manifest_path = self.segment_paths(body, location)
+        self.named_hashes[body["path"]] = body["file_sha256"]
+        self.named_hashes[body["manifest"]] = body["manifest_sha256"]
         manifest = self.segment_check.manifest(manifest_path, body, session, location) if manifest_path else None
         if manifest is not None:
-            self.interruptions.torn_of_manifest(manifest, manifest_path, sid)
+            torn = self.interruptions.torn_of_manifest(manifest, manifest_path, sid)
+            if torn is not None:
+                self.named_hashes[torn[0]] = torn[1]
             if session is not None:
                 session.whereabouts.add_manifest(manifest)
         if media:
@@ -598,6 +636,20 @@ class _Verification:
             heads_checked=[head_ref(i, d) for i, d in self.heads],
             store=str(self.store.root),
         )
+
+
+def released_files(key, text: LedgerText) -> dict[str, dict]:
+    """Store path -> {"path", "sha256", "size"} of every file a signed, well-formed `release`
+    entry frees (read before the chain, since segments come before their release)."""
+    released = {}
+    for _, _, entry in text.entries():
+        if not (isinstance(entry, dict) and entry.get("type") == "release" and _signature_ok(key, entry)):
+            continue
+        files = entry.get("body", {}).get("files") if isinstance(entry.get("body"), dict) else None
+        for record in files if isinstance(files, list) else []:
+            if isinstance(record, dict) and isinstance(record.get("path"), str):
+                released[record["path"]] = record
+    return released
 
 
 def _session_report(s: _Session, problems: int, interruption: dict | None) -> dict:

@@ -4,9 +4,15 @@ The format (recorder/evidence/ledger.py, docs/FORMATS.md): JCS(entry) + "\n", `p
 the hash of the previous line, `index` counting from 0. An entry counts only once its
 line is fsync'd. Nothing here (or anywhere in the agent) truncates, rewrites or
 deletes a line.
+
+Two processes may append: the agent, and the offload that records a release under a dock
+receipt (recorder/offload). Each append holds an exclusive flock on the ledger and, when
+the file is not the size its writer last left it, reads the head again first, so the two
+never fork the chain.
 """
 
 import errno
+import fcntl
 import os
 import threading
 from pathlib import Path
@@ -28,6 +34,7 @@ class Ledger:
         self._lock = threading.Lock()
         self.torn: tuple[int, bytes] | None = None  # (line number, bytes) of a torn last line
         self._torn_ended = False  # its newline was written by a start cut before its repair entry
+        self._size = 0  # the file's size when this writer last read or appended to it
         self.next_index, self.head = self._read_head()
         # After a failed or short write the file may end in a torn line: appending more
         # would glue an entry onto it. Stop; the verifier reports the torn line as found.
@@ -35,11 +42,13 @@ class Ledger:
 
     def _read_head(self):
         try:
-            text = LedgerText.parse(self.path.read_bytes())
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return 0, GENESIS_PREV
         except OSError as exc:
             raise StoreError(f"cannot read ledger {self.path}: {exc.strerror}") from None
+        self._size = len(data)
+        text = LedgerText.parse(data)
         if text.torn:
             self.torn = (len(text.lines) + 1, text.torn)
         elif text.lines and not _is_entry(parse_object(text.lines[-1])):
@@ -70,6 +79,7 @@ class Ledger:
                 if os.write(fd, b"\n") != 1:
                     raise OSError(28, "short write to ledger (storage full?)")
                 os.fsync(fd)
+                self._size += 1
             except OSError as exc:
                 raise StoreError(f"cannot set the ledger's torn line aside: {exc.strerror or exc}") from None
             finally:
@@ -94,38 +104,47 @@ class Ledger:
         with self._lock:
             if self.failed:
                 raise StoreError(f"ledger is closed after a failed write: {self.failed}")
-            if self.torn is not None:
-                raise StoreError("the ledger ends in a torn line: set it aside first")
-            entry = signed(
-                self.identity,
-                {
-                    "v": LEDGER_VERSION,
-                    "index": self.next_index,
-                    "prev": self.head,
-                    "device_id": self.identity.device_id,
-                    "type": entry_type,
-                    "at": at,
-                    "body": body,
-                },
-            )
-            line = canonical_bytes(entry)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                size = os.fstat(fd).st_size
-                written = os.write(fd, line + b"\n")
-                if written != len(line) + 1:
-                    raise OSError(errno.ENOSPC, "short write to ledger (storage full?)")
-                os.fsync(fd)
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC and os.fstat(fd).st_size == size:
-                    raise  # not a byte written: the ledger is intact, the entry may be tried again
-                self.failed = f"entry {self.next_index}: {exc.strerror or exc}"
-                raise StoreError(f"ledger write failed at {self.failed}") from None
+                fcntl.flock(fd, fcntl.LOCK_EX)  # released by the close
+                entry, line = self._append_locked(fd, entry_type, body, at)
             finally:
                 os.close(fd)
             self.next_index += 1
             self.head = sha256_hex(line)
+            self._size += len(line) + 1
             return entry
+
+    def _append_locked(self, fd: int, entry_type: str, body: dict, at: dict) -> tuple[dict, bytes]:
+        size = os.fstat(fd).st_size
+        if size != self._size:  # another process appended since: chain onto its entries
+            self.next_index, self.head = self._read_head()
+        if self.torn is not None:
+            raise StoreError("the ledger ends in a torn line: set it aside first")
+        entry = signed(
+            self.identity,
+            {
+                "v": LEDGER_VERSION,
+                "index": self.next_index,
+                "prev": self.head,
+                "device_id": self.identity.device_id,
+                "type": entry_type,
+                "at": at,
+                "body": body,
+            },
+        )
+        line = canonical_bytes(entry)
+        try:
+            written = os.write(fd, line + b"\n")
+            if written != len(line) + 1:
+                raise OSError(errno.ENOSPC, "short write to ledger (storage full?)")
+            os.fsync(fd)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC and os.fstat(fd).st_size == size:
+                raise  # not a byte written: the ledger is intact, the entry may be tried again
+            self.failed = f"entry {self.next_index}: {exc.strerror or exc}"
+            raise StoreError(f"ledger write failed at {self.failed}") from None
+        return entry, line
 
 
 def _is_entry(entry) -> bool:

@@ -1,0 +1,177 @@
+"""One offload (docs/DOCK.md, "An offload, step by step").
+
+  1. free what an earlier release recorded but a power cut left on disk;
+  2. hello: the head the dock holds for this device;
+  3. the ledger from there (witness first): refused → stop, nothing freed;
+  4. the files the dock lists as missing, in plan.py's order, each from the offset the dock
+     holds (it says where on a 409), resumed after a cut link;
+  5. the receipt for the witnessed head; release under it (release.py).
+
+A cut link is retried with a back-off on the injected clock, up to `max_failures` failures
+in a row; the next offload goes on from what the dock holds. Progress is reported as
+(files done, files in all, bytes sent)."""
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from ..evidence.files import open_read_only
+from ..evidence.keys import public_key_pem
+from ..evidence.layout import StoreLayout
+from ..evidence.ledger import LedgerText, head_ref, parse_head_ref
+from .link import Dock, DockRefused, LinkError
+from .plan import ordered
+from .release import Released, free_files, pending_releases, release_under_receipt
+
+log = logging.getLogger(__name__)
+BLOCK = 1 << 20
+
+
+class OffloadFailed(Exception):
+    """The link kept failing: what the dock holds stays there; try again."""
+
+
+@dataclass
+class Outcome:
+    head: str | None = None  # the head the dock witnessed
+    cipher: str | None = None
+    sent: list = field(default_factory=list)  # store paths the dock took in this offload
+    bytes_sent: int = 0
+    link_failures: int = 0
+    receipt: str | None = None  # its SHA-256
+    released: list = field(default_factory=list)
+    kept: list = field(default_factory=list)
+    withheld: dict = field(default_factory=dict)
+    refused: str | None = None  # the dock's refusal code, when it refused
+
+    def record(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Offload:
+    def __init__(self, store: StoreLayout, identity, ledger, dock: Dock, clock, stamp=None,
+                 max_failures: int = 8, progress=None):
+        self.store, self.identity, self.ledger, self.dock, self.clock = store, identity, ledger, dock, clock
+        self.stamp = stamp or clock.stamp
+        self.max_failures, self.progress = max_failures, progress or (lambda *a: None)
+        self.outcome = Outcome()
+        self._failures = 0
+
+    def run(self) -> Outcome:
+        device_id = self.identity.device_id
+        certificate = self.dock.link.dock
+        stale = pending_releases(self.store, certificate, device_id)
+        if stale:
+            free_files(self.store, stale)
+            self.outcome.released += [r["path"] for r in stale]
+        try:
+            missing = self.witness()
+            self.send(missing)
+            self.receive_receipt(device_id, certificate)
+        except DockRefused as exc:
+            self.outcome.refused = exc.code
+            self.outcome.withheld = exc.facts.get("withheld") or {}
+            log.warning("the dock refused: %s", exc)
+        finally:
+            self.outcome.cipher = self.outcome.cipher or self.dock.cipher
+            self.dock.close()
+        return self.outcome
+
+    # -- with retries
+    def retrying(self, step):
+        while True:
+            try:
+                result = step()
+                self._failures = 0
+                if self.outcome.cipher is None:
+                    self.outcome.cipher = self.dock.cipher
+                return result
+            except LinkError as exc:
+                self._failures += 1
+                self.outcome.link_failures += 1
+                if self._failures >= self.max_failures:
+                    raise OffloadFailed(f"the link failed {self._failures} times in a row: {exc}") from None
+                log.info("link failed (%s); again in %.1f s", exc, self.backoff_s())
+                self.clock.sleep_until(self.clock.monotonic_ns() + int(self.backoff_s() * 1e9))
+
+    def backoff_s(self) -> float:
+        return min(0.05 * 2 ** (self._failures - 1), 2.0)
+
+    # -- the steps
+    def witness(self) -> list[dict]:
+        hello = self.retrying(lambda: self.dock.json("GET", "/v1/hello")[1])
+        held = hello.get("held")
+        start = parse_head_ref(held)[0] + 1 if held else 0
+        data = self.store.ledger_path.read_bytes()
+        text = LedgerText.parse(data)
+        lines = text.lines
+        head = head_ref(len(lines) - 1, text.head)
+        offer = {"public_key": public_key_pem(self.identity.public_key).decode("ascii"), "from": start,
+                 "head": head, "lines": [line.decode("utf-8") for line in lines[start:]]}
+        answer = self.retrying(lambda: self.dock.json("POST", "/v1/ledger", offer)[1])
+        self.outcome.head = answer["held"]
+        self.ledger_bytes = data
+        return answer["missing"]
+
+    def send(self, missing: list[dict]) -> None:
+        plan = ordered(missing, self.ledger_bytes)
+        for number, item in enumerate(plan, start=1):
+            self.retrying(lambda: self.send_file(item))
+            self.progress(number, len(plan), self.outcome.bytes_sent)
+
+    def send_file(self, item: dict) -> None:
+        """Send one file from the offset the dock holds; returns once the dock stored it."""
+        path = self.store.root / item["path"]
+        with open(open_read_only(path), "rb", closefd=True) as f:
+            size = f.seek(0, 2)
+            sha256 = item["sha256"] or _sha256(f)
+            offset = item.get("offset") or 0
+            while True:
+                f.seek(offset)
+                status, data, _ = self.dock.request(
+                    "PUT", f"/v1/files/{sha256}", body=_Reader(f, size - offset, self.outcome),
+                    headers={"X-Path": item["path"], "X-Offset": str(offset), "X-Size": str(size),
+                             "Content-Length": str(size - offset)})
+                answer = json.loads(data)
+                if answer.get("stored"):
+                    if status == 201:
+                        self.outcome.sent.append(item["path"])
+                    return
+                offset = answer["offset"]  # a 409 or a short body: on from what the dock holds
+                if status != 409:
+                    raise LinkError(f"{item['path']}: the dock holds {offset} of {size} bytes")
+
+    def receive_receipt(self, device_id: str, certificate) -> Released:
+        status, data, headers = self.retrying(lambda: self.dock.request(
+            "POST", "/v1/receipt", json.dumps({"head": self.outcome.head}).encode(),
+            {"Content-Type": "application/json"}))
+        self.outcome.withheld = json.loads(headers.get("X-Withheld", "{}") or "{}")
+        released = release_under_receipt(self.store, self.ledger, self.stamp, data, certificate, device_id)
+        self.outcome.receipt = released.receipt
+        self.outcome.released += [r["path"] for r in released.files]
+        self.outcome.kept = released.kept
+        return released
+
+
+class _Reader:
+    """A file's bytes from its position, counted as they go (http.client reads blocks)."""
+
+    def __init__(self, f, length: int, outcome: Outcome):
+        self.f, self.left, self.outcome = f, length, outcome
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.f.read(n)
+        self.left -= len(data)
+        self.outcome.bytes_sent += len(data)
+        return data
+
+
+def _sha256(f) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    f.seek(0)
+    while chunk := f.read(BLOCK):
+        digest.update(chunk)
+    return digest.hexdigest()
