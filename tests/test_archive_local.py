@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import recorder.archive.local as local_module
-from conftest import require_root_unshare
+from conftest import require_root_unshare, require_tool
 from recorder.archive import ArchiveConfigError, ArchiveError, open_archive, retain_until
 from recorder.archive.retention import policy_from_settings
 
@@ -228,12 +228,11 @@ IN_NAMESPACE = textwrap.dedent(
 def run_locked(tmp_path, fs: str, drop_immutable_capability: bool = False) -> dict:
     unshare = require_root_unshare()
     if fs == "ext4":
-        from conftest import require_tool
-
         require_tool("mkfs.ext4")
     command = [unshare, "-m", sys.executable, "-c", IN_NAMESPACE, str(tmp_path / fs), fs]
     if drop_immutable_capability:
-        command = ["setpriv", "--bounding-set", "-linux_immutable", "--inh-caps", "-linux_immutable", "--", *command]
+        command = [require_tool("setpriv"), "--bounding-set", "-linux_immutable", "--inh-caps", "-linux_immutable",
+                   "--", *command]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert result.returncode == 0, result.stderr[-3000:]

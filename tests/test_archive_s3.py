@@ -230,3 +230,15 @@ def test_keys_from_a_file(rgw, tmp_path):
     with pytest.raises(ArchiveError, match="403 Forbidden \\(the keys are wrong"):
         open_archive({"kind": "s3", "endpoint": rgw.endpoint, "bucket": "from-key-file",
                       "access_key_file": "archive.keys"}, tmp_path)
+
+
+def test_a_later_upload_under_the_same_name_is_not_the_object(archive, client, tmp_path):
+    """Someone else's credentials can add a version under an object's key; the archive's
+    object stays the first, locked version."""
+    source, sha = staged(tmp_path, b"the original")
+    stored = archive.put(sha, source, "evidence", datetime.now(timezone.utc))
+    client.put_object(Bucket=archive.bucket, Key=f"objects/sha256/{sha}", Body=b"a substitute")
+    assert len(versions(client, archive.bucket, sha)) == 2
+    assert archive.find(sha) == stored
+    with archive.open(sha) as body:
+        assert body.read() == b"the original"

@@ -4,10 +4,10 @@ Every object is a single PutObject to `objects/sha256/<sha256>`, hashed here fir
 that are not the SHA-256 are never sent), with the SHA-256 (x-amz-checksum-sha256) and the
 MD5 (Content-MD5) of the bytes for the server to check: a body that changed on the way is
 refused and nothing is stored. (Ceph RGW 18 ignores the SHA-256 header and checks the MD5;
-AWS and newer RGW check both.) In COMPLIANCE mode until the class's retain-until date: then no one with S3
-credentials, the bucket's owner included, can delete that version or shorten its
-retention before the date; it can only be lengthened. The version is confirmed with
-HeadObject (lock mode, date, size, checksum) before put returns. A bucket without Object
+AWS and newer RGW check both.) It is locked in COMPLIANCE mode until the class's date: no
+one with S3 credentials, the bucket's owner included, can delete that version or shorten
+its retention before then; it can only be lengthened. The version is confirmed with
+HeadObject (size, digest, lock mode, date) before put returns. A bucket without Object
 Lock and versioning is refused: evidence is never stored unlocked.
 
 boto3 is imported here only, so the device never needs it (the `dock` extra).
@@ -53,12 +53,13 @@ class S3Archive:
         key = KEY_PREFIX + check_sha256(sha256)
         with self._errors(f"looking up {key}"):
             listing = self.client.list_object_versions(Bucket=self.bucket, Prefix=key)
-        # A delete marker hides an object from a plain GET but not its locked version.
-        versions = sorted((v for v in listing.get("Versions", []) if v["Key"] == key),
-                          key=lambda v: v["LastModified"], reverse=True)
+        # A delete marker hides an object from a plain GET, not from this listing. The
+        # archive stores a key once: a later version can only be someone else's upload under
+        # the same name, so the object is the first version (S3 lists the newest first).
+        versions = [v for v in listing.get("Versions", []) if v["Key"] == key]
         if not versions:
             return None
-        return self._head(sha256, versions[0]["VersionId"])
+        return self._head(sha256, versions[-1]["VersionId"])
 
     def put(self, sha256: str, source: Path, footage_class: str, recorded_until: datetime) -> Stored:
         until = retain_until(footage_class, recorded_until, self.policy)

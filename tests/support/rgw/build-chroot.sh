@@ -2,7 +2,7 @@
 # Builds the Debian trixie chroot in which a one-node Ceph cluster (one monitor, one
 # memstore OSD) and its S3 gateway, radosgw, run for the archive's tests.
 #   build-chroot.sh ROOT
-# Run inside a private mount namespace (rgw.py does `unshare -m`). The hash of this file
+# Run inside a private mount namespace (chroot.py does `unshare -m`). The hash of this file
 # keys the cache: change anything here and the next test run builds a fresh chroot.
 # Trixie, not Debian 12: bookworm's radosgw (16.2) is older than the 18.2 tested here.
 set -euo pipefail
