@@ -242,3 +242,13 @@ def test_a_later_upload_under_the_same_name_is_not_the_object(archive, client, t
     assert archive.find(sha) == stored
     with archive.open(sha) as body:
         assert body.read() == b"the original"
+
+
+def test_footage_past_its_retention_is_not_stored_unlocked(archive, client, tmp_path):
+    """A lock cannot be dated in the past: a put whose class ran out before it arrived is
+    refused with a reason, not stored without a lock."""
+    source, sha = staged(tmp_path, b"docked very late")
+    with pytest.raises(ArchiveError, match="which has passed"):
+        archive.put(sha, source, "patrol", datetime.now(timezone.utc) - timedelta(days=200))
+    assert versions(client, archive.bucket, sha) == []
+    assert archive.put(sha, source, "evidence", datetime.now(timezone.utc) - timedelta(days=200)).locked

@@ -69,6 +69,10 @@ class S3Archive:
             if found.locked and found.retain_until >= rfc3339(until):
                 return found
             return self.extend(sha256, until)
+        if until <= datetime.now(timezone.utc):
+            raise ArchiveError(f"{footage_class} footage recorded until {rfc3339(recorded_until)} was to be kept until "
+                               f"{rfc3339(until)}, which has passed: Object Lock cannot lock a past date; "
+                               "archive it as a longer class")
         if size > SINGLE_PUT_LIMIT:
             raise ArchiveError(f"{source} is {size} bytes: larger than one PutObject can store")
         key = KEY_PREFIX + sha256
