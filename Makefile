@@ -20,7 +20,9 @@ RUNTIME_APT += gpsd
 # --- Tests only (make test, make bench) -------------------------------------------------------
 # ffmpeg/ffprobe decode what was recorded independently of PyAV (and give bench its baseline)
 TEST_APT := ffmpeg
-# picamera2 tests: a Debian trixie chroot with libcamera's virtual camera (tests/support/picam)
+# picamera2 tests: a Debian trixie chroot with libcamera's virtual camera (tests/support/picam);
+# the archive's S3 tests: a trixie chroot with a one-node Ceph cluster and radosgw
+# (tests/support/rgw; unshare and chroot come with every Debian)
 TEST_APT += debootstrap
 # microphones and the prompts' speaker on real PortAudio/PulseAudio: a null sink; espeak-ng
 # speaks test speech and renders the voice prompts (make prompts; build time, never on the device)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import recorder.archive.local as local_module
-from conftest import require_root_unshare
+from conftest import require_root_unshare, require_tool
 from recorder.archive import ArchiveConfigError, ArchiveError, open_archive, retain_until
 from recorder.archive.retention import policy_from_settings
 
@@ -228,12 +228,11 @@ IN_NAMESPACE = textwrap.dedent(
 def run_locked(tmp_path, fs: str, drop_immutable_capability: bool = False) -> dict:
     unshare = require_root_unshare()
     if fs == "ext4":
-        from conftest import require_tool
-
         require_tool("mkfs.ext4")
     command = [unshare, "-m", sys.executable, "-c", IN_NAMESPACE, str(tmp_path / fs), fs]
     if drop_immutable_capability:
-        command = ["setpriv", "--bounding-set", "-linux_immutable", "--inh-caps", "-linux_immutable", "--", *command]
+        command = [require_tool("setpriv"), "--bounding-set", "-linux_immutable", "--inh-caps", "-linux_immutable",
+                   "--", *command]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -257,3 +256,42 @@ def test_without_the_capability_the_object_is_stored_but_not_locked(tmp_path):
     outcome = run_locked(tmp_path, "tmpfs", drop_immutable_capability=True)
     assert outcome["locked"] is False and outcome["found_locked"] is False
     assert outcome["unlink"] == "done", "nothing but the mode protected it"
+
+
+def test_a_later_put_locks_an_object_stored_unlocked(dock, tmp_path, monkeypatch):
+    """Stored while the dock lacked CAP_LINUX_IMMUTABLE, locked when it is put again with it.
+    (On the host's disk: the test clears the flag afterwards; the package never does.)"""
+    if os.geteuid() != 0:
+        pytest.skip("setting the immutable flag needs root")
+    archive = open_archive({}, dock)
+    source, sha = staged(tmp_path, b"stored while the flag could not be set")
+    real = local_module.make_immutable
+    monkeypatch.setattr(local_module, "make_immutable", lambda fd: False)
+    assert archive.put(sha, source, "patrol", RECORDED).locked is False
+    monkeypatch.setattr(local_module, "make_immutable", real)
+    path = dock / archive.relative(sha)
+    try:
+        again = archive.put(sha, source, "patrol", RECORDED)
+        if not again.locked:
+            pytest.skip(f"the filesystem of {dock} keeps no immutable flag")
+        assert archive.find(sha).locked
+        with pytest.raises(PermissionError):
+            os.unlink(path)
+    finally:
+        clear_immutable(path)
+
+
+def clear_immutable(path: Path) -> None:
+    """Test clean-up only: what `chattr -i` does."""
+    import array
+    import fcntl
+
+    from recorder.archive.immutable import FS_IMMUTABLE_FL, FS_IOC_SETFLAGS, inode_flags
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        flags = inode_flags(fd)
+        if flags is not None and flags & FS_IMMUTABLE_FL:
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, array.array("i", [flags & ~FS_IMMUTABLE_FL]), True)
+    finally:
+        os.close(fd)

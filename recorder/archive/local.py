@@ -57,7 +57,7 @@ class LocalArchive:
         found = self.find(sha256)
         if found is not None:
             _check_source(sha256, source)  # the same refusal whether or not it is stored already
-            return found
+            return found if found.locked else self._lock_again(sha256)
         try:  # unnamed until whole and right, in the tree's own filesystem so it can be linked
             fd = os.open(self.objects, os.O_TMPFILE | os.O_RDWR, 0o600)
         except OSError as exc:
@@ -96,6 +96,16 @@ class LocalArchive:
 
     def close(self) -> None:
         pass
+
+    def _lock_again(self, sha256: str) -> Stored:
+        """An object stored while the flag could not be set (the dock ran without
+        CAP_LINUX_IMMUTABLE): try again."""
+        fd = open_read_only(self.root / self.relative(sha256))
+        try:
+            make_immutable(fd)
+            return self._stored(sha256, fd)
+        finally:
+            os.close(fd)
 
     def _make_levels(self, directory: Path) -> Path:
         """Make the directories down to `directory`, each new one fsync'd into its parent."""

@@ -1,11 +1,13 @@
 """The archive in an S3 bucket with Object Lock: each object one locked version.
 
-Every object is a single PutObject to `objects/sha256/<sha256>` with the bytes' SHA-256 and
-MD5 for the server to check (a corrupted upload is refused by the server, nothing is
-stored), in COMPLIANCE mode until the class's retain-until date: then no one with S3
-credentials, the bucket's owner included, can delete that version or shorten its
-retention before the date; it can only be lengthened. The version is confirmed with
-HeadObject (lock mode, date, size, checksum) before put returns. A bucket without Object
+Every object is a single PutObject to `objects/sha256/<sha256>`, hashed here first (bytes
+that are not the SHA-256 are never sent), with the SHA-256 (x-amz-checksum-sha256) and the
+MD5 (Content-MD5) of the bytes for the server to check: a body that changed on the way is
+refused and nothing is stored. (Ceph RGW 18 ignores the SHA-256 header and checks the MD5;
+AWS and newer RGW check both.) It is locked in COMPLIANCE mode until the class's date: no
+one with S3 credentials, the bucket's owner included, can delete that version or shorten
+its retention before then; it can only be lengthened. The version is confirmed with
+HeadObject (size, digest, lock mode, date) before put returns. A bucket without Object
 Lock and versioning is refused: evidence is never stored unlocked.
 
 boto3 is imported here only, so the device never needs it (the `dock` extra).
@@ -51,30 +53,37 @@ class S3Archive:
         key = KEY_PREFIX + check_sha256(sha256)
         with self._errors(f"looking up {key}"):
             listing = self.client.list_object_versions(Bucket=self.bucket, Prefix=key)
-        # A delete marker hides an object from a plain GET but not its locked version.
-        versions = sorted((v for v in listing.get("Versions", []) if v["Key"] == key),
-                          key=lambda v: v["LastModified"], reverse=True)
+        # A delete marker hides an object from a plain GET, not from this listing. The
+        # archive stores a key once: a later version can only be someone else's upload under
+        # the same name, so the object is the first version (S3 lists the newest first).
+        versions = [v for v in listing.get("Versions", []) if v["Key"] == key]
         if not versions:
             return None
-        return self._head(sha256, versions[0]["VersionId"])
+        return self._head(sha256, versions[-1]["VersionId"])
 
     def put(self, sha256: str, source: Path, footage_class: str, recorded_until: datetime) -> Stored:
         until = retain_until(footage_class, recorded_until, self.policy)
-        size, sha_b64, md5_b64 = _digests(check_sha256(sha256), source)
+        size, sha_b64, md5 = _digests(check_sha256(sha256), source)
         found = self.find(sha256)
-        if found is not None:
-            return self.extend(sha256, until) if found.retain_until < rfc3339(until) else found
+        if found is not None:  # stored once; kept as long as the longest class asks
+            if found.locked and found.retain_until >= rfc3339(until):
+                return found
+            return self.extend(sha256, until)
+        if until <= datetime.now(timezone.utc):
+            raise ArchiveError(f"{footage_class} footage recorded until {rfc3339(recorded_until)} was to be kept until "
+                               f"{rfc3339(until)}, which has passed: Object Lock cannot lock a past date; "
+                               "archive it as a longer class")
         if size > SINGLE_PUT_LIMIT:
             raise ArchiveError(f"{source} is {size} bytes: larger than one PutObject can store")
         key = KEY_PREFIX + sha256
         with open(source, "rb") as body, self._errors(f"storing {key}"):
             answer = self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentLength=size, ContentMD5=md5_b64,
+                Bucket=self.bucket, Key=key, Body=body, ContentLength=size, ContentMD5=base64.b64encode(md5).decode(),
                 ChecksumSHA256=sha_b64, ObjectLockMode=LOCK_MODE, ObjectLockRetainUntilDate=until)
         version = answer.get("VersionId")
         if not version:
             raise ArchiveError(f"bucket {self.bucket} gave {key} no version: it is not versioned")
-        stored = self._head(sha256, version, expect_size=size, expect_sha_b64=sha_b64)
+        stored = self._head(sha256, version, expect=(size, sha_b64, md5.hex()))
         if stored.retain_until < rfc3339(until):
             raise ArchiveError(f"{stored.location} is locked only until {stored.retain_until}, not {rfc3339(until)}")
         return stored
@@ -88,16 +97,18 @@ class S3Archive:
                                           VersionId=_version_of(found))["Body"]
 
     def extend(self, sha256: str, retain_until: datetime) -> Stored:
+        """Lengthen the lock (or lock a version found unlocked); asking for an earlier date
+        than it has is an error, never a shortening."""
         if retain_until.tzinfo is None:
             raise ArchiveError("retain_until has no time zone")
         found = self.find(sha256)
         if found is None:
             raise ArchiveError(f"no object {sha256} in {self.description}")
         wanted = rfc3339(whole_second_up(retain_until))
-        if wanted < found.retain_until:
-            raise ArchiveError(f"{sha256} is kept until {found.retain_until}: retention is never shortened "
-                               f"(asked {wanted})")
-        if wanted == found.retain_until:
+        current = found.retain_until if found.locked else None  # a version stored unlocked by someone else
+        if current is not None and wanted < current:
+            raise ArchiveError(f"{sha256} is kept until {current}: retention is never shortened (asked {wanted})")
+        if current is not None and wanted == current:
             return found
         version = _version_of(found)
         with self._errors(f"extending {sha256}"):
@@ -109,21 +120,24 @@ class S3Archive:
     def close(self) -> None:
         self.client.close()
 
-    def _head(self, sha256: str, version: str, expect_size: int | None = None,
-              expect_sha_b64: str | None = None) -> Stored:
-        """The version as the server holds it, its lock checked."""
+    def _head(self, sha256: str, version: str, expect: tuple[int, str, str] | None = None) -> Stored:
+        """The version as the server holds it; after a put (`expect`: size, SHA-256 in base64,
+        MD5 in hex) its bytes and its lock are checked."""
         key = KEY_PREFIX + sha256
         with self._errors(f"checking {key}"):
             head = self.client.head_object(Bucket=self.bucket, Key=key, VersionId=version, ChecksumMode="ENABLED")
         location = f"s3://{self.bucket}/{key}?versionId={version}"
-        if expect_size is not None and head["ContentLength"] != expect_size:
-            raise ArchiveError(f"{location} holds {head['ContentLength']} bytes, not {expect_size}")
-        if expect_sha_b64 is not None and head.get("ChecksumSHA256", expect_sha_b64) != expect_sha_b64:
-            raise ArchiveError(f"{location} has SHA-256 {head['ChecksumSHA256']}, not {expect_sha_b64}")
         until = head.get("ObjectLockRetainUntilDate")
         locked = head.get("ObjectLockMode") == LOCK_MODE and until is not None and until > datetime.now(timezone.utc)
-        if expect_size is not None and not locked:
-            raise ArchiveError(f"{location} was stored without a {LOCK_MODE} lock")
+        if expect is not None:
+            size, sha_b64, md5_hex = expect
+            # The SHA-256 where the server keeps it; else the ETag, a single PUT's MD5.
+            held = head.get("ChecksumSHA256") or head.get("ETag", "").strip('"')
+            if head["ContentLength"] != size or held not in (sha_b64, md5_hex):
+                raise ArchiveError(f"{location} holds {head['ContentLength']} bytes with digest {held}, "
+                                   f"not the {size} bytes sent")
+            if not locked:
+                raise ArchiveError(f"{location} was stored without a {LOCK_MODE} lock")
         return Stored(sha256=sha256, size=head["ContentLength"], location=location,
                       retain_until=rfc3339(until) if until else None, locked=locked)
 
@@ -172,8 +186,10 @@ class S3Archive:
             yield
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            raise ArchiveError(f"{doing} in {self.description}: {error.get('Code', '?')} "
-                               f"{error.get('Message', '')}".rstrip()) from None
+            code, message = error.get("Code", "?"), error.get("Message") or ""
+            if code == "403" and message in ("", "Forbidden"):  # a HEAD's answer has no body to say why
+                message = "Forbidden (the keys are wrong, or not allowed this bucket)"
+            raise ArchiveError(f"{doing} in {self.description}: {code} {message}".rstrip()) from None
         except BotoCoreError as exc:
             raise ArchiveError(f"{doing} in {self.description}: {exc}") from None
         except OSError as exc:
@@ -184,9 +200,9 @@ def _version_of(stored: Stored) -> str:
     return stored.location.rsplit("?versionId=", 1)[1]
 
 
-def _digests(sha256: str, source: Path) -> tuple[int, str, str]:
-    """(size, SHA-256 and MD5 in base64) of the source; ArchiveError unless it is sha256.
-    The server checks both digests again against the bytes it receives."""
+def _digests(sha256: str, source: Path) -> tuple[int, str, bytes]:
+    """(size, SHA-256 in base64, MD5) of the source; ArchiveError unless it is sha256.
+    The server checks the digests again against the bytes it receives."""
     sha, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
     try:
         with open(source, "rb") as f:
@@ -198,7 +214,7 @@ def _digests(sha256: str, source: Path) -> tuple[int, str, str]:
         raise ArchiveError(f"cannot read {source}: {exc.strerror}") from None
     if sha.hexdigest() != sha256:
         raise ArchiveError(f"{source} is not {sha256} (its bytes hash to {sha.hexdigest()}): not stored")
-    return size, base64.b64encode(sha.digest()).decode(), base64.b64encode(md5.digest()).decode()
+    return size, base64.b64encode(sha.digest()).decode(), md5.digest()
 
 
 def read_key_file(path: Path) -> tuple[str, str]:
