@@ -186,6 +186,15 @@ def test_a_failure_after_the_grant_is_logged_as_failed(dock, device_store, tmp_p
     assert statuses == [("granted", None), ("failed", 0)]
 
 
+def test_a_grant_without_its_completion_is_shown_as_unfinished(dock):
+    log = AuditLog(DockLayout(dock).audit_path, load_dock_keys(dock).private_key())
+    log.append("Li", "review", "export", {"device_id": "rec-0", "session_id": "s", "seq": None},
+               {"status": "granted", "output": "/x", "segments": [1], "identities": []})
+    code, report = audit_json(dock)
+    assert code == 0 and report["unfinished"] == [0]
+    assert "grant 0 has no done" in recorder("dock", "audit", dock, "--language", "en").stdout
+
+
 def test_refusals_are_logged_with_why_and_export_nothing(dock, device_store, tmp_path):
     device = device_id_of(device_store)
     (tmp_path / "taken").mkdir()

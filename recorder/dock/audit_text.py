@@ -15,6 +15,7 @@ TEXTS = {
         "statuses": {"granted": "批准", "refused": "拒绝", "done": "完成", "failed": "失败"},
         "whole": "整个会话",
         "set_aside": "第 {line} 行：一次中断的写入，已由修复记录留存（未计入）",
+        "unfinished": "第 {index} 号批准之后没有完成或失败记录：该次导出中断，其文件未经核对，不得使用",
         "empty": "（尚无记录）",
         "ok": "日志完整：{n} 条记录，签名、哈希链和序号均有效。末条：{head}",
         "bad": "日志不完整：发现 {n} 处问题（上列各行）",
@@ -36,6 +37,8 @@ TEXTS = {
         "statuses": {"granted": "granted", "refused": "refused", "done": "done", "failed": "failed"},
         "whole": "whole session",
         "set_aside": "line {line}: an append cut short, kept as found and named by a repair entry (not counted)",
+        "unfinished": "grant {index} has no done or failed entry after it: that export was interrupted, and "
+                      "whatever it wrote was never checked: do not use it",
         "empty": "(no entries yet)",
         "ok": "The log verifies: {n} entries, signatures, hash chain and indexes intact. Last entry: {head}",
         "bad": "THE LOG DOES NOT VERIFY: {n} problem(s) (lines listed above)",
@@ -74,6 +77,7 @@ def audit_text(report: AuditReport, path, language: str = "zh-CN") -> str:
     if not report.entries:
         lines.append(t["empty"])
     lines += [t["set_aside"].format(line=n) for n in report.set_aside]
+    lines += [t["unfinished"].format(index=n) for n in report.unfinished]
     for problem in report.problems:
         where = t["line"].format(line=problem.line) if problem.line is not None else t["whole_log"]
         words = t["problems"].get(problem.code, problem.code)
