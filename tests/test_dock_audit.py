@@ -13,6 +13,7 @@ import hashlib
 import json
 import multiprocessing
 import shutil
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import device_identity, record, recorder
+from conftest import device_identity, record, recorder, require_tool
 from media import ledger_entries
 from recorder.agency.authority import init_agency
 from recorder.dock import access
@@ -266,7 +267,8 @@ def encrypted_copy(store: Path, target: Path, recipient: Recipient, plaintext_li
             (target / path).parent.mkdir(parents=True, exist_ok=True)
             (target / path).write_bytes(cipher)
             manifest = unsigned(json.loads((store / body["manifest"]).read_bytes()))
-            manifest["file"] = {"name": Path(path).name, "size": len(cipher), "sha256": hashlib.sha256(cipher).hexdigest()}
+            manifest["file"] = {"name": Path(path).name, "size": len(cipher),
+                                "sha256": hashlib.sha256(cipher).hexdigest()}
             plain_sha256 = hashlib.sha256(plain + (b"x" if plaintext_lie else b"")).hexdigest()
             manifest["encryption"] = {"format": "age-encryption.org/v1", "recipients": [str(recipient)],
                                       "header_size": 0, "aligned": True, "final_chunk": True,
@@ -301,6 +303,10 @@ def encrypted_dock(tmp_path, agency, device_store) -> Path:
 def test_an_encrypted_segment_is_exported_decrypted_with_the_right_identity(encrypted_dock, device_store, agency,
                                                                             tmp_path):
     stored = DockLayout(encrypted_dock).device_store(device_id_of(device_store))
+    for cipher in stored.glob("media/*/*.mp4.age"):  # what a clerk's own `age -d` makes of it
+        plain = subprocess.run([require_tool("age"), "-d", "-i", agency.root / "age-identity.txt", cipher],
+                               capture_output=True, check=True).stdout
+        assert hashlib.sha256(plain).hexdigest() in {b["file_sha256"] for b in segments_in(device_store)}
     assert all(p.read_bytes().startswith(b"age-encryption.org/v1\n") for p in stored.glob("media/*/*.mp4.age"))
     out = tmp_path / "out"
     recorder(*export_args(encrypted_dock, device_store, out, "--identity", agency.root / "age-identity.txt"))
@@ -491,6 +497,27 @@ def test_a_torn_last_line_is_reported_then_set_aside_by_the_next_append(dock, en
     assert independently_verified(dock, repair) and independently_verified(dock, entry)
     code, report = audit_json(dock)
     assert code == 0 and report["set_aside"] == [4]
+
+
+def test_a_torn_line_longer_than_the_tail_read_is_found_and_numbered(dock):
+    log = AuditLog(DockLayout(dock).audit_path, load_dock_keys(dock).private_key())
+    for n in range(30):  # about 100 KiB: more than the head's first read of the tail
+        log.append("Li", f"{n} " + "理由" * 1000, "export", {"device_id": "rec-0", "session_id": "s", "seq": n},
+                   {"status": "refused", "why": "x"})
+    torn = b'{"action":"export","index":30,"reason":"' + b"z" * 70_000
+    with open(DockLayout(dock).audit_path, "ab") as f:
+        f.write(torn)
+    log.append("Li", "after", "export", {"device_id": "rec-0", "session_id": "s", "seq": 1},
+               {"status": "refused", "why": "x"})
+    repair, entry = audit_lines_after(dock, 31)
+    assert repair["subject"] == {"line": 31, "size": len(torn), "sha256": hashlib.sha256(torn).hexdigest()}
+    assert (repair["index"], entry["index"]) == (30, 31)
+    code, report = audit_json(dock)
+    assert code == 0 and report["set_aside"] == [31]
+
+
+def audit_lines_after(dock: Path, count: int) -> list[dict]:
+    return [json.loads(line) for line in DockLayout(dock).audit_path.read_bytes().splitlines()[count:]]
 
 
 def test_a_set_aside_line_edited_afterwards_is_found(dock):

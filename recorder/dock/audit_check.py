@@ -169,9 +169,10 @@ class _Check:
             ref = head_ref(index, digest)
             self.report.heads_checked.append(ref)
             if index not in hashes:
+                end = f"it ends at {self.report.head}, line {lines}" if self.report.head else "it is empty"
                 self.problem("head-missing", lines + 1,
-                             f"head {ref} given, but the log has no entry {index} (it ends at "
-                             f"{self.report.head or 'nothing'}, line {lines}): entries were cut from its end")
+                             f"head {ref} given, but the log has no entry {index} ({end}): "
+                             "entries were cut from its end")
             elif hashes[index][1] != digest:
                 number, found = hashes[index]
                 self.problem("head-mismatch", number, f"entry {index} has hash {found[:16]}…, not the "
