@@ -31,7 +31,7 @@ EXIT_INTERRUPTED = 75  # offload: the link kept failing; docking again goes on f
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL = "warning"
 COMMANDS = ("run", "status", "verify", "report", "export", "unrecoverable", "provision", "agency", "selftest", "dock", "offload")
-JSON_COMMANDS = ("status", "verify", "report", "selftest", "offload")  # those with --json: their errors are JSON too
+JSON_COMMANDS = ("status", "verify", "report", "selftest", "offload", "dock")  # those with --json: their errors are JSON too
 
 
 class UsageError(Exception):
@@ -426,7 +426,42 @@ def _dock_serve(args) -> int:
     return EXIT_OK
 
 
-DOCK_STEPS = {"init": _dock_init, "serve": _dock_serve}
+def _dock_audit(args) -> int:
+    """Exit 0 when the access log verifies, 1 when it does not."""
+    from .dock.audit_check import verify_audit
+    from .dock.audit_text import audit_text
+    from .dock.keys import load_dock_keys
+
+    keys = load_dock_keys(Path(args.directory))
+    report = verify_audit(keys.layout.audit_path, keys.certificate.public_key(), heads=args.head)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(audit_text(report, keys.layout.audit_path, args.language))
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _dock_export(args) -> int:
+    """Export (or, `dock view`, copy for playback) a session or one segment, audited."""
+    import tempfile
+
+    from .dock.access import Request, export
+
+    request = Request(args.requester, args.reason, args.device, args.session, args.seq, args.dock_command)
+    output = args.output
+    if output is None:  # a view: a new private directory for the player
+        output = Path(tempfile.mkdtemp(prefix="recorder-view-")) / args.session
+    entry = export(Path(args.directory), request, output, Path(args.identity) if args.identity else None)
+    result = entry["result"]
+    for written in result["files"]:
+        print(f"{Path(result['output']) / written['name']}  {written['size']} B  sha256 {written['sha256']}")
+    print(f"{args.dock_command}: {len(result['files'])} file(s), {result['bytes']} B, audit entry {entry['index']} "
+          f"(granted by entry {result['grant']})", file=sys.stderr)
+    return EXIT_OK
+
+
+DOCK_STEPS = {"init": _dock_init, "serve": _dock_serve, "audit": _dock_audit, "export": _dock_export,
+              "view": _dock_export}
 
 
 def cmd_offload(args) -> int:
@@ -759,7 +794,7 @@ def _add_dock_parser(sub):
     dock = sub.add_parser("dock", help="the dock's side of offload: its directory, the service devices offload to")
     _add_logging_options(dock, argparse.SUPPRESS)
     commands = dock.add_subparsers(dest="dock_command", required=True, metavar="STEP",
-                                   help="init or serve (recorder dock STEP --help)")
+                                   help="init, serve, audit, export or view (recorder dock STEP --help)")
     init = commands.add_parser("init", help="make a dock directory from the agency's CA and the dock's certificate")
     init.add_argument("directory", metavar="DOCK", help="a new directory for the dock")
     init.add_argument("--agency", required=True, metavar="DIR",
@@ -769,6 +804,33 @@ def _add_dock_parser(sub):
     serve.add_argument("directory", metavar="DOCK", help="the dock's directory (dock init)")
     serve.add_argument("--listen", metavar="HOST:PORT", help="where to listen (default: dock.toml [listen], "
                        "else 0.0.0.0:8443; port 0: any free port, printed)")
+    # audit, export, view: the audited access of article 13 (recorder/dock/access.py)
+    audit = commands.add_parser("audit", help="show the dock's access log (who, when, why, what) and verify it: "
+                                "signatures, hash chain, indexes (exit 1 on a problem)")
+    audit.add_argument("directory", metavar="DOCK", help="the dock's directory")
+    audit.add_argument("--head", metavar="INDEX:SHA256", type=_head, action="append", default=[],
+                       help="an entry the log must still hold with this hash, as written down earlier (repeatable): "
+                            "entries cut from the end of the log show only against one")
+    _add_language_option(audit, "the table and the verdict; --json is language-neutral")
+    _add_json_option(audit, "log and the verdict")
+    for step, what in (("export", "export a session (or one segment) to a new directory"),
+                       ("view", "copy a session (or one segment) for playback to a new private directory")):
+        access = commands.add_parser(step, help=f"{what}, decrypted if encrypted, each file checked against the "
+                                     "device's signed ledger; logged before the first byte is written")
+        access.add_argument("directory", metavar="DOCK", help="the dock's directory")
+        access.add_argument("--requester", required=True, metavar="NAME",
+                            help="who asks for it (name, unit, warrant number): written to the access log")
+        access.add_argument("--reason", required=True, metavar="TEXT",
+                            help="why (the case, the approval): written to the access log")
+        access.add_argument("--device", required=True, metavar="ID", help="the device id (rec-…)")
+        access.add_argument("--session", required=True, metavar="ID", help="the session id, as `recorder verify` "
+                            "lists it")
+        access.add_argument("--seq", type=int, metavar="N", help="only segment N of the session (default: all)")
+        access.add_argument("--identity", metavar="AGE-KEY-FILE",
+                            help="the agency's age identity file, for encrypted segments (never logged)")
+        access.add_argument("-o", "--output", type=Path, metavar="DIR", required=step == "export",
+                            help="a new directory for the files (refused if it exists)" if step == "export" else
+                            "a new directory for the files (default: a new one in the temporary directory)")
     dock.set_defaults(func=cmd_dock)
 
 
