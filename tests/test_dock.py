@@ -5,11 +5,13 @@ refusal the issue names. What is checked is what is on disk at both ends afterwa
 decoded frame counters, hashes, the verifier's reports, the files freed."""
 
 import json
+import os
 import random
 from datetime import datetime, timezone
 import shutil
 import ssl
 import socket
+import subprocess
 import threading
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from conftest import recorder
 from support.dock_rig import CuttingProxy, Device, DockProcess, make_agency, make_device, make_dock, offload, wait_for
 from media import frame_indices
 from recorder.clock import SystemClock
+from recorder.evidence.canonical import sha256_hex
 from recorder.evidence.layout import StoreLayout
 from recorder.evidence.ledger import LedgerText
 from recorder.evidence.verifier import verify_store
@@ -30,6 +33,14 @@ from recorder.seal.ledger import Ledger
 
 # Two sessions: the first has a mark (evidence: it goes first), the second is patrol.
 SHIFT = ("start @0.5s; mark @1.5s; stop @6s; start @8s; stop @13s",)
+
+
+@pytest.fixture(autouse=True)
+def unlock_afterwards(tmp_path):
+    """The dock's archive sets the immutable flag on what it stores (where it may): clear it
+    when the test is done, so that its temporary directory can go."""
+    yield
+    subprocess.run(["chattr", "-R", "-f", "-i", str(tmp_path)], capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +107,8 @@ def assert_settled(device: Device, dock_dir: Path, original: dict):
     objects = [p for p in (dock_dir / "objects").rglob("*") if p.is_file()]
     stored = {f["sha256"] for r in receipts(dock_dir, device) for f in r["files"]}
     assert sorted(p.name for p in objects) == sorted(stored)  # one object per content, none twice
+    for path, data in media_of(original).items():  # and the dock's copy is that object, not a second copy
+        assert os.stat(store / path).st_ino == next(os.stat(p).st_ino for p in objects if p.name == sha256_hex(data))
 
 
 def test_an_offload_end_to_end_frees_exactly_what_the_receipt_covers(device, dock_dir):

@@ -58,6 +58,9 @@ class LocalArchive:
         if found is not None:
             _check_source(sha256, source)  # the same refusal whether or not it is stored already
             return found if found.locked else self._lock_again(sha256)
+        shared = self._put_in_place(sha256, source)
+        if shared is not None:
+            return shared
         try:  # unnamed until whole and right, in the tree's own filesystem so it can be linked
             fd = os.open(self.objects, os.O_TMPFILE | os.O_RDWR, 0o600)
         except OSError as exc:
@@ -73,6 +76,34 @@ class LocalArchive:
             if not self._name(fd, directory, sha256):
                 return self.find(sha256)  # another put named the same bytes first
             _fsync_dir(directory)  # the name is on disk before the caller hears "stored"
+            make_immutable(fd)
+            return self._stored(sha256, fd, size)
+        finally:
+            os.close(fd)
+
+    def _put_in_place(self, sha256: str, source: Path) -> Stored | None:
+        """A read-only source on the archive's own filesystem (the dock's copy of a device's
+        store) is given its name by a link to the same inode, not copied: the bytes are
+        stored once, and the flag then guards every name they have. None when the source is
+        elsewhere or writable (then it is copied)."""
+        try:
+            fd = open_read_only(source)
+        except (OSError, NotRegular):
+            return None  # the copy's path reports it
+        try:
+            info = os.fstat(fd)
+            if info.st_dev != os.stat(self.objects).st_dev or info.st_mode & 0o222:
+                return None
+            digest, size = hashlib.sha256(), 0
+            while chunk := os.read(fd, COPY_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+            _refuse_unless(sha256, digest, source)
+            os.fsync(fd)
+            directory = self._make_levels(self.root / self.relative(sha256).parent)
+            if not self._name(fd, directory, sha256):
+                return self.find(sha256)
+            _fsync_dir(directory)
             make_immutable(fd)
             return self._stored(sha256, fd, size)
         finally:
