@@ -51,6 +51,9 @@ TEST_APT += gpsd-clients
 # implementation and the agency's key pair are tested against it both ways (tests/test_age.py,
 # tests/test_age_keys.py) and benchmarked against it
 TEST_APT += age
+# faketime (libfaketime) runs a device's offload with its wall clock set off by a known amount:
+# the dock's clock-offset measurement must find it (tests/test_dock_checkout.py)
+TEST_APT += faketime
 # xmllint checks exported GPX against the GPX 1.1 schema (tests/test_gpx.py)
 TEST_APT += libxml2-utils
 # the device image (tests/test_image.py, docs/IMAGE.md): a Debian arm64 root filesystem built

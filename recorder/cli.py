@@ -73,19 +73,33 @@ def _timeline(args):
 
 
 def _run_config(args):
-    """The image's configuration (--config), with the installed bundle's settings on top."""
-    from .config import load_config, overlay_config, read_config_dict
+    """The image's configuration (--config), with the installed bundle's settings on top, and
+    on top of those the officer assignment the dock signed for the shift that holds now
+    (its officer, and its settings if it has any: docs/DOCK.md, "Checkout")."""
+    from datetime import datetime, timezone
+
+    from .config import config_from_dict, load_config, overlay_dict, read_config_dict
+    from .provision.assignment import current_assignment
+    from .provision.device import provisioned
     from .provision.install import installed_config
 
     config = load_config(args.config)
     identity_dir = _identity_dir(args, config)
     try:
         agency = installed_config(identity_dir)
+        device = provisioned(identity_dir) if agency is not None else None
+        assignment = (current_assignment(identity_dir, device.identity.device_id, datetime.now(timezone.utc))
+                      if device else None)
     except OSError as exc:
         raise RecorderError(f"cannot read the identity directory {identity_dir}: {exc.strerror}") from None
     if agency is None:
         return config
-    return overlay_config(read_config_dict(args.config), agency, "the installed bundle's configuration")
+    merged = overlay_dict(read_config_dict(args.config), agency, "the installed bundle's configuration")
+    if assignment is not None:
+        merged = overlay_dict(merged, assignment.document["config"], "the dock's assignment")
+        # an officer id is letters, digits, . _ - only (agency/assignment.py): safe in TOML quotes
+        merged = overlay_dict(merged, f'[device]\nofficer_id = "{assignment.officer_id}"\n', "the dock's assignment")
+    return config_from_dict(merged)
 
 
 def cmd_run(args) -> int:
@@ -460,7 +474,26 @@ def _dock_export(args) -> int:
     return EXIT_OK
 
 
-DOCK_STEPS = {"init": _dock_init, "serve": _dock_serve, "audit": _dock_audit, "export": _dock_export,
+def _dock_assign(args) -> int:
+    from datetime import datetime, timezone
+
+    from .dock.checkout import assign
+    from .dock.keys import load_dock_keys
+
+    keys = load_dock_keys(Path(args.directory))
+    config_text = ""
+    if args.config is not None:
+        try:
+            config_text = Path(args.config).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RecorderError(f"cannot read {args.config}: {exc}") from None
+    path = assign(keys.layout, keys, args.device, args.officer, datetime.now(timezone.utc), args.hours, config_text)
+    print(f"device {args.device}: officer {args.officer} for {args.hours:g} h from now ({path}); the device takes it "
+          "at its next offload")
+    return EXIT_OK
+
+
+DOCK_STEPS = {"init": _dock_init, "serve": _dock_serve, "assign": _dock_assign, "audit": _dock_audit, "export": _dock_export,
               "view": _dock_export}
 
 
@@ -494,7 +527,7 @@ def cmd_offload(args) -> int:
             print(message("progress", args.language, done=done, total=total, mib=sent / 2**20), file=sys.stderr)
 
     offload = Offload(store, identity, Ledger(store.ledger_path, identity), Dock(host, port, link), clock,
-                      progress=progress)
+                      progress=progress, identity_dir=identity_dir)
     try:
         outcome = offload.run()
     except OffloadFailed as exc:
@@ -794,7 +827,7 @@ def _add_dock_parser(sub):
     dock = sub.add_parser("dock", help="the dock's side of offload: its directory, the service devices offload to")
     _add_logging_options(dock, argparse.SUPPRESS)
     commands = dock.add_subparsers(dest="dock_command", required=True, metavar="STEP",
-                                   help="init, serve, audit, export or view (recorder dock STEP --help)")
+                                   help="init, serve, assign, audit, export or view (recorder dock STEP --help)")
     init = commands.add_parser("init", help="make a dock directory from the agency's CA and the dock's certificate")
     init.add_argument("directory", metavar="DOCK", help="a new directory for the dock")
     init.add_argument("--agency", required=True, metavar="DIR",
@@ -804,6 +837,14 @@ def _add_dock_parser(sub):
     serve.add_argument("directory", metavar="DOCK", help="the dock's directory (dock init)")
     serve.add_argument("--listen", metavar="HOST:PORT", help="where to listen (default: dock.toml [listen], "
                        "else 0.0.0.0:8443; port 0: any free port, printed)")
+    assign = commands.add_parser("assign", help="check a device out to an officer for the next shift: a record "
+                                 "signed by the dock, which the device takes and records at its next offload")
+    assign.add_argument("directory", metavar="DOCK", help="the dock's directory (dock init)")
+    assign.add_argument("--device", required=True, metavar="ID", help="the device id (rec-…)")
+    assign.add_argument("--officer", required=True, metavar="ID", help="the officer's id (letters, digits, . _ -)")
+    assign.add_argument("--hours", type=float, default=12.0, help="how long the shift lasts from now (default 12)")
+    assign.add_argument("--config", type=Path, metavar="FILE",
+                        help="settings for this shift on top of the bundle's (TOML; not where the store is)")
     # audit, export, view: the audited access of article 13 (recorder/dock/access.py)
     audit = commands.add_parser("audit", help="show the dock's access log (who, when, why, what) and verify it: "
                                 "signatures, hash chain, indexes (exit 1 on a problem)")

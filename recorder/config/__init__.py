@@ -28,6 +28,7 @@ from .settings import (  # noqa: F401  (the package's public names)
     config_from_dict,
     load_config,
     overlay_config,
+    overlay_dict,
     read_config_dict,
     minimum_storage_reserve,
     recording_bytes_per_second,

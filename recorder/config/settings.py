@@ -397,6 +397,11 @@ NOT_FROM_THE_AGENCY = {("device", "store"), ("device", "identity")}
 def overlay_config(base: dict, overlay_text: str, what: str) -> Config:
     """The image's settings with the agency's on top, setting by setting (the installed
     bundle's configuration: docs/PROVISIONING.md), checked as one configuration."""
+    return config_from_dict(overlay_dict(base, overlay_text, what))
+
+
+def overlay_dict(base: dict, overlay_text: str, what: str) -> dict:
+    """`base` with the settings of `overlay_text` on top (not yet checked as a whole)."""
     try:
         overlay = tomllib.loads(overlay_text)
     except tomllib.TOMLDecodeError as exc:
@@ -412,7 +417,7 @@ def overlay_config(base: dict, overlay_text: str, what: str) -> Config:
         if not isinstance(merged[section], dict):
             raise ConfigError(f"[{section}] must be a table")
         merged[section].update(values)
-    return config_from_dict(merged)
+    return merged
 
 
 def load_config(path: Path | None) -> Config:

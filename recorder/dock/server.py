@@ -10,7 +10,9 @@ request acts on that device's own files only.
   PUT  /v1/files/<sha256>        body = bytes from X-Offset of the file X-Path (X-Size bytes in
                                  all) -> {"offset"} (durable), {"stored": true} once whole
   POST /v1/receipt               {"head"} -> the signed receipt (verify, archive, sign)
-  GET  /v1/time                  the dock's clock, for the device's offset (checkout)
+  GET  /v1/time                  the dock's clock, for the device's offset (checkout):
+                                 {"wall_ns", "source", "error_ns"}
+  GET  /v1/assignment            the newest officer assignment signed for the device, or 404
 
 Refusals are JSON {"refused": code, "detail"} with 4xx statuses, and go to the device's
 events at the dock (DOCK/devices/<id>/events.jsonl)."""
@@ -26,6 +28,7 @@ from aiohttp import web
 
 from ..agency.certs import DEVICE_URI_PREFIX
 from ..evidence.ledger import parse_object
+from .checkout import latest_assignment
 from .events import append_event
 from .intake import Staging, UploadRefused, missing, named_files, receipt_in_store
 from .layout import DockLayout
@@ -38,8 +41,10 @@ MAX_LEDGER_REQUEST = 256 << 20
 
 
 class DockService:
-    def __init__(self, layout: DockLayout, keys, archive, now=lambda: datetime.now(timezone.utc)):
+    def __init__(self, layout: DockLayout, keys, archive, now=lambda: datetime.now(timezone.utc),
+                 clock_quality=None):
         self.layout, self.keys, self.archive, self.now = layout, keys, archive, now
+        self.clock_quality = clock_quality or _system_clock_quality()
         self._locks: dict[str, asyncio.Lock] = {}
         self._staging: dict[str, Staging] = {}
         self._writers: dict[tuple[str, str], object] = {}  # (device, sha) -> the request that may write
@@ -51,6 +56,7 @@ class DockService:
         app.router.add_put("/v1/files/{sha256:[0-9a-f]{64}}", self.upload)
         app.router.add_post("/v1/receipt", self.receipt)
         app.router.add_get("/v1/time", self.time)
+        app.router.add_get("/v1/assignment", self.assignment)
         return app
 
     # -- who is asking
@@ -192,7 +198,26 @@ class DockService:
 
     async def time(self, request):
         self.device_of(request)
-        return web.json_response({"wall_ns": time.time_ns()})
+        wall_ns = time.time_ns()  # first: what is measured is this moment
+        source, error_ns = self.clock_quality()
+        return web.json_response({"wall_ns": wall_ns, "source": source, "error_ns": error_ns})
+
+    async def assignment(self, request):
+        device_id = self.device_of(request)
+        newest = latest_assignment(self.layout, device_id)
+        if newest is None:
+            return web.json_response({"refused": "no-assignment", "detail": "none issued"}, status=404)
+        return web.Response(body=newest, content_type="application/json")
+
+
+def _system_clock_quality():
+    """The dock's own clock: its source and error bound as chrony and the kernel say (read
+    only; recorder/systime.py), so that a device's offset is never stated better than the
+    dock's clock is."""
+    from ..clock import DRIFT_PPB
+    from ..systime import SystemDiscipline
+
+    return SystemDiscipline(DRIFT_PPB)
 
 
 def _refusal(code: str, detail: str) -> str:

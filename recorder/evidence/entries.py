@@ -78,6 +78,14 @@ BODY_MEMBERS_V4 = {
 BODY_MEMBERS_V5 = {
     **BODY_MEMBERS_V4,
     "release": {"receipt": str, "receipt_sha256": str, "head": str, "dock": str, "files": list},
+    # checkout at the dock: the device's wall clock against the dock's, measured over the
+    # link (recorded as found: past time stamps are never rewritten)
+    "clock_offset": {"dock": str, "offset_us": int, "error_us": int, "rtt_us": int, "samples": int,
+                     "dock_clock": dict},
+    # the officer the dock assigned for the next shift (a document it signed, kept in the
+    # identity directory): sessions started within its window carry that officer
+    "assignment": {"officer_id": str, "assignment_sha256": str, "valid_from": str, "valid_until": str,
+                   "dock": str},
 }
 BODY_MEMBERS = {1: BODY_MEMBERS_V1, 2: BODY_MEMBERS_V2, 3: BODY_MEMBERS_V3, 4: BODY_MEMBERS_V4, 5: BODY_MEMBERS_V5}
 ENTRY_TYPES = frozenset(BODY_MEMBERS_V5)
@@ -163,6 +171,18 @@ def release(receipt: str, receipt_sha256: str, head: str, dock: str, files: list
     freed under it."""
     return {"receipt": receipt, "receipt_sha256": receipt_sha256, "head": head, "dock": dock,
             "files": [{"path": f["path"], "sha256": f["sha256"], "size": f["size"]} for f in files]}
+
+
+def clock_offset(dock: str, offset_us: int, error_us: int, rtt_us: int, samples: int, dock_clock: dict) -> dict:
+    """offset_us: the dock's wall clock minus the device's at the same moment; error_us: the
+    bound on that (half the best round trip plus the dock's own stated error)."""
+    return {"dock": dock, "offset_us": offset_us, "error_us": error_us, "rtt_us": rtt_us, "samples": samples,
+            "dock_clock": dock_clock}
+
+
+def assignment(officer_id: str, assignment_sha256: str, valid_from: str, valid_until: str, dock: str) -> dict:
+    return {"officer_id": officer_id, "assignment_sha256": assignment_sha256, "valid_from": valid_from,
+            "valid_until": valid_until, "dock": dock}
 
 
 def stealth(enabled: bool, cause: str) -> dict:

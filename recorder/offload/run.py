@@ -2,10 +2,13 @@
 
   1. free what an earlier release recorded but a power cut left on disk;
   2. hello: the head the dock holds for this device;
-  3. the ledger from there (witness first): refused → stop, nothing freed;
-  4. the files the dock lists as missing, in plan.py's order, each from the offset the dock
+  3. checkout, the clock: the offset against the dock's clock, sealed in the ledger first
+     (checkout.py), so the dock witnesses it with the rest;
+  4. the ledger from there (witness first): refused → stop, nothing freed;
+  5. the files the dock lists as missing, in plan.py's order, each from the offset the dock
      holds (it says where on a 409), resumed after a cut link;
-  5. the receipt for the witnessed head; release under it (release.py).
+  6. the receipt for the witnessed head; release under it (release.py);
+  7. checkout, the officer: the dock's newest assignment for this device, recorded once.
 
 A cut link is retried with a back-off on the injected clock, up to `max_failures` failures
 in a row; the next offload goes on from what the dock holds. Progress is reported as
@@ -15,10 +18,12 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from ..errors import ProvisioningError
 from ..evidence.files import open_read_only
 from ..evidence.keys import public_key_pem
 from ..evidence.layout import StoreLayout
 from ..evidence.ledger import LedgerText, head_ref, parse_head_ref
+from .checkout import measure_offset, record_offset, take_assignment
 from .link import Dock, DockRefused, LinkError
 from .plan import ordered
 from .release import Released, free_files, pending_releases, release_under_receipt
@@ -43,6 +48,8 @@ class Outcome:
     kept: list = field(default_factory=list)
     withheld: dict = field(default_factory=dict)
     refused: str | None = None  # the dock's refusal code, when it refused
+    clock_offset: dict | None = None  # {"offset_us", "error_us"}: the dock's clock − the device's
+    officer: str | None = None  # the officer the dock assigned for the next shift
 
     def record(self) -> dict:
         return dict(self.__dict__)
@@ -50,11 +57,12 @@ class Outcome:
 
 class Offload:
     def __init__(self, store: StoreLayout, identity, ledger, dock: Dock, clock, stamp=None,
-                 max_failures: int = 8, progress=None):
+                 max_failures: int = 8, progress=None, identity_dir=None):
         self.store, self.identity, self.ledger, self.dock, self.clock = store, identity, ledger, dock, clock
         self.stamp = stamp or clock.stamp
         self.max_failures, self.progress = max_failures, progress or (lambda *a: None)
         self.outcome = Outcome()
+        self.identity_dir = identity_dir
         self._failures = 0
 
     def run(self) -> Outcome:
@@ -65,9 +73,14 @@ class Offload:
             free_files(self.store, stale)
             self.outcome.released += [r["path"] for r in stale]
         try:
+            offset = self.retrying(lambda: measure_offset(self.dock, self.clock))
+            record_offset(self.ledger, self.clock, certificate, offset)
+            self.outcome.clock_offset = {"offset_us": offset.offset_us, "error_us": offset.error_us}
             missing = self.witness()
             self.send(missing)
             self.receive_receipt(device_id, certificate)
+            if self.identity_dir is not None:
+                self.take_assignment(device_id, certificate)
         except DockRefused as exc:
             self.outcome.refused = exc.code
             self.outcome.withheld = exc.facts.get("withheld") or {}
@@ -76,6 +89,16 @@ class Offload:
             self.outcome.cipher = self.outcome.cipher or self.dock.cipher
             self.dock.close()
         return self.outcome
+
+    def take_assignment(self, device_id: str, certificate) -> None:
+        try:
+            assignment = self.retrying(lambda: take_assignment(
+                self.dock, self.ledger, self.clock, self.identity_dir, certificate, device_id))
+        except ProvisioningError as exc:  # not the pinned dock's, or not for this device: ignored
+            log.warning("the dock's assignment is refused: %s", exc)
+            self.outcome.officer = None
+            return
+        self.outcome.officer = assignment.officer_id if assignment else None
 
     # -- with retries
     def retrying(self, step):
