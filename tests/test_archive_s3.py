@@ -8,7 +8,9 @@ rest on it.)"""
 import base64
 import hashlib
 import itertools
+import json
 import os
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -252,3 +254,40 @@ def test_footage_past_its_retention_is_not_stored_unlocked(archive, client, tmp_
         archive.put(sha, source, "patrol", datetime.now(timezone.utc) - timedelta(days=200))
     assert versions(client, archive.bucket, sha) == []
     assert archive.put(sha, source, "evidence", datetime.now(timezone.utc) - timedelta(days=200)).locked
+
+
+def test_an_offload_to_a_dock_on_s3_lands_locked_by_footage_class(rgw, client, tmp_path):
+    """The whole link with the S3 archive: `recorder dock serve` configured for the real RGW,
+    a real device's offload; each receipted file is a locked version of the class its
+    session asks (the marked session is evidence, the other patrol), and cannot be deleted."""
+    from support.dock_rig import DockProcess, make_agency, make_device, make_dock, offload
+
+    agency = make_agency(tmp_path / "agency")
+    device = make_device(tmp_path / "device", agency, tmp_path)
+    device.record("start @0.5s; mark @1.5s; stop @5s; start @7s; stop @10s")
+    dock_dir = make_dock(tmp_path / "dock", agency)
+    bucket = f"dock-{next(NAMES)}"
+    (dock_dir / "dock.toml").write_text(
+        f'[archive]\nkind = "s3"\nendpoint = "{rgw.endpoint}"\nbucket = "{bucket}"\naccess_key = "{rgw.access_key}"\n'
+        f'secret_key = "{rgw.secret_key}"\ncreate_bucket = true\n')
+    try:
+        with DockProcess(dock_dir) as dock:
+            code, outcome = offload(device, dock.port)
+        assert code == 0, outcome
+        [receipt] = [json.loads(p.read_bytes()) for p in (dock_dir / "devices" / device.device_id / "receipts").glob("*")]
+        ledger = [json.loads(line) for line in (device.store / "ledger" / "ledger.jsonl").read_bytes().splitlines()]
+        marked = next(e["body"]["session_id"] for e in ledger if e["type"] == "mark")
+        until = {}
+        for record in receipt["files"]:
+            stored = record["stored"]
+            assert stored["location"].startswith(f"s3://{bucket}/") and stored["locked"]
+            key, version = stored["location"].removeprefix(f"s3://{bucket}/").split("?versionId=")
+            head = client.head_object(Bucket=bucket, Key=key, VersionId=version)
+            assert head["ObjectLockMode"] == "COMPLIANCE" and head["ContentLength"] == record["size"]
+            assert head["ObjectLockRetainUntilDate"].strftime("%Y-%m-%dT%H:%M:%SZ") == stored["retain_until"]
+            assert refused(client.delete_object, Bucket=bucket, Key=key, VersionId=version) == "AccessDenied"
+            if record["path"].startswith("media/"):
+                until.setdefault(record["path"].split("/")[1] == marked, set()).add(stored["retain_until"][:7])
+        assert until[True] != until[False]  # evidence kept longer than patrol (article 11)
+    finally:
+        subprocess.run(["chattr", "-R", "-f", "-i", str(tmp_path)], capture_output=True)

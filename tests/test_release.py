@@ -185,3 +185,13 @@ def test_two_processes_appending_at_once_leave_one_chain(device):
     lines = device.ledger_path.read_bytes().splitlines()
     assert len(lines) == before + 100
     assert verify_store(device.root).problems == []  # indexes consecutive, every prev the line before
+
+
+def test_what_receipts_cover_is_what_a_reprovisioning_would_not_orphan(device, dock):
+    from recorder.provision.receipts import uncovered_footage
+
+    segments = [device.relative(p) for p in segments_of(device.root)]
+    assert sorted(uncovered_footage(device)) == sorted(segments)
+    manifests = [s.replace(".mp4", ".manifest.json") for s in segments]
+    release(device, dock, receipt_for(device, dock, files_of(device, segments[:1] + manifests[:1])))
+    assert sorted(uncovered_footage(device)) == sorted(segments[1:])

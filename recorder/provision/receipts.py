@@ -1,9 +1,10 @@
-"""What a dock has taken: the seam where dock receipts come in (the dock issue, 13).
+"""What a dock has taken (docs/DOCK.md): footage a dock receipt covers, which a re-provisioning
+would not orphan.
 
-A receipt will be the dock's signed statement (its certificate's key, issued by the agency
-CA the device pinned) that it holds the device's ledger up to a head, INDEX:SHA256, and every
-segment that ledger names up to it. A segment entry at or below a verified head is covered.
-Until the dock exists no receipt does, so every sealed segment counts as not covered.
+A receipt is the dock's signed statement that it holds the device's ledger up to a head and
+the files it lists (evidence/receipts.py). The device acts on one only after checking it
+(offload/release.py) and then records a `release` entry naming every file it covered; so the
+store's own signed ledger says what is covered: the files its release entries name.
 """
 
 from ..evidence.layout import PARTIAL_SUFFIX, StoreLayout
@@ -11,8 +12,15 @@ from ..evidence.ledger import LedgerText
 
 
 def covered_segments(store: StoreLayout) -> set[str]:
-    """Store-relative paths of segments a verified dock receipt covers. None yet (issue 13)."""
-    return set()
+    """Store-relative paths of the files the store's `release` entries name (each freed under
+    a dock receipt the device checked before writing the entry)."""
+    covered = set()
+    if store.ledger_path.exists():
+        for _, _, entry in LedgerText.parse(store.ledger_path.read_bytes()).entries():
+            body = entry.get("body") if entry else None
+            if entry and entry.get("type") == "release" and isinstance(body, dict):
+                covered |= {f.get("path") for f in body.get("files", []) if isinstance(f, dict)}
+    return covered
 
 
 def uncovered_footage(store: StoreLayout) -> list[str]:
