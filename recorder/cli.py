@@ -519,7 +519,7 @@ def cmd_offload(args) -> int:
     identity_dir = _identity_dir(args, config)
     link = dock_link(identity_dir)
     identity = open_identity(identity_dir, store, create=False)
-    host, port = parse_address(args.dock)
+    host, port = parse_address(args.dock or config.device.dock)
     clock = SystemClock()
 
     def progress(done, total, sent):
@@ -879,7 +879,8 @@ def _add_offload_parser(sub):
     offload = sub.add_parser("offload", help="offload to the dock: the ledger witnessed, the files sent (resumable), "
                              "the receipt checked, and only what it covers freed (docs/DOCK.md)")
     _add_logging_options(offload, argparse.SUPPRESS)
-    offload.add_argument("--dock", required=True, metavar="HOST:PORT", help="the dock's address (port default 8443)")
+    offload.add_argument("--dock", metavar="HOST:PORT", help="the dock's address (port default 8443; default: "
+                         "device.dock, the USB link's far end 10.77.0.1:8443)")
     offload.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration (device.store, "
                          "device.identity)")
     offload.add_argument("--store", metavar="DIR", help="evidence store directory (default: device.store)")

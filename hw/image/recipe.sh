@@ -103,7 +103,12 @@ install_units() {
         install -D -m 0644 "$unit" "$root/etc/systemd/system/$(basename "$unit")"
     done
     install -D -m 0755 "$RECIPE_DIR/files/recorder-grow-data" "$root/usr/local/sbin/recorder-grow-data"
-    systemctl --root="$root" --quiet enable recorder.service recorder-grow-data.service chrony.service gpsd.service
+    # the dock link (docs/DOCK.md): udev starts the offload when usb0 appears; networkd gives
+    # the device its end of the point-to-point link
+    install -D -m 0644 "$REPO_DIR/hw/network/90-recorder-dock.rules" "$root/etc/udev/rules.d/90-recorder-dock.rules"
+    install -D -m 0644 "$REPO_DIR/hw/network/usb0.network" "$root/etc/systemd/network/50-recorder-usb0.network"
+    systemctl --root="$root" --quiet enable recorder.service recorder-grow-data.service chrony.service gpsd.service \
+        systemd-networkd.service
 }
 
 # docs/SERVICE.md, "Storage layout": the root filesystem (and the firmware's FAT partition)

@@ -27,6 +27,9 @@ class DeviceConfig:
     # The directory of the device's keys and the agency's bundle, never inside the store; "" =
     # beside the store (/var/lib/recorder/identity for the default store; recorder/seal/identity.py)
     identity: str = ""
+    # Where the dock answers once the device is docked (HOST:PORT): on the USB gadget link the
+    # dock's end is 10.77.0.1 (hw/network/, docs/DOCK.md); `recorder offload` goes there
+    dock: str = "10.77.0.1:8443"
 
 
 @dataclass(frozen=True)
