@@ -4,8 +4,9 @@ aiohttp on TLS 1.3 with a device certificate required (DockKeys.server_context).
 is who its certificate says (the agency CA issued it; its SAN names the device id); every
 request acts on that device's own files only.
 
-  GET  /v1/hello                 the dock's name, the device's id, the head the dock holds
-  POST /v1/ledger                {"public_key", "from", "head", "lines"}: witness first
+  GET  /v1/hello                 the dock's name, the device's id, the head the dock holds and
+                                 how many ledger lines
+  POST /v1/ledger                {"public_key", "from" (a line, from 0), "head", "lines"}: witness first
                                  -> {"held", "missing": [{"path", "sha256", "size", "offset"}]}
   PUT  /v1/files/<sha256>        body = bytes from X-Offset of the file X-Path (X-Size bytes in
                                  all) -> {"offset"} (durable), {"stored": true} once whole
@@ -85,8 +86,9 @@ class DockService:
     async def hello(self, request):
         device_id = self.device_of(request)
         store = self.layout.device_store(device_id)
+        now = held(store / "ledger" / "ledger.jsonl")
         return web.json_response({"dock": self.keys.certificate.subject.rfc4514_string(), "device_id": device_id,
-                                  "held": held(store / "ledger" / "ledger.jsonl").ref})
+                                  "held": now.ref, "held_lines": now.lines})
 
     async def ledger(self, request):
         device_id = self.device_of(request)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..evidence.canonical import canonical_bytes
+from ..evidence.canonical import canonical_bytes, sha256_hex
 from ..evidence.documents import signature_valid
 from ..evidence.keys import device_id_for, load_public_key, pem_is_key
 from ..evidence.ledger import GENESIS_PREV, LedgerText, entry_hash, head_ref, parse_object
@@ -30,8 +30,9 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Held:
-    next_index: int
-    head: str  # the hash of the last line (64 zeros before the first)
+    lines: int  # lines in the dock's copy (a torn line the device set aside counts: it is kept)
+    next_index: int  # the index the next entry must have
+    head: str  # the hash of the last entry's line (64 zeros before the first)
 
     @property
     def ref(self) -> str | None:
@@ -42,15 +43,22 @@ def held(ledger_path: Path) -> Held:
     try:
         text = LedgerText.parse(ledger_path.read_bytes())
     except FileNotFoundError:
-        return Held(0, GENESIS_PREV)
-    return Held(len(text.lines), text.head)  # the dock's copy has no torn or set-aside lines
+        return Held(0, 0, GENESIS_PREV)
+    for line in reversed(text.lines):  # the last entry (a line set aside is none)
+        entry = parse_object(line)
+        if isinstance(entry, dict) and isinstance(entry.get("index"), int) and entry.get("type"):
+            return Held(len(text.lines), entry["index"] + 1, entry_hash(line))
+    return Held(len(text.lines), 0, GENESIS_PREV)
 
 
-def check_offer(store: Path, device_id: str, public_key_pem: bytes, from_index: int, head: str,
+def check_offer(store: Path, device_id: str, public_key_pem: bytes, from_line: int, head: str,
                 data: bytes) -> tuple[Held, list[bytes]]:
     """The new lines of an offer, checked against what the dock holds for this device:
-    `data` holds the device's complete lines from `from_index` on, ending at `head`
-    (INDEX:SHA256). Returns (what is held, the lines to append); Refused otherwise."""
+    `data` holds the device's complete ledger lines from line `from_line` (0-based) on, ending
+    at the entry `head` (INDEX:SHA256). Returns (what is held, the lines to append); Refused
+    otherwise. A line a power cut tore, which the device ended and named in a signed `repair`
+    entry right after (or after the next), is kept as found and the chain passes over it, as
+    the verifier does (docs/FORMATS.md, "Lines")."""
     key_path = store / "device" / "device.pub"
     try:
         key = _device_key(key_path, public_key_pem)
@@ -66,25 +74,45 @@ def check_offer(store: Path, device_id: str, public_key_pem: bytes, from_index: 
     if head_index < now.next_index - 1:
         raise Refused(ROLLBACK, f"the device's head is entry {head_index}, the dock holds up to "
                                 f"{now.next_index - 1} ({now.ref}): its ledger was rolled back or cut")
-    if from_index > now.next_index:
-        raise Refused(MISSING, f"the offer starts at entry {from_index}, the dock holds up to "
-                               f"{now.next_index - 1}: entries {now.next_index}..{from_index - 1} are missing")
-    overlap = now.next_index - from_index
+    if from_line > now.lines:
+        raise Refused(MISSING, f"the offer starts at line {from_line + 1}, the dock holds {now.lines} lines: "
+                               f"lines {now.lines + 1}..{from_line} are missing")
+    overlap = now.lines - from_line
     if overlap > 0:
-        held_lines = LedgerText.parse((store / "ledger" / "ledger.jsonl").read_bytes()).lines[from_index:]
+        held_lines = LedgerText.parse((store / "ledger" / "ledger.jsonl").read_bytes()).lines[from_line:]
         if lines[:overlap] != held_lines[:overlap]:
-            raise Refused(FORK, f"the device's entries {from_index}..{now.next_index - 1} differ from those the "
-                                f"dock witnessed: its ledger forks from the held one")
+            raise Refused(FORK, f"the device's lines {from_line + 1}..{now.lines} differ from those the dock "
+                                f"witnessed: its ledger forks from the held one")
     new = lines[max(overlap, 0):]
-    previous = now.head
+    set_aside = _set_aside(key, new, now.lines)
+    previous, index = now.head, now.next_index
     for offset, line in enumerate(new):
-        index = now.next_index + offset
+        if now.lines + offset + 1 in set_aside:
+            continue
         _check_line(key, device_id, line, index, previous)
-        previous = entry_hash(line)
-    end = head_ref(now.next_index + len(new) - 1, previous) if new else now.ref
+        previous, index = entry_hash(line), index + 1
+    end = head_ref(index - 1, previous) if index else None
     if end != head:
         raise Refused(FORK, f"the lines offered end at {end}, not at the head the device claims ({head})")
     return now, new
+
+
+def _set_aside(key, lines: list[bytes], first: int) -> set[int]:
+    """Line numbers (from 1, in the whole ledger) of torn lines a signed repair entry names,
+    one or two lines after, with their size and hash."""
+    named = set()
+    for offset, line in enumerate(lines):
+        entry = parse_object(line)
+        if not (isinstance(entry, dict) and entry.get("type") == "repair" and signature_valid(key, entry)):
+            continue
+        body = entry.get("body") if isinstance(entry.get("body"), dict) else {}
+        number = first + offset + 1
+        torn = body.get("line")
+        if isinstance(torn, int) and 1 <= number - torn <= 2 and torn > first:
+            data = lines[torn - first - 1]
+            if body.get("size") == len(data) and body.get("sha256") == sha256_hex(data):
+                named.add(torn)
+    return named
 
 
 def _head_index(head: str) -> int:

@@ -22,7 +22,7 @@ from ..errors import ProvisioningError
 from ..evidence.files import open_read_only
 from ..evidence.keys import public_key_pem
 from ..evidence.layout import StoreLayout
-from ..evidence.ledger import LedgerText, head_ref, parse_head_ref
+from ..evidence.ledger import LedgerText
 from .checkout import measure_offset, record_offset, take_assignment
 from .link import Dock, DockRefused, LinkError
 from .plan import ordered
@@ -123,12 +123,11 @@ class Offload:
     # -- the steps
     def witness(self) -> list[dict]:
         hello = self.retrying(lambda: self.dock.json("GET", "/v1/hello")[1])
-        held = hello.get("held")
-        start = parse_head_ref(held)[0] + 1 if held else 0
+        start = int(hello.get("held_lines") or 0)
         data = self.store.ledger_path.read_bytes()
         text = LedgerText.parse(data)
         lines = text.lines
-        head = head_ref(len(lines) - 1, text.head)
+        head = text.head_ref
         offer = {"public_key": public_key_pem(self.identity.public_key).decode("ascii"), "from": start,
                  "head": head, "lines": [line.decode("utf-8") for line in lines[start:]]}
         answer = self.retrying(lambda: self.dock.json("POST", "/v1/ledger", offer)[1])
