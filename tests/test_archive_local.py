@@ -167,14 +167,15 @@ def test_the_name_is_given_only_after_the_bytes_are_on_disk():
     """The durability order, read from the code (a power cut is not simulated here): in
     put, the file's fsync comes before the link that names it, the directory's fsync after
     it, and only then the immutable flag (which also stops a link being made)."""
-    put = next(node for node in ast.walk(ast.parse(Path(local_module.__file__).read_text()))
-               if isinstance(node, ast.FunctionDef) and node.name == "put")
-    calls = [ast.unparse(node.func) for node in sorted(
-        (node for node in ast.walk(put) if isinstance(node, ast.Call)), key=lambda n: (n.lineno, n.col_offset))]
-    order = [calls.index(name) for name in ("_copy_hashing", "os.fsync", "self._name", "_fsync_dir",
-                                            "make_immutable")]
-    assert order == sorted(order), calls
-    assert "os.rename" not in calls and "os.replace" not in calls
+    tree = ast.parse(Path(local_module.__file__).read_text())
+    # put copies into an unnamed file; _put_in_place names a read-only source on the same disk
+    for function, first in (("put", "_copy_hashing"), ("_put_in_place", "_refuse_unless")):
+        body = next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == function)
+        calls = [ast.unparse(node.func) for node in sorted(
+            (node for node in ast.walk(body) if isinstance(node, ast.Call)), key=lambda n: (n.lineno, n.col_offset))]
+        order = [calls.index(name) for name in (first, "os.fsync", "self._name", "fsync_dir", "make_immutable")]
+        assert order == sorted(order), calls
+        assert "os.rename" not in calls and "os.replace" not in calls
 
 
 IN_NAMESPACE = textwrap.dedent(

@@ -21,6 +21,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ..durable import create_new
 from ..errors import ProvisioningError
 from ..encryption.keys import Identity
 from .bundle import build_bundle
@@ -139,16 +140,4 @@ def _private_pem(key) -> bytes:
 
 def _write_new(path: Path, data: bytes, private: bool = False) -> None:
     """A new file (never over one), fsync'd with its directory; 0600 when private."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    create_new(path, data, 0o600 if private else 0o644)

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from ..durable import fsync_dir
 from ..evidence.files import NotRegular, open_read_only
 from .base import ArchiveError, Stored, check_sha256
 from .immutable import is_immutable, make_immutable
@@ -75,7 +76,7 @@ class LocalArchive:
             directory = self._make_levels(self.root / self.relative(sha256).parent)
             if not self._name(fd, directory, sha256):
                 return self.find(sha256)  # another put named the same bytes first
-            _fsync_dir(directory)  # the name is on disk before the caller hears "stored"
+            fsync_dir(directory)  # the name is on disk before the caller hears "stored"
             make_immutable(fd)
             return self._stored(sha256, fd, size)
         finally:
@@ -103,7 +104,7 @@ class LocalArchive:
             directory = self._make_levels(self.root / self.relative(sha256).parent)
             if not self._name(fd, directory, sha256):
                 return self.find(sha256)
-            _fsync_dir(directory)
+            fsync_dir(directory)
             make_immutable(fd)
             return self._stored(sha256, fd, size)
         finally:
@@ -146,7 +147,7 @@ class LocalArchive:
                 level = level / part
                 if not level.is_dir():
                     level.mkdir(exist_ok=True)
-                    _fsync_dir(level.parent)
+                    fsync_dir(level.parent)
         except OSError as exc:
             raise ArchiveError(f"cannot create {level}: {exc.strerror}") from None
         return level
@@ -205,9 +206,3 @@ def _refuse_unless(sha256: str, digest, source: Path) -> None:
         raise ArchiveError(f"{source} is not {sha256} (its bytes hash to {digest.hexdigest()}): not stored")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..durable import fsync_dir
 from ..evidence.files import safe_relative
 from ..evidence.layout import RECEIPTS_DIR
 from ..evidence.ledger import LedgerText, parse_object
@@ -140,13 +141,13 @@ class Staging:
         if digest.hexdigest() != sha256:
             next_attempt = staged.with_name(str(int(staged.name) + 1))
             os.close(os.open(next_attempt, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            _fsync_dir(staged.parent)
+            fsync_dir(staged.parent)
             return False
         final = self.store / path
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(staged, 0o444)
         os.link(staged, final)  # never over an existing name
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return True
 
 
@@ -157,14 +158,6 @@ def _hash_file(path: Path, limit: int | None = None):
             digest.update(chunk)
             done += len(chunk)
     return digest
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def receipt_in_store(store: Path, sha256: str) -> Path:

@@ -9,11 +9,11 @@ object is durable (fsync'd, or the S3 store's checksum-verified, locked version)
 receipt is signed last, so no receipt ever names a file the dock could still lose."""
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..durable import create_new, create_numbered
 from ..evidence.canonical import sha256_hex
 from ..evidence.ledger import LedgerText, parse_head_ref
 from ..evidence.receipts import sign_receipt
@@ -81,7 +81,7 @@ def issue(layout: DockLayout, device_id: str, keys, archive, head: str, now: dat
     document = sign_receipt(keys.private_key(), keys.certificate, _dock_name(keys), device_id,
                             now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), head, files)
     data = json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
-    _write_new(layout.receipts_dir(device_id), data)
+    create_numbered(layout.receipts_dir(device_id), data)
     return data, withheld
 
 
@@ -97,12 +97,7 @@ def _ledger_range(layout, device_id, store, earlier, archive, now) -> list[dict]
     staged = layout.staging_dir / device_id / "ledger" / sha256
     if not staged.exists():
         staged.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        create_new(staged, data)
     stored = archive.put(sha256, staged, LEDGER, now)
     return [{"path": f"{LEDGER_PATH}@{first}-{len(lines) - 1}", "sha256": sha256, "size": len(data),
              "stored": stored.record()}]
@@ -140,29 +135,3 @@ def _hash(path: Path) -> str:
     from ..evidence.files import hash_regular
 
     return hash_regular(path)[1]
-
-
-def _write_new(directory: Path, data: bytes) -> Path:
-    """receipts/<n>.json, numbered from 1, never over another."""
-    directory.mkdir(parents=True, exist_ok=True)
-    number = len(list(directory.glob("*.json"))) + 1
-    while True:
-        path = directory / f"{number:06d}.json"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-            break
-        except FileExistsError:
-            number += 1
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
-
-

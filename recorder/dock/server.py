@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from ..agency.certs import DEVICE_URI_PREFIX
+from ..durable import write_all
 from ..evidence.ledger import parse_object
 from .checkout import latest_assignment
 from .events import append_event
@@ -156,7 +157,7 @@ class DockService:
             async for chunk in request.content.iter_chunked(CHUNK):
                 if self._writers.get((device_id, sha256)) is not token or written + len(chunk) > size:
                     break
-                _write_all(fd, chunk)
+                write_all(fd, chunk)
                 staging.absorb(sha256, chunk)
                 written += len(chunk)
         except (ConnectionError, asyncio.CancelledError, Exception) as exc:  # a cut link: keep what came
@@ -224,12 +225,6 @@ def _system_clock_quality():
 
 def _refusal(code: str, detail: str) -> str:
     return json.dumps({"refused": code, "detail": detail}, ensure_ascii=False)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _sha256_file(path) -> str:

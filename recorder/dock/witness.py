@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..durable import create_new, fsync_dir, write_all
 from ..evidence.canonical import canonical_bytes, sha256_hex
 from ..evidence.documents import signature_valid
 from ..evidence.keys import device_id_for, load_public_key, pem_is_key
@@ -172,38 +173,14 @@ def append_witnessed(store: Path, public_key_pem: bytes, lines: list[bytes]) -> 
     (store / "device").mkdir(exist_ok=True)
     key_path = store / "device" / "device.pub"
     if not key_path.exists():
-        _write_new(key_path, public_key_pem)
+        create_new(key_path, public_key_pem)
     path = store / "ledger" / "ledger.jsonl"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        _write_all(fd, b"".join(line + b"\n" for line in lines))
+        write_all(fd, b"".join(line + b"\n" for line in lines))
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return held(path)
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-    try:
-        _write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    _fsync_dir(path.parent)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

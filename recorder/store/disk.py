@@ -8,6 +8,7 @@ a power cut.
 import os
 from pathlib import Path
 
+from ..durable import fsync_dir
 from ..errors import StoreError
 from ..evidence.layout import StoreLayout, partial_path
 
@@ -33,14 +34,6 @@ class Store(StoreLayout):
         path.mkdir(exist_ok=True)
         fsync_dir(self.media_dir)
         return path
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_sealed_file(path: Path, data: bytes, mode: int = SEALED_MODE) -> None:
