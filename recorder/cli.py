@@ -493,8 +493,29 @@ def _dock_assign(args) -> int:
     return EXIT_OK
 
 
-DOCK_STEPS = {"init": _dock_init, "serve": _dock_serve, "assign": _dock_assign, "audit": _dock_audit, "export": _dock_export,
-              "view": _dock_export}
+def _dock_report(args) -> int:
+    """Per device, from the dock's own records: offloads, receipts, releases, shifts, overdue."""
+    from .dock.report import dock_report, parse_since
+    from .dock.report_text import report_text
+
+    since = parse_since(args.since) if args.since else None
+    report = dock_report(Path(args.directory), args.device, since, args.overdue_hours)
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else report_text(report, args.language))
+    return EXIT_OK
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not 0 < value <= 24 * 365:
+        raise argparse.ArgumentTypeError(f"{text} h is out of range (0, 8760]")
+    return value
+
+
+DOCK_STEPS = {"init": _dock_init, "serve": _dock_serve, "assign": _dock_assign, "audit": _dock_audit,
+              "export": _dock_export, "view": _dock_export, "report": _dock_report}
 
 
 def cmd_offload(args) -> int:
@@ -827,7 +848,7 @@ def _add_dock_parser(sub):
     dock = sub.add_parser("dock", help="the dock's side of offload: its directory, the service devices offload to")
     _add_logging_options(dock, argparse.SUPPRESS)
     commands = dock.add_subparsers(dest="dock_command", required=True, metavar="STEP",
-                                   help="init, serve, assign, audit, export or view (recorder dock STEP --help)")
+                                   help="init, serve, assign, audit, export, view or report (recorder dock STEP --help)")
     init = commands.add_parser("init", help="make a dock directory from the agency's CA and the dock's certificate")
     init.add_argument("directory", metavar="DOCK", help="a new directory for the dock")
     init.add_argument("--agency", required=True, metavar="DIR",
@@ -872,6 +893,18 @@ def _add_dock_parser(sub):
         access.add_argument("-o", "--output", type=Path, metavar="DIR", required=step == "export",
                             help="a new directory for the files (refused if it exists)" if step == "export" else
                             "a new directory for the files (default: a new one in the temporary directory)")
+    # report: the shift report at the dock (recorder/dock/report.py), from its own records only
+    report = commands.add_parser("report", help="per device: offloads (received, receipted, withheld, refused), "
+                                 "releases, sessions, shifts and interruptions, overdue devices")
+    report.add_argument("directory", metavar="DOCK", help="the dock's directory")
+    report.add_argument("--device", metavar="ID", help="only this device (rec-…; default: every device)")
+    report.add_argument("--since", metavar="DATE", help="only what ended on or after DATE (2026-12-01, or "
+                        "2026-12-01T08:00:00Z; UTC unless a zone is given); overdue still counts everything")
+    report.add_argument("--overdue-hours", type=_hours, default=24.0, metavar="HOURS",
+                        help="a recording not offloaded within HOURS of its end is late (default 24: article 4, "
+                             "upload at the end of every shift)")
+    _add_language_option(report, "the report; --json is language-neutral")
+    _add_json_option(report, "report")
     dock.set_defaults(func=cmd_dock)
 
 
