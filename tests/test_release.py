@@ -195,3 +195,13 @@ def test_what_receipts_cover_is_what_a_reprovisioning_would_not_orphan(device, d
     manifests = [s.replace(".mp4", ".manifest.json") for s in segments]
     release(device, dock, receipt_for(device, dock, files_of(device, segments[:1] + manifests[:1])))
     assert sorted(uncovered_footage(device)) == sorted(segments[1:])
+
+
+def test_a_release_at_the_dock_does_not_stretch_the_shift(device, dock):
+    """The offload's entries come after the agent's run, at the dock: the shift still ends
+    where the agent's run did (evidence/history.py, OFFLOAD_ENTRIES)."""
+    from recorder.evidence.shifts import shift_report
+
+    before = [(s["start"], s["end"]) for s in shift_report(device.root)["shifts"]]
+    release(device, dock, receipt_for(device, dock, files_of(device, [device.relative(segments_of(device.root)[0])])))
+    assert [(s["start"], s["end"]) for s in shift_report(device.root)["shifts"]] == before

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from .ledger import LedgerText, entry_hash, head_ref
 
 
+# Entries the offload writes at the dock, between the agent's runs (docs/DOCK.md): they are
+# not the last thing an agent run did, so a run (and the shift it belongs to) does not end there.
+OFFLOAD_ENTRIES = frozenset({"release", "clock_offset", "assignment"})
+
+
 @dataclass
 class SessionHistory:
     session_id: str
@@ -72,7 +77,7 @@ class History:
         kind, body = entry.get("type"), entry["body"]
         if kind == "agent_start":
             self.runs.append(RunHistory(entry))
-        if self.runs:
+        if self.runs and kind not in OFFLOAD_ENTRIES:
             self.runs[-1].last = entry
         sid = body.get("session_id")
         session = self.sessions.get(sid) if isinstance(sid, str) else None
