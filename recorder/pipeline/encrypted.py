@@ -167,6 +167,8 @@ class EncryptedSegmentFile:
             "audio_samples": samples["soun"][0],
             "cipher_size": self.encryptor.ciphertext_size,
             "cipher_sha256": self.encryptor.ciphertext_sha256(),
+            # the plaintext up to here: a recovered file's whole plaintext hash, without decrypting
+            "plaintext_size": self.encryptor.plaintext_size, "plaintext_sha256": self.encryptor.plaintext_sha256(),
         }
         lines = [line]
         if not self.fragments:

@@ -213,7 +213,8 @@ class Sealer:
         facts = seg.encrypted
         sealed_index = index_path(seg.final_path)
         if not sealed_index.exists():
-            write_sealed_file(sealed_index, Path(facts["index_partial"]).read_bytes())
+            data = facts.get("index_bytes")  # recovery's: the lines of the fragments kept
+            write_sealed_file(sealed_index, data if data is not None else Path(facts["index_partial"]).read_bytes())
         index_size, index_sha256 = hash_regular(sealed_index)
         layout = {"file": facts["file"], "init": facts["init"], "fragments": facts["fragments"], "tail": facts["tail"]}
         encryption = entries.encryption(
