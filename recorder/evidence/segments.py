@@ -193,6 +193,11 @@ class SegmentCheck:
         """An age-encrypted segment (format 5): its ciphertext as sealed, and as its manifest
         describes it; with the agency's identities, its plaintext too."""
         sid = body["session_id"]
+        directory = relative.rsplit("/", 1)[0]
+        if manifest is not None and encryption_of(manifest) is not None:
+            name = manifest["encryption"]["index"]["name"]
+            if "/" not in name and name not in ("", ".", ".."):
+                self.accounted.add(f"{directory}/{name}")  # named by an authentic manifest
         try:
             with os.fdopen(open_read_only(self.store.root / relative), "rb") as f:
                 size, digest = _hash_file(f)
@@ -205,10 +210,7 @@ class SegmentCheck:
                     return
                 for wrong in ciphertext_problems(f, size, manifest):
                     self.problem("encryption-mismatch", relative, wrong, sid)
-                directory = relative.rsplit("/", 1)[0]
                 index, wrongs = index_problems(self.store.root, directory, manifest)
-                if index is not None:
-                    self.accounted.add(index)
                 for wrong in wrongs:
                     self.problem("index-mismatch", index or relative, wrong, sid)
                 if self.identities:
