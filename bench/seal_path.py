@@ -252,8 +252,7 @@ def compare_encrypted(packets, sample, repeats: int) -> dict:
 
 
 def print_encrypted(result: dict, segments: int, per_hour: float) -> None:
-    print(f"
-1b. seal path with encryption: {segments} segments; CPU s per run, after one warm-up run of each")
+    print(f"\n1b. seal path with encryption: {segments} segments; CPU s per run, after one warm-up run of each")
     labels = {"ours": "ours, plaintext", "ours_encrypted": "ours, encrypted (age v1)",
               "ffmpeg": "ffmpeg -c copy -f segment", "ffmpeg_age": "ffmpeg ... + age -r each segment"}
     for name, label in labels.items():

@@ -86,6 +86,7 @@ class EncryptedSegmentFile:
         self.syncer = IndexedSyncer(path, index_path)
         self._piece = bytearray()  # plaintext of the fragment the muxer is handing over
         self._piece_offset = 0  # where it starts in the plaintext
+        self._scanned = 0  # the piece's length when its boxes were last looked at
         self._tracks: dict[int, tuple[str | None, int | None]] = {}  # track_ID -> (handler, timescale)
         self.init: dict | None = None
         self.fragments: list[dict] = []  # the index's fragment lines, as dicts
@@ -101,6 +102,9 @@ class EncryptedSegmentFile:
     def after_mux(self) -> bool:
         """After a mux call: when a whole fragment arrived, close it off, index it and start
         its sync. True when one did."""
+        if len(self._piece) == self._scanned:  # most calls: the muxer wrote nothing
+            return False
+        self._scanned = len(self._piece)
         boxes = scan_boxes(self._piece)
         whole = boxes and boxes[-1].offset + boxes[-1].size == len(self._piece)
         if not whole or boxes[-1].kind != b"mdat" or not any(b.kind == b"moof" for b in boxes):
@@ -149,7 +153,7 @@ class EncryptedSegmentFile:
         for start, end in zip(bounds, bounds[1:]):
             self.fragments.append(self._describe(piece, start, end))
         self._piece_offset += len(piece)
-        self._piece = bytearray()
+        self._piece, self._scanned = bytearray(), 0
 
     def _describe(self, piece: bytes, start: int, end: int) -> dict:
         moof = scan_boxes(piece[start:end])[0]
@@ -162,7 +166,7 @@ class EncryptedSegmentFile:
         line = {
             "fragment": len(self.fragments) + 1,
             "offset": self._piece_offset + start, "size": end - start,
-            "sha256": hashlib.sha256(piece[start:end]).hexdigest(),
+            "sha256": hashlib.sha256(memoryview(piece)[start:end]).hexdigest(),
             "video_samples": samples["vide"][0], "video_ticks": samples["vide"][1],
             "audio_samples": samples["soun"][0],
             "cipher_size": self.encryptor.ciphertext_size,
