@@ -22,7 +22,7 @@ import pytest
 
 from conftest import record, recorder, require_tool, write_config
 from media import frame_indices, ledger_entries
-from recorder.encryption import Identity, Recipient, decrypt
+from recorder.encryption import Identity, decrypt
 from recorder.evidence.bmff import hash_layout
 from recorder.evidence.verifier import verify_store
 from recorder.seal.identity import identity_dir_for
@@ -195,7 +195,6 @@ def test_a_killed_recording_leaves_whole_chunks_that_decrypt_and_the_next_start_
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     partial = next(store.glob("media/*/*.mp4.age.partial"))
-    data = partial.read_bytes()
     identities = Identity.parse_file(key.read_text())
 
     # Debian's age: the whole chunks, then an error; ours: the same bytes, torn.

@@ -14,13 +14,13 @@ a power cut), and its plaintext is the MP4 the manifest describes (layout, hashe
 """
 
 import json
-import os
 import tempfile
 
 from ..encryption import AgeError, decrypt
 from ..encryption.header import HeaderIncomplete, X25519_TAG, read_header
 from ..encryption.stream import CHUNK, NONCE_SIZE, TAG
 from .bmff import hash_layout, sample_counts
+from .canonical import sha256_hex
 from .entries import AGE_FORMAT, ENCRYPTION_MEMBERS
 from .files import NotRegular, read_regular
 
@@ -126,8 +126,6 @@ def index_problems(store_root, directory: str, manifest: dict) -> tuple[str | No
         return relative, ["the fragment index the manifest names does not exist"]
     except (OSError, NotRegular) as exc:
         return relative, [f"the fragment index cannot be read: {exc}"]
-    from .canonical import sha256_hex
-
     if len(data) != enc["index"]["size"] or sha256_hex(data) != enc["index"]["sha256"]:
         return relative, [f"the fragment index is {len(data)} bytes with SHA-256 {sha256_hex(data)[:16]}…, the "
                           f"manifest sealed {enc['index']['size']} bytes with {str(enc['index']['sha256'])[:16]}…"]
@@ -183,6 +181,3 @@ class Decryption:
     def __exit__(self, *exc):
         self.close()
 
-
-def file_size(f) -> int:
-    return os.fstat(f.fileno()).st_size

@@ -9,13 +9,12 @@ A segment sealed after a power cut (no final chunk) decrypts to its whole fragme
 manifest says. Plaintext segments (format 4 and before) are copied and checked by their hash.
 Nothing is written over an existing file."""
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..encryption import AgeError
 from .encrypted import Decryption, encryption_of
-from .files import READ_CHUNK, NotRegular, open_read_only, safe_relative
+from .files import READ_CHUNK, NotRegular, digest_open, open_read_only, safe_relative
 from .gpx import LATEST, ExportError, trusted_manifest
 from .segments import _sealed_ranges
 from .trusted import signed_history
@@ -69,7 +68,7 @@ def _export(store, key, segment: dict, identities: list, out_dir: Path) -> Expor
     target = out_dir / f"{seq:05d}.mp4"
     try:
         with open(open_read_only(source), "rb") as f:
-            if _file_digest(f) != (segment.get("file_size"), segment.get("file_sha256")):
+            if digest_open(f) != (segment.get("file_size"), segment.get("file_sha256")):
                 result.problems.append("its file is not the one sealed (size or SHA-256)")
                 return result
             if encryption is None:
@@ -104,14 +103,6 @@ def _plaintext_problems(own: dict, samples: dict, manifest: dict) -> list[str]:
     if samples.get("vide", 0) != manifest.get("video", {}).get("frames"):
         wrong.append(f"it holds {samples.get('vide', 0)} frames, the manifest {manifest.get('video', {}).get('frames')}")
     return wrong
-
-
-def _file_digest(f) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    while chunk := f.read(READ_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-    return size, digest.hexdigest()
 
 
 def _write_new(target: Path, chunks) -> None:

@@ -10,11 +10,11 @@ import os
 from .bmff import hash_layout, hash_range, sample_counts
 from .canonical import canonical_bytes, sha256_hex
 from .documents import signature_valid
-from .encrypted import Decryption, ciphertext_problems, encryption_of, file_size, index_problems, malformed
-from .entries import MANIFEST_TYPE, MANIFEST_VERSIONS
-from .files import READ_CHUNK, NotRegular, open_read_only, read_regular
-from .layout import is_encrypted_name
 from ..encryption import AgeError
+from .encrypted import Decryption, ciphertext_problems, encryption_of, index_problems, malformed
+from .entries import MANIFEST_TYPE, MANIFEST_VERSIONS
+from .files import NotRegular, digest_open, open_read_only, read_regular
+from .layout import is_encrypted_name
 from .ledger import parse_object
 from .rules import canonical_signature, floats_in, timestamp_problem
 from .track import mappings_problem, placement_problem, track_problems
@@ -200,7 +200,7 @@ class SegmentCheck:
                 self.accounted.add(f"{directory}/{name}")  # named by an authentic manifest
         try:
             with os.fdopen(open_read_only(self.store.root / relative), "rb") as f:
-                size, digest = _hash_file(f)
+                size, digest = digest_open(f)
                 if (size, digest) != (body["file_size"], body["file_sha256"]):
                     self.problem("hash-mismatch", relative,
                                  f"{size} bytes with SHA-256 {digest[:16]}…, sealed ({entry_location}) as "
@@ -297,17 +297,6 @@ class SegmentCheck:
         except OSError as exc:
             self.problem("unreadable-file", relative, f"cannot be read: {exc.strerror}", sid)
         return None
-
-
-def _hash_file(f) -> tuple[int, str]:
-    import hashlib
-
-    digest, size = hashlib.sha256(), 0
-    f.seek(0)
-    while chunk := f.read(READ_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-    return size, digest.hexdigest()
 
 
 def _member(document: dict, name: str) -> dict:

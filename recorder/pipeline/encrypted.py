@@ -121,6 +121,8 @@ class EncryptedSegmentFile:
         boxes = scan_boxes(self._piece)
         if boxes:
             self._fragment_done(boxes, align=False)
+        # else (not seen: the muxer always holds the fragment of the last keyframe until it
+        # closes) the file ends after whole chunks, as a recovered one does: final_chunk false
         self.closed = True
         self.syncer.close()
         os.close(self._fd)
@@ -190,7 +192,6 @@ class EncryptedSegmentFile:
     def facts(self) -> dict:
         """What the sealer needs of the closed file (ClosedSegment.encrypted)."""
         e = self.encryptor
-        tail = None
         return {
             "recipients": [str(r) for r in e.recipients], "header_size": e.header_size,
             "final_chunk": e.closed,
@@ -198,6 +199,6 @@ class EncryptedSegmentFile:
             "file": {"size": e.ciphertext_size, "sha256": e.ciphertext_sha256()},
             "init": self.init,
             "fragments": [{k: f[k] for k in ("offset", "size", "sha256")} for f in self.fragments],
-            "tail": tail,
+            "tail": None,  # no mfra (skip_trailer)
             "index_partial": str(self.index_path),
         }
