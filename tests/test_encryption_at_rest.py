@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import pytest
 
-from conftest import record, recorder, require_tool, write_config
+from conftest import record, recorder, require_root_unshare, require_tool, write_config
 from media import frame_indices, ledger_entries
 from recorder.encryption import Identity, decrypt
 from recorder.evidence.bmff import hash_layout
@@ -237,3 +237,38 @@ def test_a_killed_recording_leaves_whole_chunks_that_decrypt_and_the_next_start_
     opened = tmp_path / "recovered.mp4"
     assert age_decrypt(recovered, key, opened).returncode == 1  # no final chunk: age says so
     assert frame_indices(opened) == list(range(frames[0], frames[0] + sealed["video"]["frames"]))
+
+
+# ---------------------------------------------------------------------------- a full disk
+
+
+def test_a_disk_that_fills_while_encrypting_leaves_sealed_decryptable_segments(tmp_path, agency):
+    """tests/test_disk_full.py's shift (a real tmpfs another writer fills mid-segment, then frees)
+    with encryption: the segment ENOSPC cut is sealed in the same run from its fragment index,
+    recording resumes after, and every segment verifies with and without the agency's key and
+    opens with Debian's age to the frames its manifest counts."""
+    unshare = require_root_unshare()
+    import test_disk_full
+
+    key, recipient = agency
+    config = write_config(tmp_path, extra=test_disk_full.CONFIG + encryption_config(recipient))
+    store = tmp_path / "after"
+    done = subprocess.run(
+        [unshare, "-m", sys.executable, "-c", test_disk_full.IN_NAMESPACE, str(tmp_path / "fs"), str(store),
+         str(config), test_disk_full.FS_SIZE, test_disk_full.SCRIPT, str(test_disk_full.FILL_AT_S),
+         str(test_disk_full.FREE_AT_S)],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["error"] is None
+    identities = Identity.parse_file(key.read_text())
+    for report in (verify_store(store), verify_store(store, identities=identities)):
+        assert [p for p in report.problems if p.severity == "problem"] == [], report.summary_text()
+    cut = [m for m in manifests(store) if (m.get("recovered") or {}).get("cause") == "storage"]
+    assert len(cut) == 1 and cut[0]["encryption"]["final_chunk"] is False
+    assert len({m["session_id"] for m in manifests(store)}) == 2  # recording resumed after the space came back
+    for manifest in manifests(store):
+        segment = next(store.glob(f"media/{manifest['session_id']}/{manifest['file']['name']}"))
+        plain = tmp_path / f"{manifest['session_id']}-{manifest['seq']}.mp4"
+        opened = age_decrypt(segment, key, plain)
+        assert opened.returncode == (0 if manifest["encryption"]["final_chunk"] else 1), opened.stderr
+        assert len(frame_indices(plain)) == manifest["video"]["frames"]
