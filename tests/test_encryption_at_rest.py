@@ -272,3 +272,33 @@ def test_a_disk_that_fills_while_encrypting_leaves_sealed_decryptable_segments(t
         opened = age_decrypt(segment, key, plain)
         assert opened.returncode == (0 if manifest["encryption"]["final_chunk"] else 1), opened.stderr
         assert len(frame_indices(plain)) == manifest["video"]["frames"]
+
+
+def test_a_crash_between_sealing_the_index_and_writing_the_manifest(tmp_path, agency):
+    """The sealer seals the index, then writes the manifest: a crash between the two leaves a
+    whole file (age's final chunk written) as a `.partial` beside its sealed index, and no
+    manifest. The next start seals it from that index as complete (final_chunk true)."""
+    key, recipient = agency
+    store = tmp_path / "store"
+    config = write_config(tmp_path, extra=encryption_config(recipient))
+    config.write_text(config.read_text().replace("seconds = 4", "seconds = 60"))
+    recorder("run", "--simulate", "--once", "--config", config, "--store", store, "--start-at", "0", "--duration", "3")
+    # The card as that crash leaves it: the ledger up to before the segment entry, the file
+    # under its .partial name, no manifest.
+    ledger = store / "ledger" / "ledger.jsonl"
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    ledger.write_bytes(b"".join(lines[: [json.loads(line)["type"] for line in lines].index("segment")]))
+    session = next(p for p in (store / "media").iterdir() if p.is_dir())
+    os.chmod(session / "00001.mp4.age", 0o600)
+    os.rename(session / "00001.mp4.age", session / "00001.mp4.age.partial")
+    os.unlink(session / "00001.manifest.json")
+
+    recorder("run", "--simulate", "--once", "--config", config, "--store", store, "--start-at", "0", "--duration", "1")
+    identities = Identity.parse_file(key.read_text())
+    for report in (verify_store(store), verify_store(store, identities=identities)):
+        assert [p for p in report.problems if p.severity == "problem"] == [], report.summary_text()
+    manifest = json.loads((session / "00001.manifest.json").read_bytes())
+    assert manifest["recovered"]["cause"] == "crash" and manifest["encryption"]["final_chunk"] is True
+    opened = age_decrypt(session / "00001.mp4.age", key, tmp_path / "whole.mp4")
+    assert opened.returncode == 0, opened.stderr
+    assert len(frame_indices(tmp_path / "whole.mp4")) == manifest["video"]["frames"] == 90

@@ -175,6 +175,7 @@ class EncryptedSegmentFile:
             "cipher_sha256": self.encryptor.ciphertext_sha256(),
             # the plaintext up to here: a recovered file's whole plaintext hash, without decrypting
             "plaintext_size": self.encryptor.plaintext_size, "plaintext_sha256": self.encryptor.plaintext_sha256(),
+            "final_chunk": self.encryptor.closed,  # true on the last line of a file closed whole
         }
         lines = [line]
         if not self.fragments:

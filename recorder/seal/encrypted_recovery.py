@@ -10,7 +10,8 @@ file: whole chunks the dock can still decrypt, and a torn chunk). The manifest i
 the index: the plaintext ranges and hashes, the frames and audio packets, where it starts on
 the monotonic clock. The sealed file has no final chunk (its key died with the power):
 `final_chunk: false`, and a decryptor reports it as cut at a chunk boundary, which is what
-the manifest says.
+the manifest says — unless the writer had closed it whole (a crash while sealing it, after
+its index was sealed: the index's last line says `final_chunk`).
 """
 
 import hashlib
@@ -56,7 +57,7 @@ class IndexedPrefix:
         last = self.lines[-1]
         return {
             "recipients": self.header["recipients"], "header_size": self.header["header_size"],
-            "final_chunk": False,
+            "final_chunk": last.get("final_chunk") is True,  # closed whole before the cut
             "plaintext": {"size": last["plaintext_size"], "sha256": last["plaintext_sha256"]},
             "file": {"size": last["cipher_size"], "sha256": last["cipher_sha256"]},
             "init": self.header["init"],
@@ -74,9 +75,11 @@ def _final_of(partial: Path) -> Path:
 def indexed_prefix(partial: Path) -> IndexedPrefix | None:
     """The fragments of a cut encrypted segment whose ciphertext is on the disk as the index
     says; None when not one is (or there is no readable index)."""
-    index = partial_path(index_path(_final_of(partial)))
-    if not index.exists():  # a recovery cut short after setting it aside: read it there
-        index = torn_path(index)
+    final = _final_of(partial)
+    # the writer's; else the sealer's (a seal cut between the index and the manifest: the file
+    # was closed whole); else one a recovery cut short had set aside
+    candidates = (partial_path(index_path(final)), index_path(final), torn_path(partial_path(index_path(final))))
+    index = next((c for c in candidates if c.exists()), candidates[0])
     try:
         header, lines = read_index(index.read_bytes())
     except (OSError, ValueError):
