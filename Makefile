@@ -63,6 +63,10 @@ TEST_APT += libxml2-utils
 TEST_APT += qemu-user-static binfmt-support qemu-system-arm qemu-utils shellcheck fdisk e2fsprogs
 
 DEMO_STORE ?= demo-store
+# The demo's agency (recorder agency init): its age key pair; segments are encrypted to its
+# recipient ([encryption] in $(DEMO_STORE).toml), so the store holds no readable footage; the
+# first verify is the dock's (no key), the second and the export are an authorised viewer's.
+DEMO_AGENCY ?= $(DEMO_STORE).agency
 DEMO_SCRIPT := press record @10s; walk 31.2313,121.4752 40s @15s; mark @30s; hold record 1s @45s;
 DEMO_SCRIPT += stall camera 3s @50s; say demo/officer-explains.wav @63s; indoors 8s @70s; mark @78s;
 DEMO_SCRIPT += hold record 3.5s @90s
@@ -108,11 +112,17 @@ $(TEST_STAMP): $(RUNTIME_STAMP) pyproject.toml | test-deps
 	touch $@
 
 demo: runtime-deps $(RUNTIME_STAMP)
-	$(VENV)/bin/recorder run --simulate --fast --store $(DEMO_STORE) --script '$(DEMO_SCRIPT)'
+	test -d $(DEMO_AGENCY) || $(VENV)/bin/recorder agency init $(DEMO_AGENCY) --name "Demo agency"
+	$(PY) -c 'import json, sys; print("[encryption]\nrecipients = [\"%s\"]" % json.load(open(sys.argv[1]))["age_recipient"])' \
+	  $(DEMO_AGENCY)/agency.json > $(DEMO_STORE).toml
+	$(VENV)/bin/recorder run --simulate --fast --config $(DEMO_STORE).toml --store $(DEMO_STORE) --script '$(DEMO_SCRIPT)'
 	$(VENV)/bin/recorder verify $(DEMO_STORE)
+	$(VENV)/bin/recorder verify $(DEMO_STORE) --identity $(DEMO_AGENCY)/age-identity.txt
 	$(VENV)/bin/recorder report $(DEMO_STORE)
 	$(VENV)/bin/recorder export --gpx latest --store $(DEMO_STORE) > $(DEMO_STORE).gpx
 	@echo "the last session's track: $(DEMO_STORE).gpx"
+	$(VENV)/bin/recorder export --media latest --store $(DEMO_STORE) --identity $(DEMO_AGENCY)/age-identity.txt \
+	  -o $$(mktemp -d $(DEMO_STORE).viewer.XXXXXX)
 
 test: test-deps $(TEST_STAMP)
 	$(PY) -m pytest -q

@@ -3,6 +3,8 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
 
  1. seal path: CPU seconds per recorded hour from encoded packets to sealed
     segments, against `ffmpeg -c copy -f segment` on the same media (target <= 1.2);
+ 1b. the same with encryption (age v1 to a recipient, bench/seal_path.py) against the same
+    ffmpeg cut plus `age -r` of each segment it made (target <= 1.2);
  2. pre-record ring: resident bytes against the encoded bytes it holds (target <= 1.1);
  3. responsiveness: RECORD press -> recording mode and first cue in real time on the
     simulated body at 720p30, against the same on a 64x48 body (capture load ~ nil);
@@ -177,6 +179,8 @@ def main() -> int:
     parser.add_argument("--vad-seconds", type=float, default=60, help="audio fed to the speech detector; 0 skips it")
     parser.add_argument("--gnss-seconds", type=float, default=60, help="each GNSS run (bench/gnss.py); 0 skips it")
     parser.add_argument("--prompts", type=int, default=14, help="voice prompts played (prompt path); 0 skips it")
+    parser.add_argument("--encrypted-seal", type=int, default=1,
+                        help="1: the seal path with encryption against ffmpeg + age (1b); 0 skips it")
     parser.add_argument("--encryption-mib", type=int, default=256,
                         help="MiB of the sample encrypted per run (bench/encryption.py); 0 skips it")
     parser.add_argument("--recovery-seconds", type=float, default=60,
@@ -201,6 +205,9 @@ def main() -> int:
 
     per_hour = 3600 / recorded_s
     ours, sealer, hashing, ffmpeg = (cpu * per_hour for cpu in run_seal_path(packets, sample, args.repeats))
+    encrypted = seal_path.compare_encrypted(packets, sample, args.repeats) if args.encrypted_seal else None
+    if encrypted:
+        seal_path.print_encrypted(encrypted, seal_path.expected_segments(packets, sample.config), per_hour)
     rings = run_ring(sample, args.passes)
     loaded, idle = run_responsiveness(args.presses)
     durability = run_durability(packets, sample)
@@ -213,6 +220,11 @@ def main() -> int:
         ("  of which sealer (hash, sign, ledger)", sealer, ffmpeg, "s", None),
         ("    of which hashing (bmff.hash_layout)", hashing, ffmpeg, "s", None),
     ]
+    if encrypted:
+        rows.append(("seal path encrypted: CPU s per rec. hour", encrypted["ours_encrypted"] * per_hour,
+                     encrypted["ffmpeg_age"] * per_hour, "s", SEAL_TARGET))
+        rows.append(("  against our plaintext seal path", encrypted["ours_encrypted"] * per_hour,
+                     encrypted["ours"] * per_hour, "s", None))
     for r in rings:
         name = "ring RSS, " + ("video + audio" if r["keep_audio"] else "video only")
         name += ", via av.Packet" if r["via_pyav"] else ""
@@ -256,6 +268,7 @@ def main() -> int:
             verdict = f"<= {target:.1f}  {'ok' if ratio <= target else 'MISSED'}"
         print(f"{name:<44} {value:8.2f} {unit:<3} {base:8.2f} {unit:<3} {ratio:6.2f}  {verdict}")
     print(f"seal path: median of {args.repeats} runs against ffmpeg -c copy -f segment on the same media;")
+    print("seal path encrypted: ours writing age v1 segments against ffmpeg -f segment + age -r of each;")
     print("ring: RSS growth against the encoded bytes it holds (ring.bytes)")
     print("responsiveness: 720p30 body against a 64x48 body, same presses; budget 200 ms absolute")
     print("durable: seal path wall time per recorded hour with an fdatasync per fragment, against without;")

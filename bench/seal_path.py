@@ -5,6 +5,11 @@ Sealer.close(); CPU from time.process_time(), which counts the sealer thread too
 Baseline: the same packets in one plain MP4, cut by
 `ffmpeg -c copy -f segment` into files of the same length; CPU from
 getrusage(RUSAGE_CHILDREN), user + system.
+
+With encryption (docs/ENCRYPTION.md): ours writes every segment as age v1 to a recipient
+(fragments aligned to chunks, the fragment index synced beside each), against the same
+ffmpeg cut followed by `age -r RECIPIENT` of each segment it made — the same bytes
+encrypted by the reference tool. `python bench/seal_path.py` runs this comparison alone.
 """
 
 import cProfile
@@ -54,14 +59,15 @@ class TimedSealer(Sealer):
             self.cpu = time.thread_time()
 
 
-def seal(packets, sample, root: Path, sealer_class=TimedSealer) -> Sealer:
-    """The product's path, wired as the agent wires it, minus the router."""
+def seal(packets, sample, root: Path, sealer_class=TimedSealer, recipients=()) -> Sealer:
+    """The product's path, wired as the agent wires it, minus the router; recipients:
+    encrypted to them."""
     config = sample.config
     store = Store(root).prepare()
     identity = DeviceIdentity.create(store.device_dir)
     ledger = Ledger(store.ledger_path, identity)
     sealer = sealer_class(store, identity, ledger, SimulatedClock())
-    writer = SegmentWriter(store, config.segments.seconds, config.video.fps, sealer.seal)
+    writer = SegmentWriter(store, config.segments.seconds, config.video.fps, sealer.seal, recipients=recipients)
     for audio, (stream, codec_name, kwargs) in sample.streams.items():
         writer.add_stream(audio, StreamTemplate(stream, codec_name, kwargs))
     writer.begin(Session(uuid.uuid4().hex, "bench", packets[0].timestamp, 0, False))
@@ -75,12 +81,12 @@ def seal(packets, sample, root: Path, sealer_class=TimedSealer) -> Sealer:
     return sealer
 
 
-def time_ours(packets, sample) -> tuple[float, float]:
+def time_ours(packets, sample, recipients=()) -> tuple[float, float]:
     """(CPU s of the whole process, CPU s of the sealer thread alone)."""
     root = _scratch_dir("bench-seal-")
     try:
         start = time.process_time()
-        sealer = seal(packets, sample, root)
+        sealer = seal(packets, sample, root, recipients=recipients)
         return time.process_time() - start, sealer.cpu
     finally:
         shutil.rmtree(root)
@@ -174,7 +180,8 @@ def mux_one_mp4(path: Path, packets, sample):
             container.mux(out)
 
 
-def time_ffmpeg(source: Path, segment_seconds: int, expected: int) -> float:
+def time_ffmpeg(source: Path, segment_seconds: int, expected: int, recipient: str | None = None) -> float:
+    """CPU s of ffmpeg cutting `source` into segments; with a recipient, plus `age -r` of each."""
     out = _scratch_dir("bench-ffmpeg-")
     command = [
         "ffmpeg", "-v", "error", "-i", str(source), "-c", "copy", "-map", "0",
@@ -184,8 +191,11 @@ def time_ffmpeg(source: Path, segment_seconds: int, expected: int) -> float:
     try:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(command, check=True)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         made = len(list(out.glob("out*.mp4")))
+        if recipient is not None:
+            for segment in sorted(out.glob("out*.mp4")):
+                subprocess.run(["age", "-r", recipient, "-o", f"{segment}.age", str(segment)], check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
         shutil.rmtree(out)
     if made != expected:
@@ -211,6 +221,45 @@ def compare(packets, sample, repeats: int) -> tuple[list[tuple], list[float]]:
     finally:
         shutil.rmtree(scratch)
     return ours[1:], ffmpeg[1:]
+
+
+def compare_encrypted(packets, sample, repeats: int) -> dict:
+    """CPU s per run, alternating after one warm-up of each: ours plaintext, ours encrypted,
+    ffmpeg, ffmpeg + age. Medians, and the runs."""
+    from recorder.encryption import Identity
+
+    recipient = Identity.generate().recipient
+    segments = expected_segments(packets, sample.config)
+    scratch = _scratch_dir("bench-source-")
+    runs = {"ours": [], "ours_encrypted": [], "ffmpeg": [], "ffmpeg_age": []}
+    try:
+        source = scratch / "in.mp4"
+        mux_one_mp4(source, packets, sample)
+        for _ in range(repeats + 1):
+            for name, run in (
+                ("ours", lambda: time_ours(packets, sample)[0]),
+                ("ours_encrypted", lambda: time_ours(packets, sample, [recipient])[0]),
+                ("ffmpeg", lambda: time_ffmpeg(source, sample.config.segments.seconds, segments)),
+                ("ffmpeg_age", lambda: time_ffmpeg(source, sample.config.segments.seconds, segments,
+                                                   str(recipient))),
+            ):
+                os.sync()
+                runs[name].append(run())
+    finally:
+        shutil.rmtree(scratch)
+    runs = {name: values[1:] for name, values in runs.items()}
+    return {"runs": runs, **{name: statistics.median(values) for name, values in runs.items()}}
+
+
+def print_encrypted(result: dict, segments: int, per_hour: float) -> None:
+    print(f"\n1b. seal path with encryption: {segments} segments; CPU s per run, after one warm-up run of each")
+    labels = {"ours": "ours, plaintext", "ours_encrypted": "ours, encrypted (age v1)",
+              "ffmpeg": "ffmpeg -c copy -f segment", "ffmpeg_age": "ffmpeg ... + age -r each segment"}
+    for name, label in labels.items():
+        runs = "  ".join(f"{t:6.2f}" for t in result["runs"][name])
+        print(f"   {label:<34} {runs}   median {result[name] * per_hour:7.1f} s per recorded hour")
+    print(f"   encrypted against ffmpeg + age: {result['ours_encrypted'] / result['ffmpeg_age']:.2f}; "
+          f"encryption's cost in ours: {result['ours_encrypted'] / result['ours']:.2f}x plaintext")
 
 
 # -- where our CPU goes ----------------------------------------------------------------------
@@ -282,3 +331,31 @@ def profile(packets, sample, top: int = 6) -> dict:
         "stages": stages,
         "functions": [(_label(key), tt, nc) for key, (_, nc, tt, _, _) in functions],
     }
+
+
+def main() -> int:
+    """The encrypted seal-path comparison alone: `python bench/seal_path.py [--times N]`."""
+    import argparse
+    import sys
+
+    from recorder.config import Config
+    from sample import Sample
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--sample-seconds", type=int, default=32, help="encoded once; a multiple of 8")
+    parser.add_argument("--times", type=int, default=40, help="sample copies in the recording")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"command: {' '.join([os.path.relpath(sys.executable), *sys.argv])}")
+    sample = Sample(Config(), args.sample_seconds)
+    packets = sample.repeated(args.times)
+    packets = packets[next(i for i, p in enumerate(packets) if p.keyframe and not p.audio):]
+    print(f"media: {len(packets)} packets, {sum(len(p.data) for p in packets) / 2**20:.0f} MiB, "
+          f"{args.sample_seconds * args.times} s")
+    result = compare_encrypted(packets, sample, args.repeats)
+    print_encrypted(result, expected_segments(packets, sample.config), 3600 / (args.sample_seconds * args.times))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -75,31 +75,47 @@ def _timeline(args):
 def _run_config(args):
     """The image's configuration (--config), with the installed bundle's settings on top, and
     on top of those the officer assignment the dock signed for the shift that holds now
-    (its officer, and its settings if it has any: docs/DOCK.md, "Checkout")."""
+    (its officer, and its settings if it has any: docs/DOCK.md, "Checkout"); the bundle's
+    age recipient added to encryption.recipients."""
     from datetime import datetime, timezone
 
     from .config import config_from_dict, load_config, overlay_dict, read_config_dict
     from .provision.assignment import current_assignment
     from .provision.device import provisioned
-    from .provision.install import installed_config
+    from .provision.install import installed_config, installed_recipient
 
     config = load_config(args.config)
     identity_dir = _identity_dir(args, config)
     try:
         agency = installed_config(identity_dir)
+        recipient = installed_recipient(identity_dir)
         device = provisioned(identity_dir) if agency is not None else None
         assignment = (current_assignment(identity_dir, device.identity.device_id, datetime.now(timezone.utc))
                       if device else None)
     except OSError as exc:
         raise RecorderError(f"cannot read the identity directory {identity_dir}: {exc.strerror}") from None
-    if agency is None:
+    if agency is not None:
+        merged = overlay_dict(read_config_dict(args.config), agency, "the installed bundle's configuration")
+        if assignment is not None:
+            merged = overlay_dict(merged, assignment.document["config"], "the dock's assignment")
+            # an officer id is letters, digits, . _ - only (agency/assignment.py): safe in TOML quotes
+            merged = overlay_dict(merged, f'[device]\nofficer_id = "{assignment.officer_id}"\n', "the dock's assignment")
+        config = config_from_dict(merged)
+    return with_recipient(config, recipient)
+
+
+def with_recipient(config, recipient: str | None):
+    """The configuration with the installed bundle's age recipient added to
+    encryption.recipients: a provisioned device encrypts what it records to its agency."""
+    from dataclasses import fields
+
+    from .config import Config, EncryptionConfig
+
+    if recipient is None or recipient in config.encryption.recipients:
         return config
-    merged = overlay_dict(read_config_dict(args.config), agency, "the installed bundle's configuration")
-    if assignment is not None:
-        merged = overlay_dict(merged, assignment.document["config"], "the dock's assignment")
-        # an officer id is letters, digits, . _ - only (agency/assignment.py): safe in TOML quotes
-        merged = overlay_dict(merged, f'[device]\nofficer_id = "{assignment.officer_id}"\n', "the dock's assignment")
-    return config_from_dict(merged)
+    sections = {f.name: getattr(config, f.name) for f in fields(config)}
+    sections["encryption"] = EncryptionConfig(recipients=(*config.encryption.recipients, recipient))
+    return Config(**sections)
 
 
 def cmd_run(args) -> int:
@@ -275,7 +291,9 @@ def _head(text: str) -> tuple[int, str]:
 def cmd_verify(args) -> int:
     from .evidence.verifier import verify_store
 
-    report = verify_store(Path(args.path), Path(args.key) if args.key else None, heads=args.head)
+    identities = _age_identities(args.identity) if args.identity else ()
+    report = verify_store(Path(args.path), Path(args.key) if args.key else None, heads=args.head,
+                          identities=identities)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -283,11 +301,61 @@ def cmd_verify(args) -> int:
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
+def _age_identities(path) -> list:
+    """The agency's age identities from a key file (age-keygen's format); the key is never
+    printed, and neither is the file's content in an error."""
+    from .encryption import Identity, KeyFormatError
+
+    try:
+        return Identity.parse_file(Path(path).read_text("ascii"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecorderError(f"cannot read the age identity file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except KeyFormatError:
+        raise RecorderError(f"{path} holds no age identity (AGE-SECRET-KEY-1…) in the form age-keygen writes") from None
+
+
+EXPORTED = {
+    "en": {"ok": "{path}: segment {seq}, {frames} frames, decrypted and matching the device's signature{torn}",
+           "copied": "{path}: segment {seq}, {frames} frames, not encrypted (format 4), matching its seal",
+           "torn": " (sealed after a power cut: its whole fragments)",
+           "bad": "segment {seq}: DOES NOT MATCH what the device signed: {why}",
+           "summary": "session {session}: {good} of {count} segment(s) exported to {out}"},
+    "zh-CN": {"ok": "{path}：第 {seq} 段，{frames} 帧，已解密，与设备签名一致{torn}",
+              "copied": "{path}：第 {seq} 段，{frames} 帧，未加密（格式 4），与封存一致",
+              "torn": "（断电后封存：仅含完整片段）",
+              "bad": "第 {seq} 段：与设备签名不一致：{why}",
+              "summary": "会话 {session}：{count} 段中 {good} 段已导出到 {out}"},
+}
+
+
+def _export_media(args, store) -> int:
+    from .evidence.media_export import export_session_media
+
+    if not args.identity or args.output is None:
+        raise RecorderError("--media needs --identity AGE-KEY-FILE (the agency's key) and -o DIRECTORY")
+    identities = _age_identities(args.identity)
+    session, results = export_session_media(Path(store), args.media, identities, Path(args.output),
+                                            Path(args.key) if args.key else None)
+    text = EXPORTED[args.language]
+    for r in results:
+        if r.matches:
+            line = text["ok" if r.encrypted else "copied"].format(
+                path=r.path, seq=r.seq, frames=r.frames, torn="" if r.complete else text["torn"])
+        else:
+            line = text["bad"].format(seq=r.seq, why="; ".join(r.problems))
+        print(line)
+    good = sum(1 for r in results if r.matches)
+    print(text["summary"].format(session=session, good=good, count=len(results), out=args.output))
+    return EXIT_OK if good == len(results) else EXIT_PROBLEMS
+
+
 def cmd_export(args) -> int:
     from .config import load_config
     from .evidence.gpx import read_session_track, session_gpx
 
     store = args.store if args.store else load_config(args.config).device.store
+    if args.media is not None:
+        return _export_media(args, store)
     track = read_session_track(Path(store), args.session, Path(args.key) if args.key else None)
     document = session_gpx(track, args.language)
     if args.output is None or str(args.output) == "-":
@@ -754,20 +822,30 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--head", metavar="INDEX:SHA256", type=_head, action="append", default=[],
                         help="a ledger entry the store must hold with this hash, e.g. from a dock receipt "
                              "(repeatable): a cut at the end of the ledger shows only against one")
+    verify.add_argument("--identity", metavar="AGE-KEY-FILE",
+                        help="the agency's age identity (age-keygen's key file): encrypted segments are decrypted "
+                             "and their plaintext checked too (without it: their ciphertext, as a dock does)")
     _add_json_option(verify, "report")
     verify.set_defaults(func=cmd_verify, store_required=True)
 
     export = sub.add_parser("export", help="export a session's track as GPX 1.1 (marks and interruptions as "
-                            "waypoints)")
+                            "waypoints), or its segments decrypted for an authorised viewer")
     _add_logging_options(export, argparse.SUPPRESS)
-    export.add_argument("--gpx", dest="session", metavar="SESSION", required=True,
-                        help="the session to export (its id, as `recorder verify` lists it; `latest`: the last one)")
+    what = export.add_mutually_exclusive_group(required=True)
+    what.add_argument("--gpx", dest="session", metavar="SESSION",
+                      help="the session to export (its id, as `recorder verify` lists it; `latest`: the last one)")
+    what.add_argument("--media", metavar="SESSION",
+                      help="the session's segments as MP4 files in -o DIRECTORY, decrypted with --identity and "
+                           "each checked against the device's signature")
+    export.add_argument("--identity", metavar="AGE-KEY-FILE",
+                        help="with --media: the agency's age identity (age-keygen's key file)")
     export.add_argument("--store", metavar="DIR", help="evidence store (default: device.store from the configuration)")
     export.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML configuration file, for device.store (default: built-in settings)")
     export.add_argument("--key", metavar="PUBKEY.pem", help="trusted device public key (PEM); default: the store's own")
     export.add_argument("-o", "--output", type=Path, metavar="FILE",
-                        help="write the GPX here (refused if it exists); default: standard output")
+                        help="write the GPX here (refused if it exists); default: standard output. With --media: "
+                             "the directory for the MP4 files (an existing file is never written over)")
     _add_language_option(export, "names and descriptions")
     export.set_defaults(func=cmd_export, store_required=False)
     _add_provision_parser(sub)

@@ -8,7 +8,7 @@ files (a segment being written, or one cut by a crash or power loss, not sealed)
 
 from .errors import StoreError
 from .evidence.keys import device_id_for, load_public_key
-from .evidence.layout import PARTIAL_SUFFIX, SEGMENT_SUFFIX, StoreLayout
+from .evidence.layout import PARTIAL_SUFFIX, SEGMENT_SUFFIX, StoreLayout, is_encrypted_name
 from .evidence.ledger import LedgerText
 
 LISTED_PARTIALS = 5  # a warning names this many .partial files at most
@@ -48,7 +48,7 @@ def store_status(root) -> dict:
         "sessions": sessions,
         "simulated_sessions": simulated,  # recorded from synthetic sources: not a camera's pictures
         "unterminated": len(open_sessions),
-        "segments": sum(1 for p in media if p.suffix == SEGMENT_SUFFIX),
+        "segments": sum(1 for p in media if p.suffix == SEGMENT_SUFFIX or is_encrypted_name(p.name)),
         "partial_files": len(partials),
         "media_bytes": sum(p.stat().st_size for p in media),
         "warnings": _warnings(text, head, partials, simulated),

@@ -7,6 +7,7 @@ the whole open segment (docs/TESTING-POWER-CUT.md).
 """
 
 import itertools
+import json
 import os
 import random
 import signal
@@ -182,13 +183,18 @@ def fragment_frames(data: bytes, scratch: Path, ffmpeg: str) -> list:
     return frame_indices(scratch)
 
 
-def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ffmpeg: str) -> Cut:
+def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ffmpeg: str,
+                   agency: tuple[Path, str] | None = None) -> Cut:
+    """agency: (age key file, recipient): segments are encrypted to it, and each file is
+    read through the agency's key (`age -d` for sealed files, ours for a cut one)."""
     from support.writeback_fs import mounted
 
     root = tmp_path / name
     root.mkdir()
     disk, mnt = root / "disk", root / "mnt"
-    config = write_config(root)
+    config = write_config(root, extra=f'[encryption]\nrecipients = ["{agency[1]}"]\n' if agency else "")
+    suffix = ".mp4.age" if agency else ".mp4"
+    opened = (lambda data: decrypted(data, agency[0])) if agency else (lambda data: data)
     fps = load_config(config).video.fps
     # The device is provisioned before it records: its key pair is on the card already, beside
     # the store (recorder/seal/identity.py).
@@ -205,8 +211,8 @@ def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ff
             time.sleep(max(0.0, (origin_ns + cut_at_s * 1e9 - time.monotonic_ns()) / 1e9))
             assert proc.poll() is None, f"the recorder exited before the cut: {log_path.read_text()}"
             # The file as the recorder sees it, from the filesystem's memory, just before the cut.
-            partials = sorted(mnt.glob("store/media/*/*.mp4.partial"))
-            view = partials[-1].read_bytes() if partials else b""
+            partials = sorted(mnt.glob(f"store/media/*/*{suffix}.partial"))
+            view = opened(partials[-1].read_bytes()) if partials else b""
             fs.cut()  # the power cut: from here on the recorder can reach no disk
         finally:
             proc.kill()
@@ -221,11 +227,17 @@ def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ff
     assert len(sessions) == 1, sessions
     frames, open_segment, open_frames = [], 0, 0
     for seq in itertools.count(1):
-        sealed, partial = sessions[0] / f"{seq:05d}.mp4", sessions[0] / f"{seq:05d}.mp4.partial"
+        sealed, partial = sessions[0] / f"{seq:05d}{suffix}", sessions[0] / f"{seq:05d}{suffix}.partial"
         if sealed.exists():
+            if agency:
+                plain = root / f"sealed-{seq}.mp4"
+                done = subprocess.run([require_tool("age"), "-d", "-i", str(agency[0]), "-o", str(plain),
+                                       str(sealed)], capture_output=True, text=True)
+                assert done.returncode == 0, done.stderr
+                sealed = plain
             frames += frame_indices(sealed)
         elif partial.exists():
-            got = fragment_frames(partial.read_bytes(), root / f"disk-{seq}.mp4", ffmpeg)
+            got = fragment_frames(opened(partial.read_bytes()), root / f"disk-{seq}.mp4", ffmpeg)
             frames += got
             open_segment, open_frames = seq, len(got)
         else:
@@ -239,7 +251,8 @@ def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ff
     in_ledger = sum(1 for _, _, e in LedgerText.parse(StoreLayout(store).ledger_path.read_bytes()).entries()
                     if e and e["type"] == "segment")
     being_sealed = in_ledger + 1  # its manifest, or manifest and renamed file, may be out already
-    mid_seal = {f"media/{sessions[0].name}/{being_sealed:05d}{suffix}" for suffix in (".mp4", ".manifest.json")}
+    mid_seal = {f"media/{sessions[0].name}/{being_sealed:05d}{name}"
+                for name in (suffix, ".manifest.json", f"{suffix}.index")}
     unexpected = [p for p in report.problems
                   if p.severity == "problem" and p.code not in EXPECTED_AFTER_A_CUT
                   and not (p.code == "unaccounted-file" and p.location in mid_seal)]
@@ -253,6 +266,13 @@ def record_and_cut(tmp_path: Path, name: str, cut_at_s: float, command: list, ff
         open_segment=open_segment,
         open_segment_frames=open_frames,
     )
+
+
+def decrypted(data: bytes, key: Path) -> bytes:
+    """The whole chunks of an age file (all of it when it is complete), with the agency's key."""
+    from recorder.encryption import Identity, decrypt_bytes
+
+    return decrypt_bytes(data, Identity.parse_file(key.read_text()), allow_torn=True)[0]
 
 
 def describe(label: str, cut: Cut, bound: int, fps: int = 30) -> str:
@@ -286,6 +306,59 @@ def test_power_cut_loses_at_most_the_open_fragment(tmp_path, capsys):
             print("  " + describe(f"cut {run}", cut, bound))
     for run, cut in enumerate(results):
         assert cut.lost <= bound, describe(f"cut {run}", cut, bound)
+
+
+ENCRYPTED_CUTS = 4
+
+
+def test_a_power_cut_with_encryption_loses_no_more_and_the_next_start_seals_it(tmp_path, capsys):
+    """Encrypted to the agency (docs/ENCRYPTION.md): the same bound — each fragment closed in
+    whole chunks before its sync, so the encryptor holds nothing that a cut takes beyond the
+    open GOP. Then the device starts again on the card as the cut left it and seals the cut
+    segment from its fragment index without reading it; the store verifies with and without
+    the agency's key, and the recovered file decrypts (Debian's age) to the frames counted."""
+    require_writeback_fs()
+    ffmpeg = require_tool("ffmpeg")
+    from test_encryption_at_rest import make_agency_key
+
+    agency = make_agency_key(tmp_path)
+    gop, bound = loss_bound(write_config(tmp_path))
+    rng = random.Random(SEED + 5)
+    results = []
+    for run in range(ENCRYPTED_CUTS):
+        cut = record_and_cut(tmp_path, f"age{run}", rng.uniform(*CUT_WINDOW_S), [sys.executable, "-m", "recorder"],
+                             ffmpeg, agency)
+        results.append(cut)
+        if cut.written is not None:
+            assert cut.surviving >= cut.written - gop, describe(f"encrypted cut {run}", cut, bound)
+    with capsys.disabled():
+        print(f"\nencrypted power cuts (GOP {gop} frames):")
+        for run, cut in enumerate(results):
+            print("  " + describe(f"cut {run}", cut, bound))
+    for run, cut in enumerate(results):
+        assert cut.lost <= bound, describe(f"encrypted cut {run}", cut, bound)
+
+    # The next start on the last card: recovery seals the cut file, never decrypting it.
+    from recorder.encryption import Identity
+
+    root = tmp_path / f"age{ENCRYPTED_CUTS - 1}"
+    store = root / "disk" / "store"
+    session = next(p for p in (store / "media").iterdir() if p.is_dir())  # the one the cut left
+    env = {**os.environ, "RECORDER_BOOT_ID": "after-the-power-cut"}
+    subprocess.run([sys.executable, "-m", "recorder", "run", "--simulate", "--once", "--config",
+                    str(root / "recorder.toml"), "--store", str(store), "--identity", str(root / "disk" / "identity"),
+                    "--start-at", "0", "--duration", "1"], check=True, capture_output=True, env=env)
+    identities = Identity.parse_file(agency[0].read_text())
+    for report in (verify_store(store), verify_store(store, identities=identities)):
+        assert [p for p in report.problems if p.severity == "problem"] == [], report.summary_text()
+    sealed = sorted(session.glob("*.mp4.age"))
+    plain = root / "recovered.mp4"
+    done = subprocess.run([require_tool("age"), "-d", "-i", str(agency[0]), "-o", str(plain), str(sealed[-1])],
+                          capture_output=True, text=True)
+    manifest = json.loads((session / sealed[-1].name.replace(".mp4.age", ".manifest.json")).read_bytes())
+    assert done.returncode == (0 if manifest["encryption"]["final_chunk"] else 1), done.stderr
+    assert len(frame_indices(plain)) == manifest["video"]["frames"]
+    assert sum(1 for _ in session.glob("*.torn")) <= 2  # the torn tail, and an index naming more
 
 
 def test_without_fragment_syncs_a_cut_loses_the_open_segment(tmp_path, capsys):

@@ -8,13 +8,14 @@ import shutil
 import socket
 import ssl
 import stat
+import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from conftest import recorder, write_config
+from conftest import recorder, require_tool, write_config
 from recorder.agency import authority
 from recorder.agency.bundle import build_bundle
 from recorder.agency.certs import issue_device, new_key, pem
@@ -216,6 +217,26 @@ def test_the_installed_configuration_is_the_runs(enrolled, agency_dir, tmp_path)
     starts = [json.loads(line) for line in (device / "store" / "ledger" / "ledger.jsonl").read_text().splitlines()
               if '"session_start"' in line]
     assert [e["body"]["officer_id"] for e in starts] == ["A-17"]
+
+
+def test_a_provisioned_device_encrypts_to_its_agencys_recipient(enrolled, agency_dir, tmp_path):
+    """The bundle's age recipient (installed as age-recipient.txt) is what the device's footage
+    is encrypted to, with no setting: only the agency's identity opens it (Debian's age)."""
+    age = require_tool("age")
+    from recorder.encryption import Identity
+
+    device, device_id = enrolled
+    recorder("provision", "--store", device / "store", "--install", bundle_for(agency_dir, device_id, tmp_path))
+    recorder("run", "--simulate", "--fast", "--config", write_config(tmp_path), "--store", device / "store",
+             "--script", *RECORD)
+    segments = sorted((device / "store").glob("media/*/*.mp4.age"))
+    assert segments and not list((device / "store").glob("media/*/*.mp4"))
+    for segment in segments:
+        opened = subprocess.run([age, "-d", "-i", str(agency_dir / "age-identity.txt"), "-o",
+                                 str(tmp_path / (segment.name + ".mp4")), str(segment)], capture_output=True, text=True)
+        assert opened.returncode == 0, opened.stderr
+    identities = Identity.parse_file((agency_dir / "age-identity.txt").read_text())
+    assert verify_store(device / "store", identities=identities).ok
 
 
 # ---------------------------------------------------------------------------- refusals

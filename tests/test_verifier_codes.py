@@ -24,7 +24,8 @@ from test_verifier import (  # noqa: F401  (fixtures)
 
 EVIDENCE = Path(recorder.__file__).parent / "evidence"
 TESTS = Path(__file__).parent
-VERIFIER_TESTS = ("test_verifier.py", "test_verifier_codes.py", "test_verifier_rules.py", "test_release.py")
+VERIFIER_TESTS = ("test_verifier.py", "test_verifier_codes.py", "test_verifier_rules.py", "test_release.py",
+                  "test_verifier_encrypted.py")
 
 
 def emitted_codes() -> set[str]:

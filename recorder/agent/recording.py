@@ -23,6 +23,7 @@ from contextlib import ExitStack
 from .. import __version__
 from ..clock import Clock
 from ..config import Config
+from ..encryption import Recipient
 from ..errors import CaptureError, StoreError
 from ..evidence import entries
 from ..evidence.canonical import canonical_bytes, sha256_hex
@@ -73,7 +74,8 @@ class SessionRecorder:
                 self.sealer.record(entry_type, body, clock.stamp())
             self.ring = PrerecordRing(config.prerecord.seconds, config.prerecord.max_bytes, config.prerecord.audio)
             self.writer = SegmentWriter(self.store, config.segments.seconds, config.video.fps, self.sealer.seal,
-                                        metadata_for=self._file_metadata, gop_seconds=config.video.gop_seconds)
+                                        metadata_for=self._file_metadata, gop_seconds=config.video.gop_seconds,
+                                        recipients=[Recipient.parse(r) for r in config.encryption.recipients])
             self.router = RecordingRouter(self.ring, self.writer, self._session_ended, on_error=on_write_error)
         except BaseException:
             self.sealer.close()

@@ -15,6 +15,7 @@ from .settings import (  # noqa: F401  (the package's public names)
     Config,
     CuesConfig,
     DeviceConfig,
+    EncryptionConfig,
     OsdConfig,
     PowerConfig,
     PrerecordConfig,

@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..encryption import KeyFormatError, Recipient
 from ..errors import ConfigError
 from .pins import check_unique, resolve_pin
 
@@ -177,6 +178,16 @@ class VoiceConfig:
 
 
 @dataclass(frozen=True)
+class EncryptionConfig:
+    """Encryption at rest (docs/ENCRYPTION.md): segments are written as age v1 files to these
+    recipients (`age1…`, the agency's public keys; any one identity opens a file). On the
+    device the installed bundle's recipient is added (provision/install.py); with none at all
+    segments are plaintext MP4 (the simulated body, unless configured)."""
+
+    recipients: tuple = ()
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
@@ -192,6 +203,7 @@ class Config:
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     gnss: GnssConfig = field(default_factory=GnssConfig)
     voice: VoiceConfig = field(default_factory=VoiceConfig)
+    encryption: EncryptionConfig = field(default_factory=EncryptionConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -285,6 +297,10 @@ def _check_value(section: str, key: str, value, expected_type):
     elif expected_type is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false, not {value!r}")
+    elif expected_type is tuple:  # a list of texts (encryption.recipients)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be a list of texts, not {value!r}")
+        return
     elif expected_type is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{name} must be a whole number, not {value!r}")
@@ -305,7 +321,7 @@ def _build_section(section: str, cls, values) -> object:
         if key not in known:
             raise ConfigError(f"unknown setting {section}.{key} (known: {', '.join(known)})")
         _check_value(section, key, value, type(getattr(cls(), key)))
-    return cls(**values)
+    return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
 
 
 def parse_lat_lon(text: str) -> tuple[float, float]:
@@ -373,6 +389,11 @@ def config_from_dict(data: dict) -> Config:
             f"storage.reserve_mb = {config.storage.reserve_mb} is too small for these video, audio and "
             f"prerecord settings: sealing and stopping at the floor need at least {-(-needed // MIB)} MiB "
             "(docs/POWER.md)")
+    for text in config.encryption.recipients:
+        try:
+            Recipient.parse(text)
+        except KeyFormatError as exc:
+            raise ConfigError(f"encryption.recipients: {text!r} is not an age recipient (age1…): {exc}") from None
     if config.voice.output != config.voice.output.strip():
         raise ConfigError(f"voice.output = {config.voice.output!r} has spaces around the device name")
     return config

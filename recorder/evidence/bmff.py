@@ -62,14 +62,16 @@ def _scan(read_at, end: int) -> list[Box]:
 def layout_ranges(boxes: list[Box], file_size: int) -> dict:
     """Byte ranges (offset, size) of init, each fragment, and tail. Ranges never overlap:
     a fragment runs from its `moof` to the next `moof`; the last one ends after the
-    `moof`/`mdat` boxes that follow it, and whatever comes after is the tail."""
+    `moof`/`mdat` boxes that follow it (and `free` boxes: the filler that closes an
+    encrypted file's last chunk after a power cut, docs/ENCRYPTION.md), and whatever comes
+    after is the tail."""
     moofs = [b.offset for b in boxes if b.kind == b"moof"]
     if not moofs:
         return {"init": (0, file_size), "fragments": [], "tail": None}
     last_end = moofs[-1]
     for box in boxes:
         if box.offset >= moofs[-1]:
-            if box.kind not in FRAGMENT_BOXES:
+            if box.kind not in FRAGMENT_BOXES and box.kind != b"free":
                 break
             last_end = box.offset + box.size
     bounds = moofs + [last_end]

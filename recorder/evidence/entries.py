@@ -7,9 +7,15 @@ so both read from one definition of the format (docs/FORMATS.md).
 
 FORMAT_VERSION = 5  # of the store as a whole; a verifier of version 5 reads versions 1 to 5
 LEDGER_VERSION = 5  # what this agent writes
-MANIFEST_VERSION = 4
+MANIFEST_VERSION = 5
 LEDGER_VERSIONS = frozenset({1, 2, 3, 4, 5})  # what the verifier reads
-MANIFEST_VERSIONS = frozenset({1, 2, 3, 4})
+MANIFEST_VERSIONS = frozenset({1, 2, 3, 4, 5})
+# -- MANIFEST v5: encryption at rest (docs/ENCRYPTION.md). A v5 manifest may carry
+# `encryption` (its file is then age v1 ciphertext; init, fragments and tail describe the
+# plaintext MP4); ledger entries are unchanged by it.
+AGE_FORMAT = "age-encryption.org/v1"
+ENCRYPTION_MEMBERS = {"format": str, "recipients": list, "header_size": int, "aligned": bool,
+                      "final_chunk": bool, "plaintext": dict, "index": dict}
 MANIFEST_TYPE = "segment-manifest"
 
 # Members every ledger entry has, and their JSON types.
@@ -264,7 +270,8 @@ def track(receiver: str, points: list, period_ms: int = 1000, max_age_ms: int = 
 def manifest(*, device_id: str, officer_id: str, session_id: str, seq: int, file_name: str,
              layout: dict, start: dict, end: dict, video: dict, audio: dict | None,
              prerecord: dict | None, notes: list, pipeline: dict | None = None,
-             recovered: dict | None = None, clock: list | None = None, track: dict | None = None) -> dict:
+             recovered: dict | None = None, clock: list | None = None, track: dict | None = None,
+             encryption: dict | None = None) -> dict:
     """The unsigned manifest; `layout` is evidence.bmff.hash_layout of the file.
     pipeline (version 3): PIPELINE_COUNTS over this segment (segment 1 also counts what came
     before it).
@@ -272,7 +279,9 @@ def manifest(*, device_id: str, officer_id: str, session_id: str, seq: int, file
     (seal/recovery.py) — the cause, the file's size as found, and the torn bytes set aside.
     clock (version 4): the mappings from monotonic time to UTC that held while it was
     recorded (clock.TimeMapping.record()), oldest first.
-    track (version 4): where it was recorded (`track`)."""
+    track (version 4): where it was recorded (`track`).
+    encryption (version 5): set when the file is age ciphertext (`encryption`); `layout`'s
+    file is then the ciphertext, its init/fragments/tail the plaintext's."""
     document = {
         "v": MANIFEST_VERSION,
         "type": MANIFEST_TYPE,
@@ -300,4 +309,16 @@ def manifest(*, device_id: str, officer_id: str, session_id: str, seq: int, file
         document["clock"] = clock
     if track is not None:
         document["track"] = track
+    if encryption is not None:
+        document["encryption"] = encryption
     return document
+
+
+def encryption(recipients: list[str], header_size: int, final_chunk: bool, plaintext: dict, index: dict) -> dict:
+    """The manifest's `encryption` (version 5): to whom the file is encrypted, its age
+    header's size (header + payload nonce: where chunk 0 starts), whether it ends with age's
+    final chunk (false: sealed after a power cut), the plaintext's {size, sha256} and the
+    fragment index's {name, size, sha256}. `aligned`: every fragment but a complete file's
+    last ends on a 64 KiB chunk boundary (a `free` box fills the chunk)."""
+    return {"format": AGE_FORMAT, "recipients": list(recipients), "header_size": header_size, "aligned": True,
+            "final_chunk": final_chunk, "plaintext": plaintext, "index": index}

@@ -30,6 +30,16 @@ def open_read_only(path: Path) -> int:
     return fd
 
 
+def digest_open(f) -> tuple[int, str]:
+    """(size, sha256) of an open binary file, from its start, streamed."""
+    digest, size = hashlib.sha256(), 0
+    f.seek(0)
+    while chunk := f.read(READ_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
+
+
 def read_regular(path: Path) -> bytes:
     with os.fdopen(open_read_only(path), "rb") as f:
         return f.read()

@@ -80,7 +80,7 @@ def read_session_track(store_root, session_id: str, public_key_path: Path | None
     result = SessionTrack(session_id, session.start.get("device_id", ""), start_body.get("officer_id", ""),
                           marks=session.mark_entries, interruption=session.interruption, left_out=left_out)
     for segment in session.segments:
-        manifest = _trusted_manifest(store, signed.key, segment)
+        manifest = trusted_manifest(store, signed.key, segment)
         if manifest is None:
             result.left_out.append(f"segment {segment.get('seq')}")
             continue
@@ -93,7 +93,7 @@ def read_session_track(store_root, session_id: str, public_key_path: Path | None
     return result
 
 
-def _trusted_manifest(store: StoreLayout, key, segment: dict) -> dict | None:
+def trusted_manifest(store: StoreLayout, key, segment: dict) -> dict | None:
     relative = segment.get("manifest")
     path = safe_relative(store.root, relative) if isinstance(relative, str) else None
     if path is None:

@@ -6,6 +6,10 @@
   STORE/ledger/ledger.jsonl                   device-wide append-only ledger
   STORE/media/<session>/<seq>.mp4             sealed segment (read-only)
   STORE/media/<session>/<seq>.mp4.partial     segment being written (or cut by a crash)
+  STORE/media/<session>/<seq>.mp4.age         sealed segment encrypted to the agency (age v1, format 5)
+  STORE/media/<session>/<seq>.mp4.age.partial ... being written (or cut by a crash)
+  STORE/media/<session>/<seq>.mp4.age.index   its fragment index (plaintext-free JSON lines, read-only;
+                                              `.index.partial` while written)
   STORE/media/<session>/<seq>.manifest.json   signed manifest (read-only)
   STORE/media/<session>/<name>.torn           bytes a cut left that could not be sealed, kept
                                               as found (named by a manifest or an interruption)
@@ -23,14 +27,25 @@ PUBLIC_KEY_FILE = "device.pub"
 PARTIAL_SUFFIX = ".partial"
 MANIFEST_SUFFIX = ".manifest.json"
 SEGMENT_SUFFIX = ".mp4"
+ENCRYPTED_SUFFIX = ".age"  # an age v1 file (docs/ENCRYPTION.md)
+INDEX_SUFFIX = ".index"
 TORN_SUFFIX = ".torn"
 BALLAST_NAME = ".seal-ballast"
 SELFTEST_PROBE = "selftest/write-probe"
 RECEIPTS_DIR = "receipts"
 
 
-def segment_name(seq: int) -> str:
-    return f"{seq:05d}{SEGMENT_SUFFIX}"
+def segment_name(seq: int, encrypted: bool = False) -> str:
+    return f"{seq:05d}{SEGMENT_SUFFIX}" + (ENCRYPTED_SUFFIX if encrypted else "")
+
+
+def is_encrypted_name(name: str) -> bool:
+    return name.endswith(SEGMENT_SUFFIX + ENCRYPTED_SUFFIX)
+
+
+def index_path(final: Path) -> Path:
+    """The fragment index beside an encrypted segment: `00001.mp4.age` -> `00001.mp4.age.index`."""
+    return final.with_name(final.name + INDEX_SUFFIX)
 
 
 def manifest_name(seq: int) -> str:
@@ -42,7 +57,7 @@ def partial_path(final: Path) -> Path:
 
 
 def manifest_path(final: Path) -> Path:
-    return final.with_name(final.name.removesuffix(SEGMENT_SUFFIX) + MANIFEST_SUFFIX)
+    return final.with_name(final.name.removesuffix(ENCRYPTED_SUFFIX).removesuffix(SEGMENT_SUFFIX) + MANIFEST_SUFFIX)
 
 
 class StoreLayout:
@@ -62,14 +77,14 @@ class StoreLayout:
     def receipt_relative(self, sha256: str) -> str:
         return f"{RECEIPTS_DIR}/{sha256}.json"
 
-    def segment_path(self, session_id: str, seq: int) -> Path:
-        return self.session_dir(session_id) / segment_name(seq)
+    def segment_path(self, session_id: str, seq: int, encrypted: bool = False) -> Path:
+        return self.session_dir(session_id) / segment_name(seq, encrypted)
 
     def relative(self, path: Path) -> str:
         return Path(path).relative_to(self.root).as_posix()
 
-    def segment_relative(self, session_id: str, seq: int) -> str:
-        return f"media/{session_id}/{segment_name(seq)}"
+    def segment_relative(self, session_id: str, seq: int, encrypted: bool = False) -> str:
+        return f"media/{session_id}/{segment_name(seq, encrypted)}"
 
     def manifest_relative(self, session_id: str, seq: int) -> str:
         return f"media/{session_id}/{manifest_name(seq)}"

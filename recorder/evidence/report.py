@@ -45,6 +45,12 @@ CODES = {
     "trailing-data": (PROBLEM, "a media file has bytes after the end of the sealed file"),
     "layout-mismatch": (PROBLEM, "a manifest's init/fragment/tail ranges are not the file's own boxes"),
     "sample-count-mismatch": (PROBLEM, "a manifest's frame or audio counts are not the file's samples"),
+    "encryption-mismatch": (PROBLEM, "an encrypted segment's age header, size or chunk alignment disagrees with its "
+                                     "manifest, or the manifest's encryption member is malformed (format 5)"),
+    "index-mismatch": (PROBLEM, "an encrypted segment's fragment index is missing, altered, or lists other "
+                                "fragments or frames than its manifest (format 5)"),
+    "decryption-failed": (PROBLEM, "with the agency's key: an encrypted segment does not decrypt and authenticate, "
+                                   "ends otherwise than its manifest says, or its plaintext is not the one sealed"),
     "unparsable-manifest": (PROBLEM, "a manifest file is not a JSON object"),
     "manifest-mismatch": (PROBLEM, "a manifest member disagrees with the ledger entry or session"),
     "inconsistent-entry": (PROBLEM, "a segment entry's duration does not match its start and end"),

@@ -10,8 +10,11 @@ import os
 from .bmff import hash_layout, hash_range, sample_counts
 from .canonical import canonical_bytes, sha256_hex
 from .documents import signature_valid
+from ..encryption import AgeError
+from .encrypted import Decryption, ciphertext_problems, encryption_of, index_problems, malformed
 from .entries import MANIFEST_TYPE, MANIFEST_VERSIONS
-from .files import NotRegular, open_read_only, read_regular
+from .files import NotRegular, digest_open, open_read_only, read_regular
+from .layout import is_encrypted_name
 from .ledger import parse_object
 from .rules import canonical_signature, floats_in, timestamp_problem
 from .track import mappings_problem, placement_problem, track_problems
@@ -22,10 +25,14 @@ ENCODER_NAMES = {"libopus": "opus"}
 
 
 class SegmentCheck:
-    def __init__(self, store, key, device_id: str, problem):
+    def __init__(self, store, key, device_id: str, problem, identities=()):
+        """identities: the agency's age identities, to check encrypted segments' plaintext
+        too (none: their ciphertext only, as the dock does)."""
         self.store, self.key, self.device_id, self.problem = store, key, device_id, problem
         self.released: dict[str, dict] = {}  # path -> file record, freed under a dock receipt
         self.hashed: set[tuple[str, str]] = set()  # (path, sha256) checked before (verify_store)
+        self.identities = list(identities)
+        self.accounted: set[str] = set()  # store paths of files manifests name (fragment indexes)
 
     # -- the manifest ------------------------------------------------------------------------
     def manifest(self, relative: str, body: dict, session, entry_location: str) -> dict | None:
@@ -68,8 +75,14 @@ class SegmentCheck:
         if manifest.get("device_id") != self.device_id:
             self.problem("wrong-device", relative,
                          f"device_id is {manifest.get('device_id')!r}, the key's is {self.device_id}", sid)
-        if manifest.get("v") == 4:
+        if manifest.get("v") in (4, 5):
             self.where_and_when(manifest, relative, sid)
+        if manifest.get("v") == 5 and "encryption" in manifest:
+            wrong = ["it is not an object"] if encryption_of(manifest) is None else malformed(manifest["encryption"])
+            if wrong:
+                self.problem("encryption-mismatch", relative,
+                             f"the manifest's encryption is malformed: {', '.join(wrong)}", sid)
+                manifest["encryption"] = None  # not usable below: the file is then checked by its hash alone
 
     def where_and_when(self, manifest: dict, relative: str, sid: str):
         """Version 4: the clock mappings place the manifest's times; the track is sound."""
@@ -112,6 +125,11 @@ class SegmentCheck:
                 origin = "session_start" if name.startswith("video.") and name != "video.frames" else where
                 self.problem("manifest-mismatch", relative, f"{name} is {says!r}, {origin} says {expected!r}",
                              body["session_id"])
+        encrypted_name = is_encrypted_name(str(file_info.get("name")))
+        if ("encryption" in manifest) != encrypted_name:
+            self.problem("encryption-mismatch", relative,
+                         f"file.name is {file_info.get('name')!r} but the manifest "
+                         f"{'has' if 'encryption' in manifest else 'has no'} encryption member", body["session_id"])
         if manifest.get("v") not in MANIFEST_VERSIONS:
             self.problem("manifest-mismatch", relative, f"format version {manifest.get('v')!r} is not one of "
                          f"{sorted(MANIFEST_VERSIONS)}", body["session_id"])
@@ -151,6 +169,8 @@ class SegmentCheck:
         sid = body["session_id"]
         if (relative, body["file_sha256"]) in self.hashed and (self.store.root / relative).is_file():
             return
+        if is_encrypted_name(relative) or (manifest is not None and encryption_of(manifest) is not None):
+            return self.encrypted_media(relative, body, manifest, entry_location)
         try:
             with os.fdopen(open_read_only(self.store.root / relative), "rb") as f:
                 own = hash_layout(f)  # the layout from the file's own boxes, and every hash, in one read
@@ -173,6 +193,60 @@ class SegmentCheck:
             self.problem("not-a-regular-file", relative, f"named by {entry_location} but {exc}", sid)
         except OSError as exc:
             self.problem("unreadable-file", relative, f"cannot be read: {exc.strerror}", sid)
+
+    def encrypted_media(self, relative: str, body: dict, manifest: dict | None, entry_location: str):
+        """An age-encrypted segment (format 5): its ciphertext as sealed, and as its manifest
+        describes it; with the agency's identities, its plaintext too."""
+        sid = body["session_id"]
+        directory = relative.rsplit("/", 1)[0]
+        if manifest is not None and encryption_of(manifest) is not None:
+            name = manifest["encryption"]["index"]["name"]
+            if "/" not in name and name not in ("", ".", ".."):
+                self.accounted.add(f"{directory}/{name}")  # named by an authentic manifest
+        try:
+            with os.fdopen(open_read_only(self.store.root / relative), "rb") as f:
+                size, digest = digest_open(f)
+                if (size, digest) != (body["file_size"], body["file_sha256"]):
+                    self.problem("hash-mismatch", relative,
+                                 f"{size} bytes with SHA-256 {digest[:16]}…, sealed ({entry_location}) as "
+                                 f"{body['file_size']} bytes with {body['file_sha256'][:16]}…", sid)
+                    return
+                if manifest is None or encryption_of(manifest) is None:
+                    return
+                for wrong in ciphertext_problems(f, size, manifest):
+                    self.problem("encryption-mismatch", relative, wrong, sid)
+                index, wrongs = index_problems(self.store.root, directory, manifest)
+                for wrong in wrongs:
+                    self.problem("index-mismatch", index or relative, wrong, sid)
+                if self.identities:
+                    self.plaintext(f, manifest, relative, sid)
+        except FileNotFoundError:
+            self.problem("missing-file", relative, f"named by {entry_location} but does not exist", sid)
+        except NotRegular as exc:
+            self.problem("not-a-regular-file", relative, f"named by {entry_location} but {exc}", sid)
+        except OSError as exc:
+            self.problem("unreadable-file", relative, f"cannot be read: {exc.strerror}", sid)
+
+    def plaintext(self, f, manifest: dict, relative: str, sid: str):
+        """With the agency's key: the file decrypts, ends as sealed, and is the MP4 its
+        manifest describes."""
+        enc = manifest["encryption"]
+        try:
+            decryption = Decryption(f, self.identities, enc["final_chunk"])
+        except AgeError as exc:
+            self.problem("decryption-failed", relative, f"it does not decrypt with the identities given: {exc}", sid)
+            return
+        with decryption:
+            ending = decryption.ending_problem()
+            if ending:
+                self.problem("decryption-failed", relative, ending, sid)
+            own, samples = decryption.layout()
+            if own["file"] != enc["plaintext"]:
+                self.problem("decryption-failed", relative,
+                             f"its plaintext is {own['file']['size']} bytes with SHA-256 {own['file']['sha256'][:16]}…, "
+                             f"the manifest says {enc['plaintext']['size']} bytes with "
+                             f"{str(enc['plaintext']['sha256'])[:16]}…", sid)
+            self.against_manifest(own, samples, manifest, f"{relative} (decrypted)", sid)
 
     def against_manifest(self, own: dict, samples: dict, manifest: dict, relative: str, sid: str):
         """The sealed bytes are authentic: the signed manifest must describe them exactly —

@@ -40,7 +40,7 @@ from .entries import BODY_MEMBERS, ENTRY_MEMBERS, ENTRY_TYPES, LEDGER_VERSIONS
 from .files import NotRegular, read_regular, safe_relative
 from .interruptions import InterruptionCheck
 from .keys import device_id_for, load_public_key, pem_is_key
-from .layout import StoreLayout
+from .layout import StoreLayout, is_encrypted_name
 from .ledger import GENESIS_PREV, LedgerText, entry_hash, head_ref, parse_object
 from .modes import BOOTING, allowed
 from .report import Problem, Report
@@ -53,9 +53,11 @@ from .tree import check_tree
 # ---------------------------------------------------------------------------- entry point
 
 
-def verify_store(store_root: Path, public_key_path: Path | None = None, heads=(), hashed=()) -> Report:
+def verify_store(store_root: Path, public_key_path: Path | None = None, heads=(), identities=(),
+                 hashed=()) -> Report:
     """Verify a store; raise StoreError only when verification cannot run at all.
     heads: trusted (index, sha256) pairs, e.g. from dock receipts (`INDEX:SHA256`).
+    identities: the agency's age identities: encrypted segments' plaintext is checked too.
     hashed: (store path, SHA-256) of media files the caller hashed and checked before (the
     dock: under its earlier receipts, in its write-once store): not read again, so that a
     dock's verification costs what is new; everything else is checked as ever."""
@@ -66,7 +68,7 @@ def verify_store(store_root: Path, public_key_path: Path | None = None, heads=()
         ledger = read_regular(store.ledger_path)
     except (OSError, NotRegular) as exc:
         raise StoreError(f"cannot read ledger {store.ledger_path}: {exc}") from None
-    verification = _Verification(store, key, key_source, heads=list(heads))
+    verification = _Verification(store, key, key_source, heads=list(heads), identities=list(identities))
     verification.segment_check.hashed = set(hashed)
     return verification.run(ledger)
 
@@ -168,6 +170,7 @@ class _Verification:
     key: object
     key_source: str
     heads: list = field(default_factory=list)
+    identities: list = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     sessions: dict[str, _Session] = field(default_factory=dict)
     accounted: set[str] = field(default_factory=set)  # store-relative paths
@@ -180,7 +183,7 @@ class _Verification:
 
     def __post_init__(self):
         self.device_id = device_id_for(self.key)
-        self.segment_check = SegmentCheck(self.store, self.key, self.device_id, self.problem)
+        self.segment_check = SegmentCheck(self.store, self.key, self.device_id, self.problem, self.identities)
         self.interruptions = InterruptionCheck(self.store, self.problem)
         self.ref = ""  # INDEX:SHA256 of the entry being applied
 
@@ -195,7 +198,8 @@ class _Verification:
         self.check_heads(text)
         self.check_unterminated_sessions()
         self.interruptions.finish(self.sessions)
-        check_tree(self.store, self.accounted | self.interruptions.accounted, set(self.sessions), self.problem)
+        check_tree(self.store, self.accounted | self.interruptions.accounted | self.segment_check.accounted,
+                   set(self.sessions), self.problem)
         return self.report(text)
 
     def check_store_key(self):
@@ -588,7 +592,9 @@ class _Verification:
         """Store paths of the media and manifest, when they are safe to open."""
         sid, seq = body["session_id"], body["seq"]
         paths = []
-        expected = {"path": self.store.segment_relative(sid, seq), "manifest": self.store.manifest_relative(sid, seq)}
+        encrypted = is_encrypted_name(body["path"])  # format 5: the ciphertext's name
+        expected = {"path": self.store.segment_relative(sid, seq, encrypted),
+                    "manifest": self.store.manifest_relative(sid, seq)}
         for member in ("path", "manifest"):
             relative = body[member]
             if relative != expected[member]:

@@ -71,7 +71,9 @@ class FragmentSyncer:
     def _sync_until_clean(self) -> None:
         while True:
             try:
+                due = self._take_due()  # taken before the sync: it covers what they describe
                 self._sync(os.fdatasync)
+                self._synced(due)
             except OSError as exc:  # the writer raises it at its next fragment: a fault
                 self._failure = self._failure or exc
             with self._lock:
@@ -85,6 +87,13 @@ class FragmentSyncer:
         sync(self._fd)
         self.sync_ns_max = max(self.sync_ns_max, time.monotonic_ns() - start)
         self.syncs += 1
+
+    def _take_due(self):
+        """What a subclass makes durable once the file's sync covers it (an index's lines)."""
+        return None
+
+    def _synced(self, due) -> None:
+        """The file's sync covering `due` returned."""
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -102,7 +111,9 @@ class FragmentSyncer:
             if sync:
                 self._raise_failure()
                 self._descriptor()
+                due = self._take_due()
                 self._sync(os.fsync)
+                self._synced(due)
         finally:
             self._executor = None
             if self._fd is not None:

@@ -29,10 +29,11 @@ from fractions import Fraction
 import av
 
 from ..errors import CaptureError
-from ..evidence.layout import partial_path
+from ..evidence.layout import index_path, partial_path
 from ..seal.sealer import ClosedSegment
 from ..store.disk import Store
 from .durable import FragmentSyncer
+from .encrypted import EncryptedSegmentFile
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ MP4_OPTIONS = {
     "movflags": "frag_keyframe+empty_moov+delay_moov+default_base_moof",
     "flush_packets": "1",
 }
+# Encrypted, the muxer writes into the encryptor, which cannot seek: no `mfra` trailer, whose
+# absolute offsets would not count the `free` boxes that align fragments to chunks.
+ENCRYPTED_MOVFLAGS = MP4_OPTIONS["movflags"] + "+skip_trailer"
 
 
 @dataclass
@@ -60,11 +64,13 @@ class StreamTemplate:
 
 
 class _OpenSegment:
-    def __init__(self, path, container, streams, start_us, seq, syncer):
-        """streams: {is audio: muxer stream}; a pre-record segment has no audio stream."""
+    def __init__(self, path, container, streams, start_us, seq, syncer, encrypted=None):
+        """streams: {is audio: muxer stream}; a pre-record segment has no audio stream.
+        encrypted: the EncryptedSegmentFile the muxer writes into, or None (plaintext)."""
         self.path, self.container, self.streams = path, container, streams
         self.start_us, self.seq = start_us, seq
         self.syncer = syncer
+        self.encrypted = encrypted
         self.frames = 0
         self.last_video_us = start_us
         self.audio_packets = 0
@@ -88,10 +94,12 @@ class _OpenSegment:
 
 class SegmentWriter:
     def __init__(self, store: Store, segment_seconds: int, fps: int, on_closed, metadata_for=None,
-                 gop_seconds: int = 1):
+                 gop_seconds: int = 1, recipients=()):
         """metadata_for(session, seq, start_us) -> the MP4 metadata of a new file
-        (creation_time and tags naming device, officer, session and sequence)."""
+        (creation_time and tags naming device, officer, session and sequence).
+        recipients: the age recipients segments are encrypted to (none: plaintext MP4)."""
         self.store = store
+        self.recipients = list(recipients)
         self.metadata_for = metadata_for or (lambda session, seq, start_us: {})
         self.segment_us = segment_seconds * 1_000_000
         self.gop_us = gop_seconds * 1_000_000
@@ -149,7 +157,9 @@ class SegmentWriter:
         stats = {**self.stats, "open_seq": seg.seq if seg is not None else None,
                  "pipeline": self._counted_since(self._counted_at_session)}
         if seg is not None:
-            for close in (seg.container.close, lambda: seg.syncer.close(sync=False)):
+            closes = (seg.container.close, seg.encrypted.abandon) if seg.encrypted else (
+                seg.container.close, lambda: seg.syncer.close(sync=False))
+            for close in closes:
                 try:
                     close()
                 except Exception as exc:  # the disk that failed may fail again: keep going
@@ -235,22 +245,29 @@ class SegmentWriter:
             seg.frames += 1
             seg.last_video_us = packet.timestamp
         seg.container.mux(out)
-        seg.syncer.after_write(keyframe)
+        if seg.encrypted is not None:
+            seg.encrypted.after_mux()  # a fragment is seen at the encryptor's input, not in the file's size
+        else:
+            seg.syncer.after_write(keyframe)
 
     # -- files -----------------------------------------------------------------------------
     def _open_segment(self, start_us: int) -> _OpenSegment:
         self._seq += 1
         if self._seq == 1:
             self.store.new_session_dir(self.session.session_id)
-        final = self.store.segment_path(self.session.session_id, self._seq)
-        container = av.open(
-            str(partial_path(final)), "w", format="mp4", options=self._mp4_options()
-        )
+        final = self.store.segment_path(self.session.session_id, self._seq, encrypted=bool(self.recipients))
+        options, encrypted = self._mp4_options(), None
+        if self.recipients:
+            encrypted = EncryptedSegmentFile(partial_path(final), partial_path(index_path(final)), self.recipients,
+                                             start_us)
+            container = av.open(encrypted, "w", format="mp4", options={**options, "movflags": ENCRYPTED_MOVFLAGS})
+        else:
+            container = av.open(str(partial_path(final)), "w", format="mp4", options=options)
         container.metadata.update(self.metadata_for(self.session, self._seq, start_us))
         streams = {audio: mux_stream(container, template.encoder_stream)
                    for audio, template in self.templates.items() if not (audio and self._video_only)}
         self._open = _OpenSegment(final, container, streams, start_us, self._seq,
-                                  FragmentSyncer(partial_path(final)))
+                                  encrypted.syncer if encrypted else FragmentSyncer(partial_path(final)), encrypted)
         if self.stats["start_us"] is None:
             self.stats["start_us"] = start_us
         return self._open
@@ -266,7 +283,10 @@ class SegmentWriter:
     def _close(self, end_us: int):
         seg = self._open
         seg.container.close()
-        seg.syncer.close()  # the whole file on disk before the sealer hashes it
+        if seg.encrypted is not None:
+            seg.encrypted.close()  # the final chunk; file and index on disk
+        else:
+            seg.syncer.close()  # the whole file on disk before the sealer hashes it
         self._open = None
         self.sync_ns_max = max(self.sync_ns_max, seg.syncer.sync_ns_max)
         self.sync_wait_ns_max = max(self.sync_wait_ns_max, seg.syncer.wait_ns_max)
@@ -317,6 +337,7 @@ class SegmentWriter:
             audio=audio_info,
             prerecord=prerecord,
             pipeline=pipeline,
+            encrypted=seg.encrypted.facts() if seg.encrypted is not None else None,
         )
 
 

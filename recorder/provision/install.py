@@ -142,3 +142,10 @@ def installed_config(identity_dir: Path) -> str | None:
     """The agency's configuration of the current install (TOML text), if any."""
     install = current_install(identity_dir)
     return install.path(CONFIG_FILE).read_text("utf-8") if install else None
+
+
+def installed_recipient(identity_dir: Path) -> str | None:
+    """The agency's age recipient (`age1…`) of the current install, if any: segments are
+    encrypted to it (docs/ENCRYPTION.md)."""
+    install = current_install(identity_dir)
+    return install.path(RECIPIENT_FILE).read_text("ascii").strip() if install else None

@@ -34,10 +34,11 @@ from ..evidence import entries
 from ..evidence.bmff import comment, fragment_samples, media_tracks, scan_boxes, scan_file_boxes, track_info
 from ..evidence.files import hash_regular
 from ..evidence.history import History, SessionHistory
-from ..evidence.layout import manifest_path, partial_path
+from ..evidence.layout import PARTIAL_SUFFIX, is_encrypted_name, manifest_path, partial_path
 from ..evidence.modes import CRASH, POWER_LOSS
 from ..store.disk import Store
 from ..store.recovery import TORN_SUFFIX, Trimmed, set_aside, trim_partial
+from .encrypted_recovery import encrypted_extent, trim_encrypted
 from .sealer import ClosedSegment, Sealer
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def _seal_what_is_left(store: Store, sealer: Sealer, session: SessionHistory, fa
     for half_torn in sorted(directory.glob(f"*{TORN_SUFFIX}.partial")):  # recovery itself was cut
         cut.set_aside.append(store.relative(set_aside(half_torn)))
     for seq in sorted(_unsealed_seqs(directory, sealed)):
-        final = store.segment_path(session.session_id, seq)
+        final = segment_final(store, session.session_id, seq)
         half_manifest = partial_path(manifest_path(final))
         if half_manifest.exists():  # its first write was cut: never a manifest
             cut.set_aside.append(store.relative(set_aside(half_manifest)))
@@ -192,7 +193,7 @@ def _finish_seal(store: Store, sealer: Sealer, facts: SessionFacts, seq: int, la
     device's own and describes the whole file, so the seal is finished as it would have
     been (the file was closed and synced before it was hashed). None when there is no such
     manifest, or it does not describe the file (set aside: then the file is recovered)."""
-    final = store.segment_path(facts.session_id, seq)
+    final = segment_final(store, facts.session_id, seq)
     manifest = manifest_path(final)
     if not manifest.exists():
         return None
@@ -224,13 +225,16 @@ def seal_cut_segment(store: Store, sealer: Sealer, facts: SessionFacts, seq: int
     """Trim a session's cut `.partial` and submit it to the sealer as recovered; returns what
     it holds, or None when nothing of it could be sealed (set aside whole, or not placeable).
     Store paths of the files set aside are added to set_aside_list."""
-    partial = partial_path(store.segment_path(facts.session_id, seq))
+    final = segment_final(store, facts.session_id, seq)
+    partial = partial_path(final)
     if not partial.exists():
         return None
     if seq != last_sealed_seq + 1:  # a gap would fail verification: keep it as found, whole
         log.error("%s: segment %d is missing before it; set aside whole", store.relative(partial), seq - 1)
         set_aside_list.append(store.relative(set_aside(partial)))
         return None
+    if is_encrypted_name(final.name):
+        return _seal_cut_encrypted(store, sealer, facts, seq, cause, partial, set_aside_list)
     trimmed = trim_partial(partial)
     if trimmed.torn is not None:
         set_aside_list.append(store.relative(trimmed.torn))
@@ -247,6 +251,36 @@ def seal_cut_segment(store: Store, sealer: Sealer, facts: SessionFacts, seq: int
     return Recovered(seq, closed.video["frames"], closed.start_us, closed.end_us, trimmed.torn_size, torn_frames)
 
 
+def _seal_cut_encrypted(store: Store, sealer: Sealer, facts: SessionFacts, seq: int, cause: str, partial: Path,
+                        set_aside_list: list[str]) -> Recovered | None:
+    """An encrypted segment: trimmed and described by its fragment index, never read
+    (seal/encrypted_recovery.py)."""
+    found = trim_encrypted(partial, set_aside_list, store.relative)
+    if found is None:
+        return None
+    trimmed, prefix = found
+    closed = _closed_segment(store, facts, seq, trimmed, cause, prefix.tracks(), prefix.header.get("start_mono_us"),
+                             final=_final_of_partial(partial))
+    if closed is None:
+        set_aside_list.append(store.relative(set_aside(partial)))
+        return None
+    closed.encrypted = prefix.encrypted_facts(partial)
+    sealer.seal(closed)
+    return Recovered(seq, closed.video["frames"], closed.start_us, closed.end_us, trimmed.torn_size, None)
+
+
+def _final_of_partial(partial: Path) -> Path:
+    return partial.with_name(partial.name.removesuffix(PARTIAL_SUFFIX))
+
+
+def segment_final(store: Store, session_id: str, seq: int) -> Path:
+    """A segment's sealed name: encrypted (`.mp4.age`) when that is what was written."""
+    encrypted = store.segment_path(session_id, seq, encrypted=True)
+    if encrypted.exists() or partial_path(encrypted).exists():
+        return encrypted
+    return store.segment_path(session_id, seq)
+
+
 def _read_placed(path: Path) -> tuple[bytes | None, dict, int | None]:
     """(moov payload, media tracks, start in monotonic µs from its comment tag) of a segment
     file, from its own boxes."""
@@ -258,7 +292,7 @@ def _read_placed(path: Path) -> tuple[bytes | None, dict, int | None]:
 
 
 def _closed_segment(store: Store, facts: SessionFacts, seq: int, trimmed: Trimmed, cause: str,
-                    tracks: dict, start_us: int | None) -> ClosedSegment | None:
+                    tracks: dict, start_us: int | None, final: Path | None = None) -> ClosedSegment | None:
     """What the writer would have said of the segment, read back from its own boxes."""
     body = facts.start_body
     video_track = tracks.get("vide")
@@ -280,7 +314,7 @@ def _closed_segment(store: Store, facts: SessionFacts, seq: int, trimmed: Trimme
     end_us = start_us + video_track["duration_us"]
     return ClosedSegment(
         session_id=facts.session_id, officer_id=body.get("officer_id", ""), seq=seq,
-        final_path=store.segment_path(facts.session_id, seq), start_us=start_us, end_us=end_us,
+        final_path=final or store.segment_path(facts.session_id, seq), start_us=start_us, end_us=end_us,
         video={**{k: video[k] for k in ("codec", "width", "height", "frame_rate") if k in video},
                "gop_frames": facts.gop_frames or int(Fraction(video.get("frame_rate", "30/1"))),
                "frames": video_track["samples"]},
@@ -296,7 +330,9 @@ def _closed_segment(store: Store, facts: SessionFacts, seq: int, trimmed: Trimme
 
 def written_extent(path: Path) -> tuple[int, int] | None:
     """(start, end) in monotonic µs of the whole fragments a segment file holds, from its
-    own boxes; None when it cannot be placed."""
+    own boxes (an encrypted one's: from its fragment index); None when it cannot be placed."""
+    if is_encrypted_name(path.name.removesuffix(PARTIAL_SUFFIX)):
+        return encrypted_extent(path)
     try:
         _, tracks, start_us = _read_placed(path)
     except OSError:

@@ -28,7 +28,8 @@ from ..evidence import entries
 from ..evidence.bmff import hash_layout
 from ..evidence.canonical import canonical_bytes, sha256_hex
 from ..evidence.documents import signed
-from ..evidence.layout import manifest_path, partial_path
+from ..evidence.files import hash_regular
+from ..evidence.layout import index_path, manifest_path, partial_path
 from ..store.disk import SEALED_MODE, Store, fsync_dir, write_sealed_file
 from ..workers import close_at_exit
 from .identity import DeviceIdentity
@@ -60,6 +61,9 @@ class ClosedSegment:
     recovered: dict | None = None
     clock: list | None = None  # the mappings it was placed with, when not the running clock's
     track: dict | None = None  # where it was recorded, when not the running agent's track
+    # An age-encrypted segment (pipeline/encrypted.py EncryptedSegmentFile.facts()): the
+    # ciphertext's size and hash, the plaintext's layout, the fragment index's `.partial`
+    encrypted: dict | None = None
 
 
 class Sealer:
@@ -170,7 +174,11 @@ class Sealer:
         mpath = manifest_path(seg.final_path)
         if mpath.exists():  # a second try (a full disk met after the manifest was written)
             return self._finish(seg.final_path, mpath)
-        layout = hash_layout(partial)
+        encryption = None
+        if seg.encrypted is not None:
+            layout, encryption = self._seal_index(seg)
+        else:
+            layout = hash_layout(partial)
         manifest = signed(
             self.identity,
             entries.manifest(
@@ -191,10 +199,28 @@ class Sealer:
                 clock=seg.clock or [m.record() for m in self.clock.mappings_between(seg.start_us * 1000,
                                                                                     seg.end_us * 1000)],
                 track=seg.track or self.track_between(seg.start_us, seg.end_us),
+                encryption=encryption,
             ),
         )
         write_sealed_file(mpath, canonical_bytes(manifest))
         return self._finish(seg.final_path, mpath)
+
+    @staticmethod
+    def _seal_index(seg: ClosedSegment) -> tuple[dict, dict]:
+        """An encrypted segment: its fragment index sealed beside it (the writer's `.partial`
+        completed: store/disk.py), and the manifest's layout and `encryption` from what the
+        writer counted — the ciphertext's hash as it was written, never re-read."""
+        facts = seg.encrypted
+        sealed_index = index_path(seg.final_path)
+        if not sealed_index.exists():
+            data = facts.get("index_bytes")  # recovery's: the lines of the fragments kept
+            write_sealed_file(sealed_index, data if data is not None else Path(facts["index_partial"]).read_bytes())
+        index_size, index_sha256 = hash_regular(sealed_index)
+        layout = {"file": facts["file"], "init": facts["init"], "fragments": facts["fragments"], "tail": facts["tail"]}
+        encryption = entries.encryption(
+            facts["recipients"], facts["header_size"], facts["final_chunk"], facts["plaintext"],
+            {"name": sealed_index.name, "size": index_size, "sha256": index_sha256})
+        return layout, encryption
 
     def finish(self, final_path: Path):
         """Finish a seal a crash cut short after its manifest was written (seal/recovery.py):

@@ -50,7 +50,8 @@ def continued_clock(store_root, after_s: float = 1.0) -> SimulatedClock:
     if not isinstance(at, dict) or not isinstance(at.get("mono_us"), int) or not isinstance(at.get("wall_us"), int):
         return SimulatedClock()
     # A run that died recorded on after its last entry: what its unsealed files hold counts too.
-    extents = [written_extent(path) for path in layout.media_dir.glob("*/*.mp4.partial")]
+    extents = [written_extent(path) for pattern in ("*/*.mp4.partial", "*/*.mp4.age.partial")
+               for path in layout.media_dir.glob(pattern)]
     mono_us = max([at["mono_us"]] + [end for _, end in filter(None, extents)])
     wall_us = at["wall_us"] + mono_us - at["mono_us"]
     gap_ns = round(after_s * 1e9)

@@ -56,11 +56,13 @@ def set_aside(path: Path) -> Path:
     return aside
 
 
-def trim_partial(partial: Path) -> Trimmed:
-    """Set a cut segment's torn tail aside and leave whole fragments in the `.partial`."""
+def trim_partial(partial: Path, keep: int | None = None) -> Trimmed:
+    """Set a cut segment's torn tail aside and leave whole fragments in the `.partial`.
+    keep: how many bytes hold whole fragments, when the caller knows (an encrypted segment,
+    from its fragment index: seal/encrypted_recovery.py); else found from the MP4's boxes."""
     with open(partial, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        keep = complete_length(f)
+        keep = complete_length(f) if keep is None else keep
         f.seek(keep)
         tail = f.read()
     earlier = torn_path(partial)
