@@ -82,12 +82,18 @@ def released_by_ledger(device: Device) -> list[dict]:
     return [e for e in map(parse_object, lines) if e is not None and e.get("type") == "release"]  # a torn line: none
 
 
-def assert_counters_run_on(store: Path):
-    """Every session's frames, decoded from the dock's copy: the counters run 0, 1, 2 … on
-    across its segments, none missing, none twice."""
+def assert_counters_run_on(store: Path, agency: Path, scratch: Path):
+    """Every session's frames, decoded from the dock's copy (decrypted with the agency's age
+    identity: a provisioned device encrypts to its bundle's recipient): the counters run 0, 1,
+    2 … on across its segments, none missing, none twice."""
+    from recorder.encryption import Identity, decrypt_bytes
+
+    identities = Identity.parse_file((agency / "age-identity.txt").read_text())
     sessions = {}
-    for segment in sorted(store.glob("media/*/*.mp4")):
-        sessions.setdefault(segment.parent.name, []).extend(frame_indices(segment))
+    for segment in sorted(store.glob("media/*/*.mp4.age")):
+        plain = scratch / f"{segment.parent.name}-{segment.name}.mp4"
+        plain.write_bytes(decrypt_bytes(segment.read_bytes(), identities)[0])
+        sessions.setdefault(segment.parent.name, []).extend(frame_indices(plain))
     assert sessions
     for counters in sessions.values():
         assert counters == list(range(counters[0], counters[0] + len(counters)))
@@ -113,18 +119,18 @@ def assert_settled(device: Device, dock_dir: Path, original: dict):
         assert os.stat(store / path).st_ino == next(os.stat(p).st_ino for p in objects if p.name == sha256_hex(data))
 
 
-def test_an_offload_end_to_end_frees_exactly_what_the_receipt_covers(device, dock_dir):
+def test_an_offload_end_to_end_frees_exactly_what_the_receipt_covers(world, device, dock_dir, tmp_path):
     original = device.files()
     with DockProcess(dock_dir) as dock:
         code, outcome = offload(device, dock.port, "--cipher", "chacha20")
         assert code == 0, outcome
         assert outcome["cipher"] == "TLS_CHACHA20_POLY1305_SHA256"
         assert_settled(device, dock_dir, original)
-        assert_counters_run_on(dock_store(dock_dir, device))
+        assert_counters_run_on(dock_store(dock_dir, device), world[0], tmp_path)
         first = receipts(dock_dir, device)[0]
         assert first["ledger"]["head"] == outcome["head"]
         # the session with the mark went first (manifests before media, then evidence, then patrol)
-        sessions = [p.split("/")[1] for p in outcome["sent"] if p.endswith(".mp4")]
+        sessions = [p.split("/")[1] for p in outcome["sent"] if p.endswith(".mp4.age")]
         marked = json.loads(next(line for line in device.store.joinpath("ledger", "ledger.jsonl").read_bytes()
                                  .splitlines() if b'"type":"mark"' in line))["body"]["session_id"]
         assert sessions[0] == marked and all(p.endswith(".manifest.json") for p in outcome["sent"][:4])

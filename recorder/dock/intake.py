@@ -44,7 +44,7 @@ def named_files(store: Path) -> dict[str, Wanted]:
         if entry.get("type") == "segment":
             named[body["path"]] = Wanted(body["path"], body["file_sha256"], body["file_size"])
             named[body["manifest"]] = Wanted(body["manifest"], body["manifest_sha256"], None)
-            _torn_of_manifest(store, body["manifest"], body["manifest_sha256"], named)
+            _named_by_manifest(store, body["manifest"], body["manifest_sha256"], named)
         elif entry.get("type") == "interruption":
             for path in body.get("set_aside") or []:
                 if isinstance(path, str) and path not in named:
@@ -52,7 +52,9 @@ def named_files(store: Path) -> dict[str, Wanted]:
     return {path: wanted for path, wanted in named.items() if safe_relative(store, path) is not None}
 
 
-def _torn_of_manifest(store: Path, relative: str, sha256: str, named: dict) -> None:
+def _named_by_manifest(store: Path, relative: str, sha256: str, named: dict) -> None:
+    """Files a manifest the dock holds (with the hash the ledger sealed) names: a recovered
+    segment's torn tail, an encrypted segment's fragment index (format 5)."""
     try:
         data = (store / relative).read_bytes()
     except OSError:
@@ -61,10 +63,11 @@ def _torn_of_manifest(store: Path, relative: str, sha256: str, named: dict) -> N
         return
     manifest = parse_object(data) or {}
     recovered = manifest.get("recovered") if isinstance(manifest.get("recovered"), dict) else {}
-    torn = recovered.get("torn")
-    if isinstance(torn, dict) and isinstance(torn.get("name"), str) and "/" not in torn["name"]:
-        path = f"{relative.rsplit('/', 1)[0]}/{torn['name']}"
-        named[path] = Wanted(path, torn.get("sha256"), torn.get("size"))
+    encryption = manifest.get("encryption") if isinstance(manifest.get("encryption"), dict) else {}
+    for member in (recovered.get("torn"), encryption.get("index")):
+        if isinstance(member, dict) and isinstance(member.get("name"), str) and "/" not in member["name"]:
+            path = f"{relative.rsplit('/', 1)[0]}/{member['name']}"
+            named[path] = Wanted(path, member.get("sha256"), member.get("size"))
 
 
 def missing(store: Path) -> list[Wanted]:

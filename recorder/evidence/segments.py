@@ -168,6 +168,7 @@ class SegmentCheck:
     def media(self, relative: str, body: dict, manifest: dict | None, entry_location: str):
         sid = body["session_id"]
         if (relative, body["file_sha256"]) in self.hashed and (self.store.root / relative).is_file():
+            self.account_index(relative, manifest)
             return
         if is_encrypted_name(relative) or (manifest is not None and encryption_of(manifest) is not None):
             return self.encrypted_media(relative, body, manifest, entry_location)
@@ -194,15 +195,20 @@ class SegmentCheck:
         except OSError as exc:
             self.problem("unreadable-file", relative, f"cannot be read: {exc.strerror}", sid)
 
+    def account_index(self, relative: str, manifest: dict | None) -> None:
+        """An encrypted segment's fragment index belongs in the store: its authentic manifest
+        names it."""
+        if manifest is not None and encryption_of(manifest) is not None:
+            name = manifest["encryption"]["index"]["name"]
+            if "/" not in name and name not in ("", ".", ".."):
+                self.accounted.add(f"{relative.rsplit('/', 1)[0]}/{name}")
+
     def encrypted_media(self, relative: str, body: dict, manifest: dict | None, entry_location: str):
         """An age-encrypted segment (format 5): its ciphertext as sealed, and as its manifest
         describes it; with the agency's identities, its plaintext too."""
         sid = body["session_id"]
         directory = relative.rsplit("/", 1)[0]
-        if manifest is not None and encryption_of(manifest) is not None:
-            name = manifest["encryption"]["index"]["name"]
-            if "/" not in name and name not in ("", ".", ".."):
-                self.accounted.add(f"{directory}/{name}")  # named by an authentic manifest
+        self.account_index(relative, manifest)
         try:
             with os.fdopen(open_read_only(self.store.root / relative), "rb") as f:
                 size, digest = digest_open(f)
@@ -221,7 +227,8 @@ class SegmentCheck:
                 if self.identities:
                     self.plaintext(f, manifest, relative, sid)
         except FileNotFoundError:
-            self.problem("missing-file", relative, f"named by {entry_location} but does not exist", sid)
+            if relative not in self.released:  # freed under a dock receipt, with its index
+                self.problem("missing-file", relative, f"named by {entry_location} but does not exist", sid)
         except NotRegular as exc:
             self.problem("not-a-regular-file", relative, f"named by {entry_location} but {exc}", sid)
         except OSError as exc:

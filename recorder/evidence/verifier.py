@@ -464,9 +464,18 @@ class _Verification:
         for record in body["files"]:
             path = record.get("path") if isinstance(record, dict) else None
             set_aside = path in self.interruptions.accounted and path not in self.named_hashes  # named, no hash
+            if path not in self.named_hashes and self.manifest_released_with(path):
+                continue  # named by its segment's manifest, freed too: the dock holds both
             if not set_aside and (path not in self.named_hashes or self.named_hashes[path] != record.get("sha256")):
                 self.problem("release-mismatch", location, f"frees {path!r}, which no earlier entry named with "
                              f"that hash")
+
+    def manifest_released_with(self, path) -> bool:
+        """A torn tail or fragment index whose segment's manifest (which names it) is freed."""
+        if not isinstance(path, str) or "/" not in path:
+            return False
+        directory, name = path.rsplit("/", 1)
+        return f"{directory}/{name[:5]}.manifest.json" in self.released
 
     def on_stealth(self, entry: dict, location: str):
         session = self.sessions.get(self.recording) if self.recording else None
@@ -557,6 +566,10 @@ class _Verification:
             torn = self.interruptions.torn_of_manifest(manifest, manifest_path, sid)
             if torn is not None:
                 self.named_hashes[torn[0]] = torn[1]
+            index = (manifest.get("encryption") or {}).get("index") if isinstance(manifest.get("encryption"), dict) \
+                else None
+            if isinstance(index, dict) and isinstance(index.get("name"), str):
+                self.named_hashes[f"{manifest_path.rsplit('/', 1)[0]}/{index['name']}"] = index.get("sha256")
             if session is not None:
                 session.whereabouts.add_manifest(manifest)
         if media:
