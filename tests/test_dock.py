@@ -226,7 +226,7 @@ def _try(device, port):
 # ---------------------------------------------------------------------------- refusals
 
 def test_a_tampered_segment_is_refused_and_nothing_is_freed(device, dock_dir):
-    segment = sorted(device.store.glob("media/*/*.mp4"))[-1]
+    segment = sorted(device.store.glob("media/*/*.mp4.age"))[-1]  # encrypted: the bundle names a recipient
     segment.chmod(0o644)
     data = bytearray(segment.read_bytes())
     data[len(data) // 2] ^= 0x01

@@ -163,7 +163,7 @@ def test_the_report_says_what_the_dock_holds_received_receipted_and_what_the_dev
 
 
 def test_a_refused_offload_shows_its_code_and_the_recording_becomes_overdue(device, dock_dir):
-    segment = sorted(device.store.glob("media/*/*.mp4"))[-1]
+    segment = sorted(device.store.glob("media/*/*.mp4.age"))[-1]  # encrypted: the bundle names a recipient
     segment.chmod(0o644)
     data = bytearray(segment.read_bytes())
     data[len(data) // 2] ^= 0x01
