@@ -110,7 +110,7 @@ class DockService:
             self._link_receipts(device_id, new)
             if new:
                 append_event(self.layout, device_id, self.now(), "witnessed", head=now.ref, entries=len(new),
-                             previous=before.ref)
+                             previous=before.ref, cipher=_cipher(request))
             staging = self.staging(device_id)
             wanted = [{"path": w.path, "sha256": w.sha256, "size": w.size,
                        "offset": staging.offset(w.sha256) if w.sha256 else 0} for w in missing(store)]
@@ -221,6 +221,12 @@ def _system_clock_quality():
     from ..systime import SystemDiscipline
 
     return SystemDiscipline(DRIFT_PPB)
+
+
+def _cipher(request) -> str | None:
+    """The TLS 1.3 suite this connection negotiated (the events say which one each offload had)."""
+    cipher = request.transport.get_extra_info("cipher") if request.transport else None
+    return cipher[0] if cipher else None
 
 
 def _refusal(code: str, detail: str) -> str:
