@@ -70,11 +70,6 @@ def _named_by_manifest(store: Path, relative: str, sha256: str, named: dict) -> 
             named[path] = Wanted(path, member.get("sha256"), member.get("size"))
 
 
-def missing(store: Path) -> list[Wanted]:
-    """What the ledger names that the dock's store does not hold yet."""
-    return [wanted for path, wanted in named_files(store).items() if not (store / path).exists()]
-
-
 class UploadRefused(Exception):
     def __init__(self, status: int, message: str, offset: int | None = None):
         super().__init__(message)

@@ -29,10 +29,11 @@ from aiohttp import web
 
 from ..agency.certs import DEVICE_URI_PREFIX
 from ..durable import write_all
+from ..evidence.layout import MANIFEST_SUFFIX
 from ..evidence.ledger import parse_object
 from .checkout import latest_assignment
 from .events import append_event
-from .intake import Staging, UploadRefused, missing, named_files, receipt_in_store
+from .intake import Staging, UploadRefused, named_files, receipt_in_store
 from .layout import DockLayout
 from .receipting import VerificationRefused, issue
 from .witness import Refused, append_witnessed, check_offer, held
@@ -50,6 +51,7 @@ class DockService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._staging: dict[str, Staging] = {}
         self._writers: dict[tuple[str, str], object] = {}  # (device, sha) -> the request that may write
+        self._named: dict[str, tuple[int, dict]] = {}  # device -> (ledger size, named_files)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_LEDGER_REQUEST)
@@ -69,6 +71,17 @@ class DockService:
                 return value.removeprefix(DEVICE_URI_PREFIX)
         raise web.HTTPForbidden(text=_refusal("not-a-device", "the client certificate names no device"),
                                 content_type="application/json")
+
+    def named(self, device_id: str) -> dict:
+        """The files the device's witnessed ledger (and the manifests held) name, read again
+        only when the ledger grew or a manifest arrived: not once per upload."""
+        ledger = self.layout.device_store(device_id) / "ledger" / "ledger.jsonl"
+        size = ledger.stat().st_size if ledger.exists() else 0
+        cached = self._named.get(device_id)
+        if cached is None or cached[0] != size:
+            cached = (size, named_files(self.layout.device_store(device_id)))
+            self._named[device_id] = cached
+        return cached[1]
 
     def lock(self, device_id: str) -> asyncio.Lock:
         return self._locks.setdefault(device_id, asyncio.Lock())
@@ -113,7 +126,8 @@ class DockService:
                              previous=before.ref, cipher=_cipher(request))
             staging = self.staging(device_id)
             wanted = [{"path": w.path, "sha256": w.sha256, "size": w.size,
-                       "offset": staging.offset(w.sha256) if w.sha256 else 0} for w in missing(store)]
+                       "offset": staging.offset(w.sha256) if w.sha256 else 0}
+                      for w in self.named(device_id).values() if not (store / w.path).exists()]
         return web.json_response({"held": now.ref, "missing": wanted})
 
     def _link_receipts(self, device_id: str, lines: list[bytes]) -> None:
@@ -143,7 +157,7 @@ class DockService:
         store = self.layout.device_store(device_id)
         staging = self.staging(device_id)
         try:
-            staging.check(named_files(store).get(path), path, sha256, offset, size)
+            staging.check(self.named(device_id).get(path), path, sha256, offset, size)
         except UploadRefused as exc:
             if exc.status == 409:  # not a refusal: the device is told where to go on from
                 return web.json_response({"offset": exc.offset, "detail": str(exc)}, status=409)
@@ -160,7 +174,7 @@ class DockService:
                 write_all(fd, chunk)
                 staging.absorb(sha256, chunk)
                 written += len(chunk)
-        except (ConnectionError, asyncio.CancelledError, Exception) as exc:  # a cut link: keep what came
+        except BaseException as exc:  # a cut link (or a cancelled handler): what came is kept
             log.info("upload of %s from %s cut at %d: %s", path, device_id, written, exc.__class__.__name__)
             raise
         finally:
@@ -175,6 +189,8 @@ class DockService:
                 return self.refuse(device_id, 422, "hash-mismatch",
                                    f"{path}: the bytes received do not hash to {sha256[:16]}…; set aside, send again",
                                    path=path)
+        if path.endswith(MANIFEST_SUFFIX):  # it may name more files (a torn tail, a fragment index)
+            self._named.pop(device_id, None)
         append_event(self.layout, device_id, self.now(), "received", path=path, sha256=sha256, size=size)
         return web.json_response({"offset": size, "stored": True}, status=201)
 
