@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..clock import iso_utc
-from ..errors import StoreError
 from .canonical import sha256_hex
 from .documents import signature_valid
 from .files import NotRegular, read_regular, safe_relative
 from .layout import StoreLayout
-from .trusted import signed_history
+from .trusted import find_session, signed_history
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -47,13 +46,6 @@ TEXTS = {
 }
 
 
-LATEST = "latest"  # as a session id: the store's last session
-
-
-class ExportError(StoreError):
-    """The session cannot be exported (unknown, or nothing of it can be trusted)."""
-
-
 @dataclass
 class SessionTrack:
     session_id: str
@@ -68,13 +60,8 @@ class SessionTrack:
 
 def read_session_track(store_root, session_id: str, public_key_path: Path | None = None) -> SessionTrack:
     signed = signed_history(store_root, public_key_path)
-    history, store = signed.history, signed.store
-    if session_id == LATEST and history.sessions:
-        session_id = list(history.sessions)[-1]
-    session = history.sessions.get(session_id)
-    if session is None:
-        known = ", ".join(list(history.sessions)[-5:]) or "none"
-        raise ExportError(f"no session {session_id} in {store.root} (latest: {known})")
+    store = signed.store
+    session_id, session = find_session(signed, session_id)
     left_out = [f"ledger entry {index}" for index in signed.rejected]
     start_body = session.start["body"]
     result = SessionTrack(session_id, session.start.get("device_id", ""), start_body.get("officer_id", ""),

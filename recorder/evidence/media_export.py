@@ -15,9 +15,9 @@ from pathlib import Path
 from ..encryption import AgeError
 from .encrypted import Decryption, encryption_of
 from .files import READ_CHUNK, NotRegular, digest_open, open_read_only, safe_relative
-from .gpx import LATEST, ExportError, trusted_manifest
+from .gpx import trusted_manifest
 from .segments import _sealed_ranges
-from .trusted import signed_history
+from .trusted import ExportError, find_session, signed_history
 
 
 @dataclass
@@ -38,13 +38,8 @@ def export_session_media(store_root, session_id: str, identities, out_dir: Path,
                          public_key_path: Path | None = None) -> tuple[str, list[ExportedSegment]]:
     """(session id, one result per sealed segment, in order). out_dir is created if needed."""
     signed = signed_history(store_root, public_key_path)
-    history, store = signed.history, signed.store
-    if session_id == LATEST and history.sessions:
-        session_id = list(history.sessions)[-1]
-    session = history.sessions.get(session_id)
-    if session is None:
-        known = ", ".join(list(history.sessions)[-5:]) or "none"
-        raise ExportError(f"no session {session_id} in {store.root} (latest: {known})")
+    store = signed.store
+    session_id, session = find_session(signed, session_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     return session_id, [_export(store, signed.key, segment, list(identities), out_dir)
                         for segment in session.segments]

@@ -5,12 +5,20 @@ verification: `recorder verify` is that)."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import StoreError
 from .documents import signature_valid
 from .files import read_regular
 from .history import History
 from .layout import StoreLayout
 from .ledger import LedgerText
 from .verifier import require_store, verifying_key
+
+
+LATEST = "latest"  # as a session id: the store's last session
+
+
+class ExportError(StoreError):
+    """The session cannot be exported (unknown, or nothing of it can be trusted)."""
 
 
 @dataclass
@@ -37,3 +45,15 @@ def signed_history(store_root, public_key_path: Path | None = None) -> SignedHis
         return False
 
     return SignedHistory(store, key, key_source, text, History.read(text, accept=trusted), rejected)
+
+
+def find_session(signed: SignedHistory, session_id: str):
+    """(its id, its history) for a session id or LATEST; ExportError naming the latest ones."""
+    history = signed.history
+    if session_id == LATEST and history.sessions:
+        session_id = list(history.sessions)[-1]
+    session = history.sessions.get(session_id)
+    if session is None:
+        known = ", ".join(list(history.sessions)[-5:]) or "none"
+        raise ExportError(f"no session {session_id} in {signed.store.root} (latest: {known})")
+    return session_id, session
