@@ -33,6 +33,10 @@ measured in the same run (docs/PERFORMANCE.md says what they mean).
  voice (bench/voice.py): the speech detector's CPU per second of audio against real time;
     a voice prompt played through PortAudio into a PulseAudio null sink, from play() to its
     first sample in the microphone's recording, against paplay of the same file.
+ dock (bench/dock.py): the whole offload (witness, uploads, the dock's verification,
+    archive and receipt, the release) over loopback TLS 1.3, MiB/s against curl PUTting
+    the same files to the same dock (target >= 0.9), with ChaCha20 and AES; the dock's
+    verify_store of its copy against sha256sum of the same files (target >= 1.0).
 
 Exit status 0 when the benchmark ran, even if a target is missed (MISSED is printed);
 non-zero when the benchmark itself failed.
@@ -51,6 +55,7 @@ from pathlib import Path
 
 import av
 
+import dock
 import encryption
 import gnss
 import hold_time
@@ -185,6 +190,8 @@ def main() -> int:
                         help="MiB of the sample encrypted per run (bench/encryption.py); 0 skips it")
     parser.add_argument("--recovery-seconds", type=float, default=60,
                         help="open segment a dead run leaves for the recovery run (bench/recovery.py); 0 skips it")
+    parser.add_argument("--dock-seconds", type=int, default=480,
+                        help="seconds the offloaded device records (bench/dock.py; cached); 0 skips it")
     parser.add_argument("--picamera2-seconds", type=float, default=picamera2_long.bench_seconds(),
                         help="picamera2 long run (default 600, or PICAMERA2_BENCH_SECONDS); 0 skips it")
     args = parser.parse_args()
@@ -255,6 +262,7 @@ def main() -> int:
     rows += gnss.rows(args.gnss_seconds)  # client CPU against gpspipe; capture with a feed against without
     if args.recovery_seconds > 0:  # a start after a dead run against a clean start; recovery against sha256sum
         rows += recovery.run(args.recovery_seconds, args.repeats)
+    rows += dock.rows(args.dock_seconds, args.repeats)  # offload against curl; the dock's verify against sha256sum
     if args.picamera2_seconds > 0:  # the longest: 10 min of picamera2 on the virtual camera
         rows += picamera2_long.run(args.picamera2_seconds)
     print(f"\n{'measurement':<44} {'ours':>12} {'baseline':>12} {'ratio':>6}  target")
@@ -262,6 +270,8 @@ def main() -> int:
         ratio = value / base
         if target is None:
             verdict = "(info)"
+        elif isinstance(target, str) and target.startswith(">="):  # a ratio that must be at least this
+            verdict = f"{target}  {'ok' if ratio >= float(target.split()[1]) else 'MISSED'}"
         elif isinstance(target, str):  # an absolute budget, not a ratio
             verdict = f"<= {target}  {'ok' if value <= float(target.split()[0]) else 'MISSED'}"
         else:
@@ -283,6 +293,8 @@ def main() -> int:
     print("  at the client, against gpsd start -> serving clients")
     print("recovery: launch -> resuming after a dead run against launch -> ready on a clean store; budget 5 s;")
     print("  recover() of the open segment per GiB against sha256sum of the same file")
+    print("dock: offload MiB/s (media bytes / wall time of the whole offload) against curl PUTting the same")
+    print("  files over the same TLS 1.3 link; the dock's verify_store MiB/s against sha256sum, target >= 1.0")
     print("hold: outputframe calls timed by the caller, against the longest work the pipeline thread did")
     print("  for a press or a boundary (what an inline router would have held the camera for); budget 1 ms")
     return 0
