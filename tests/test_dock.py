@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 import shutil
 import ssl
 import socket
-import subprocess
 import threading
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 
 from conftest import recorder
 from support.dock_rig import CuttingProxy, Device, DockProcess, make_agency, make_device, make_dock, offload, wait_for
+from support.dock_rig import unlock_afterwards  # noqa: F401  (autouse: clears the immutable flag)
 from media import frame_indices
 from recorder.clock import SystemClock
 from recorder.evidence.canonical import sha256_hex
@@ -33,14 +33,6 @@ from recorder.seal.ledger import Ledger
 
 # Two sessions: the first has a mark (evidence: it goes first), the second is patrol.
 SHIFT = ("start @0.5s; mark @1.5s; stop @6s; start @8s; stop @13s",)
-
-
-@pytest.fixture(autouse=True)
-def unlock_afterwards(tmp_path):
-    """The dock's archive sets the immutable flag on what it stores (where it may): clear it
-    when the test is done, so that its temporary directory can go."""
-    yield
-    subprocess.run(["chattr", "-R", "-f", "-i", str(tmp_path)], capture_output=True)
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,10 @@ import pytest
 
 from conftest import recorder, require_tool
 from support.dock_rig import DockProcess, make_agency, make_device, make_dock, offload
+from support.dock_rig import unlock_afterwards  # noqa: F401  (autouse: clears the immutable flag)
 from recorder.evidence.verifier import verify_store
 
 SKEW_S = 37
-
-
-@pytest.fixture(autouse=True)
-def unlock_afterwards(tmp_path):
-    yield
-    subprocess.run(["chattr", "-R", "-f", "-i", str(tmp_path)], capture_output=True)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ entries in its copy of the ledger — and against the device's own ledger; then 
 segment (refused) and a session the dock withholds (kept on the device)."""
 
 import json
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from conftest import recorder, write_config
 from support.dock_rig import Device, DockProcess, make_agency, make_device, make_dock, offload
+from support.dock_rig import unlock_afterwards  # noqa: F401  (autouse: clears the immutable flag)
 from recorder.clock import SystemClock
 from recorder.dock.report import dock_report
 from recorder.evidence import entries
@@ -25,14 +25,6 @@ from recorder.seal.ledger import Ledger
 RECOVERY = "\n[recovery]\nstall_seconds = 2.0\nrestart_attempts = 2\nrestart_backoff_seconds = 0.5\n"
 # a mark, then the camera stalls: the run ends (fault), the supervisor restarts it, it resumes
 SHIFT = "press record @1s; mark @2s; stall camera 2.5s @6s; end @30s"
-
-
-@pytest.fixture(autouse=True)
-def unlock_afterwards(tmp_path):
-    """The dock's archive sets the immutable flag on what it stores: clear it afterwards, so
-    that the temporary directory can go."""
-    yield
-    subprocess.run(["chattr", "-R", "-f", "-i", str(tmp_path)], capture_output=True)
 
 
 @pytest.fixture(scope="module")

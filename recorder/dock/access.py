@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..durable import fsync_dir
 from ..encryption import AgeError, Identity, KeyFormatError, NoIdentityMatch, decrypt
 from ..errors import RecorderError, StoreError
 from ..evidence.documents import signature_valid
@@ -28,7 +29,7 @@ from ..evidence.files import NotRegular, hash_regular, open_read_only, read_regu
 from ..evidence.keys import device_id_for
 from ..evidence.ledger import parse_object
 from ..evidence.trusted import signed_history
-from .audit import AuditError, AuditLog, fsync_directory, named
+from .audit import AuditError, AuditLog, named
 from .keys import load_dock_keys
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
@@ -104,7 +105,7 @@ def export(root: Path, request: Request, output: Path, identity_file: Path | Non
         for segment in segments:
             written.append(_write_segment(output, segment, identities))
             written.append(_write_new(output / segment.manifest_name, segment.manifest))
-        fsync_directory(output)
+        fsync_dir(output)
     except (_Refusal, OSError, AgeError) as exc:
         why = str(exc) if isinstance(exc, _Refusal) else f"{exc.__class__.__name__}: {exc}"
         _, ref = append({"status": "failed", "grant": granted["index"], "why": why, "not_to_be_used": written})

@@ -31,6 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ..durable import fsync_dir
 from ..errors import RecorderError
 from ..evidence.canonical import canonical_bytes, sha256_hex
 from ..evidence.ledger import GENESIS_PREV, LedgerText, entry_hash, head_ref, parse_object
@@ -132,14 +133,14 @@ class AuditLog:
         directory = self.path.parent
         if not directory.is_dir():
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fsync_directory(directory.parent)
+            fsync_dir(directory.parent)
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise AuditError(f"cannot open the access log {self.path}: {exc.strerror}") from None
-        fsync_directory(directory)  # the new log's name is durable before its first entry counts
+        fsync_dir(directory)  # the new log's name is durable before its first entry counts
         return fd
 
     def _read_head(self) -> Head:
@@ -221,11 +222,3 @@ def _write_all(fd: int, data: bytes, what: str) -> None:
     except OSError as exc:
         # A partial line is left as a torn line: the next append sets it aside.
         raise AuditError(f"the access log could not be written ({what}): {exc.strerror or exc}") from None
-
-
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

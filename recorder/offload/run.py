@@ -126,25 +126,22 @@ class Offload:
 
     # -- the steps
     def witness(self) -> list[dict]:
-        hello = self.retrying(lambda: self.dock.json("GET", "/v1/hello")[1])
-        start = int(hello.get("held_lines") or 0)
-        data = self.store.ledger_path.read_bytes()
-        text = LedgerText.parse(data)
-        lines = text.lines
-        head = text.head_ref
-        offer = {"public_key": public_key_pem(self.identity.public_key).decode("ascii"), "from": start,
-                 "head": head, "lines": [line.decode("utf-8") for line in lines[start:]]}
-        answer = self.retrying(lambda: self.dock.json("POST", "/v1/ledger", offer)[1])
+        self.ledger_bytes = self.store.ledger_path.read_bytes()  # what this offload offers, read once
+        answer = self.retrying(lambda: self.offer(self.ledger_bytes))
         self.outcome.head = answer["held"]
-        self.ledger_bytes = data
         return answer["missing"]
 
     def still_missing(self) -> list[dict]:
-        """What the dock still lacks, once it holds the manifests (an offer of no new lines)."""
-        hello = self.dock.json("GET", "/v1/hello")[1]
-        offer = {"public_key": public_key_pem(self.identity.public_key).decode("ascii"),
-                 "from": int(hello.get("held_lines") or 0), "head": self.outcome.head, "lines": []}
-        return self.dock.json("POST", "/v1/ledger", offer)[1]["missing"]
+        """What the dock still lacks, once it holds the manifests (the same offer: no new lines)."""
+        return self.offer(self.ledger_bytes)["missing"]
+
+    def offer(self, data: bytes) -> dict:
+        """The ledger's complete lines from those the dock holds -> {"held", "missing"}."""
+        start = int(self.dock.json("GET", "/v1/hello")[1].get("held_lines") or 0)
+        text = LedgerText.parse(data)
+        offer = {"public_key": public_key_pem(self.identity.public_key).decode("ascii"), "from": start,
+                 "head": text.head_ref, "lines": [line.decode("utf-8") for line in text.lines[start:]]}
+        return self.dock.json("POST", "/v1/ledger", offer)[1]
 
     def send(self, missing: list[dict]) -> None:
         plan = ordered(missing, self.ledger_bytes)
