@@ -29,6 +29,9 @@ class _PinnedConnection(http.client.HTTPSConnection):
 
     def connect(self):
         sock = socket.create_connection((self.host, self.port), self.timeout)
+        # as http.client's own connect(): without it Nagle holds each request's last segment
+        # for a delayed ACK (bench/dock.py measured the uploads 1.76 s -> 1.30 s)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = self.link.context.wrap_socket(sock, server_hostname=self.link.dock_name)
         self.link.check_peer(self.sock.getpeercert(binary_form=True))
 
