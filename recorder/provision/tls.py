@@ -1,22 +1,19 @@
 """The device's side of the dock link: TLS 1.3 with the device's key and the certificate the
 agency issued for it, trusting only the agency's CA (pinned at install), and only the dock
-certificate the bundle named (DockPin: checked after the handshake, before a byte is sent).
-The dock's side: recorder/dock/keys.py."""
+certificate the bundle named (DockLink.check_peer: after the handshake, before a byte is
+sent). Which TLS 1.3 suite the device asks for first: recorder/offload/cipher.py. The dock's
+side: recorder/dock/keys.py."""
 
-import hashlib
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import ProvisioningError
 from .device import TLS_KEY_FILE, provisioned
 from .install import CA_FILE, DEVICE_CERT_FILE, DOCK_FILE, current_install
-
-# ChaCha20-Poly1305 first: the Pi Zero 2 W and the Pi 4 have no AES instructions, and a dock
-# that honours the client's preference for it (recorder/dock/keys.py) then picks it.
-TLS13_CHACHA_FIRST = "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
 
 
 @dataclass(frozen=True)
@@ -26,7 +23,7 @@ class DockLink:
     dock_name: str  # the name its certificate is for (checked as the TLS host name)
 
     def check_peer(self, der: bytes | None) -> None:
-        if der is None or hashlib.sha256(der).digest() != hashlib.sha256(_der(self.dock)).digest():
+        if der != self.dock.public_bytes(Encoding.DER):
             raise ssl.SSLError("the dock presented another certificate than the one provisioning pinned")
 
 
@@ -43,21 +40,6 @@ def dock_link(identity_dir: Path) -> DockLink:
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.load_verify_locations(install.path(CA_FILE))
     context.load_cert_chain(install.path(DEVICE_CERT_FILE), device.generation / TLS_KEY_FILE)
-    _prefer_chacha(context)
     dock = x509.load_pem_x509_certificate(install.path(DOCK_FILE).read_bytes())
     names = dock.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     return DockLink(context, dock, names[0])
-
-
-def _prefer_chacha(context: ssl.SSLContext) -> None:
-    """Python's ssl has no set_ciphersuites; OpenSSL reads TLS 1.3 suites from its
-    configuration only. Where the binding offers it (Python ≥ 3.13 has none either), use it."""
-    setter = getattr(context, "set_ciphersuites", None)
-    if setter is not None:
-        setter(TLS13_CHACHA_FIRST)
-
-
-def _der(certificate: x509.Certificate) -> bytes:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return certificate.public_bytes(Encoding.DER)
