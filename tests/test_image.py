@@ -314,7 +314,11 @@ class Cut:
 
 
 def open_segment_before(guest: boot.Guest, host_at: float) -> tuple[str | None, int]:
-    said = [line.text.split() for line in guest.lines if line.at <= host_at and line.text.startswith("PARTIAL ")]
+    """The last whole PARTIAL line before the cut. A line may lack its size: the agent sealed
+    the segment between the console's `-e` test and its `stat`, or the cut tore the line."""
+    said = [words for words in (line.text.split() for line in guest.lines
+                                if line.at <= host_at and line.text.startswith("PARTIAL "))
+            if len(words) == 3 and words[2].isdigit()]
     return (said[-1][1], int(said[-1][2])) if said else (None, 0)
 
 
