@@ -456,7 +456,7 @@ def print_profile(title: str, path: Path, top: int = 14) -> None:
 
 
 # -- the section ----------------------------------------------------------------------------------
-def rows(seconds: int, repeats: int = 3, profile: bool = True) -> list:
+def rows(seconds: int, repeats: int = 3, profile: bool = True, verify: bool = True) -> list:
     """The rows bench/run.py prints: (name, ours, baseline, unit, target)."""
     if seconds <= 0:
         return []
@@ -504,6 +504,8 @@ def rows(seconds: int, repeats: int = 3, profile: bool = True) -> list:
             print_profile("dock (`recorder dock serve`, event loop thread)", directory / "ours.dock.prof")
         finally:
             _unlock_and_remove(directory)
+    if not verify:
+        return out
     r = run_ours(info, "aes", keep=True)
     dock_dir = Path(r["dock_dir"])
     try:
@@ -532,6 +534,7 @@ def main() -> int:
     parser.add_argument("seconds", type=int, nargs="?", default=480, help="seconds the device records (cached)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--offload-only", action="store_true", help="the offload rows alone (no verify_store rows)")
     parser.add_argument("--child-offload", nargs=3, metavar=("DEVICE", "PORT", "CIPHER"), help=argparse.SUPPRESS)
     parser.add_argument("--child-profile", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -539,7 +542,7 @@ def main() -> int:
         device, port, cipher = args.child_offload
         child_offload(Path(device), int(port), cipher, args.child_profile)
         return 0
-    for name, value, base, unit, target in rows(args.seconds, args.repeats, not args.no_profile):
+    for name, value, base, unit, target in rows(args.seconds, args.repeats, not args.no_profile, not args.offload_only):
         print(f"{name:<48} {value:8.2f} {unit:<5} {base:8.2f} {unit:<5} {value / base:6.2f}  "
               f"{'(info)' if target is None else target}")
     return 0

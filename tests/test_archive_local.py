@@ -98,6 +98,25 @@ def test_a_second_copy_of_the_same_bytes_with_another_name_is_refused_on_its_own
         unlocked.put(sha, other, "patrol", RECORDED)
 
 
+def test_a_source_the_caller_checked_is_linked_in_place_without_reading_it_and_a_copy_still_checks(
+        unlocked, dock, monkeypatch):
+    """checked=True (the dock's intake hashed the bytes as they came): a read-only source on
+    the archive's disk gets its name by a link, unread; a source that must be copied is
+    hashed as it is written, whatever the caller says."""
+    source, sha = staged(dock, b"segment the dock received" * 100)
+    source.chmod(0o444)
+    reads = []
+    real_read = os.read
+    monkeypatch.setattr(local_module.os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    stored = unlocked.put(sha, source, "patrol", RECORDED, checked=True)
+    assert reads == [] and stored.size == source.stat().st_size
+    assert (dock / stored.location.removeprefix("file:")).stat().st_ino == source.stat().st_ino
+    writable, wrong = staged(dock, b"other bytes", "writable.mp4")
+    with pytest.raises(ArchiveError, match="not stored"):
+        unlocked.put(sha.replace(sha[0], "0" if sha[0] != "0" else "1", 1), writable, "patrol", RECORDED, checked=True)
+    assert unlocked.put(wrong, writable, "patrol", RECORDED, checked=True).size == len(b"other bytes")
+
+
 def test_names_and_classes_are_checked(unlocked, tmp_path):
     source, sha = staged(tmp_path, b"y")
     with pytest.raises(ArchiveError, match="unknown footage class 'holiday'"):

@@ -140,6 +140,50 @@ def test_an_offload_end_to_end_frees_exactly_what_the_receipt_covers(world, devi
         assert_settled(device, dock_dir, {**original, **more})
 
 
+def test_each_segment_is_checked_and_archived_as_soon_as_the_dock_holds_it(device, dock_dir):
+    """Before the device asks for its receipt, the dock has checked and archived every segment
+    it holds whole (precheck.py), each object once; the receipt then names those objects."""
+    layout = StoreLayout(device.store)
+    identity = open_identity(device.identity, layout, create=False)
+    objects = dock_dir / "objects" / "sha256"
+    archived_before_receipt = set()
+
+    class Watching(Offload):
+        def receive_receipt(self, device_id, certificate):
+            wanted = {sha256_hex(data) for data in media_of(device.files()).values()}
+            wait_for(lambda: wanted <= {p.name for p in objects.rglob("*") if p.is_file()}, timeout=30)
+            archived_before_receipt.update(p.name for p in objects.rglob("*") if p.is_file())
+            return super().receive_receipt(device_id, certificate)
+
+    original = device.files()
+    with DockProcess(dock_dir) as dock:
+        outcome = Watching(layout, identity, Ledger(layout.ledger_path, identity),
+                           Dock("127.0.0.1", dock.port, dock_link(device.identity)),
+                           SystemClock(discipline=lambda: ("none", None))).run()
+        assert outcome.receipt and not outcome.refused, outcome
+    segments = {sha256_hex(data) for data in media_of(original).values()}
+    assert segments <= archived_before_receipt
+    assert_settled(device, dock_dir, original)
+
+
+def test_a_file_the_dock_holds_already_is_answered_as_stored(device, dock_dir, tmp_path):
+    """The dock's answer to a finished upload lost on a cut link: sending the file again is
+    answered "stored" (not a 409 the device would chase for ever), and nothing is taken twice."""
+    twin = device.copy(tmp_path / "twin")  # the device as it was before the offload
+    original = device.files()
+    with DockProcess(dock_dir) as dock:
+        code, outcome = offload(device, dock.port)
+        assert code == 0, outcome
+        path, data = next(iter(media_of(original).items()))
+        link = Dock("127.0.0.1", dock.port, dock_link(twin.identity))
+        for offset in (0, len(data)):
+            status, answer, _ = link.request("PUT", f"/v1/files/{sha256_hex(data)}", body=data[offset:], headers={
+                "X-Path": path, "X-Offset": str(offset), "X-Size": str(len(data)), "Content-Length": str(len(data) - offset)})
+            assert status == 200 and json.loads(answer) == {"offset": len(data), "stored": True}
+        link.close()
+    assert_settled(device, dock_dir, original)
+
+
 def run_until_done(device: Device, port: int, runs: int = 12) -> list:
     """Offload in this process until a receipt freed everything; each failed run must have
     freed nothing beyond what earlier receipts covered."""

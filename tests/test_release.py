@@ -68,9 +68,10 @@ def receipt_for(store, dock, files, device_id=None, key=None) -> bytes:
     return json.dumps(document, indent=1).encode()
 
 
-def release(store, dock, data):
+def release(store, dock, data, sent=None):
     identity = device_identity(store.root)
-    return release_under_receipt(store, Ledger(store.ledger_path, identity), stamp, data, dock[0], identity.device_id)
+    return release_under_receipt(store, Ledger(store.ledger_path, identity), stamp, data, dock[0], identity.device_id,
+                                 sent)
 
 
 def test_a_receipt_frees_exactly_the_files_it_names_and_the_store_still_verifies(device, dock):
@@ -87,6 +88,29 @@ def test_a_receipt_frees_exactly_the_files_it_names_and_the_store_still_verifies
     assert entry["type"] == "release" and sorted(f["path"] for f in entry["body"]["files"]) == sorted(named)
     report = verify_store(device.root)
     assert [p.code for p in report.problems] == [] and report.segments == len(segments_of(Path(device.root))) + 2
+
+
+def test_a_file_changed_since_it_was_sent_is_hashed_again_and_not_freed(device, dock):
+    """The offload's hash of a file it sent whole stands for the file only while its inode,
+    size, mode, mtime and ctime are unchanged: a file rewritten since is read again."""
+    import os
+
+    from recorder.offload.release import Sent, stat_identity
+
+    [first, second] = segments_of(device.root)[:2]
+    paths = [device.relative(first), device.relative(second)]
+    receipt = receipt_for(device, dock, files_of(device, paths))
+    sent = {}
+    for path in paths:
+        data = (device.root / path).read_bytes()
+        sent[path] = Sent(len(data), sha256_hex(data), stat_identity(os.stat(device.root / path)))
+    second.chmod(0o644)  # rewritten in place with other bytes of the same size
+    data = bytearray(second.read_bytes())
+    data[-1] ^= 0xFF
+    second.write_bytes(bytes(data))
+    released = release(device, dock, receipt, sent)
+    assert [r["path"] for r in released.files] == [paths[0]] and released.kept == [paths[1]]
+    assert second.exists() and not first.exists()
 
 
 def tree(store: StoreLayout) -> dict:

@@ -663,3 +663,18 @@ def test_every_single_byte_flip_is_detected(store):
         assert not report.ok, f"flip at {path.relative_to(store)}:{offset} went unnoticed"
         path.write_bytes(original)
     assert verify_store(store).ok
+
+
+def test_one_segment_checked_with_the_callers_file_hash_still_has_every_range_checked(store):
+    """check_segment, as the dock runs it on each segment as it arrives: told the whole
+    file's hash (its intake computed it as the bytes came), it skips only that hash; a byte
+    changed since is still found, in its fragment."""
+    from recorder.evidence.verifier import check_segment
+
+    [body] = [json.loads(line)["body"] for line in ledger_lines(store) if b'"type":"segment"' in line][1:2]
+    told = {body["path"]: body["file_sha256"]}
+    assert check_segment(store, body) == [] and check_segment(store, body, told) == []
+    sealed = manifest(store, body["seq"])["fragments"][0]
+    flip_byte(store / body["path"], sealed["offset"] + sealed["size"] // 2)
+    assert [p.code for p in check_segment(store, body, told)] == ["fragment-mismatch"]
+    assert sorted(p.code for p in check_segment(store, body)) == ["fragment-mismatch", "hash-mismatch"]

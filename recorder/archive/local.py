@@ -53,13 +53,18 @@ class LocalArchive:
         finally:
             os.close(fd)
 
-    def put(self, sha256: str, source: Path, footage_class: str, recorded_until: datetime) -> Stored:
+    def put(self, sha256: str, source: Path, footage_class: str, recorded_until: datetime,
+            checked: bool = False) -> Stored:
+        """checked: the caller has just hashed `source`, a read-only file it alone writes, and
+        found `sha256` (the dock's intake, as the bytes arrived): a link in place does not
+        read it again. A copy always hashes what it writes."""
         retain_until(footage_class, recorded_until, self.policy)  # a class the policy knows, a zoned time
         found = self.find(sha256)
         if found is not None:
-            _check_source(sha256, source)  # the same refusal whether or not it is stored already
+            if not checked:
+                _check_source(sha256, source)  # the same refusal whether or not it is stored already
             return found if found.locked else self._lock_again(sha256)
-        shared = self._put_in_place(sha256, source)
+        shared = self._put_in_place(sha256, source, checked)
         if shared is not None:
             return shared
         try:  # unnamed until whole and right, in the tree's own filesystem so it can be linked
@@ -82,7 +87,7 @@ class LocalArchive:
         finally:
             os.close(fd)
 
-    def _put_in_place(self, sha256: str, source: Path) -> Stored | None:
+    def _put_in_place(self, sha256: str, source: Path, checked: bool) -> Stored | None:
         """A read-only source on the archive's own filesystem (the dock's copy of a device's
         store) is given its name by a link to the same inode, not copied: the bytes are
         stored once, and the flag then guards every name they have. None when the source is
@@ -95,11 +100,13 @@ class LocalArchive:
             info = os.fstat(fd)
             if info.st_dev != os.stat(self.objects).st_dev or info.st_mode & 0o222:
                 return None
-            digest, size = hashlib.sha256(), 0
-            while chunk := os.read(fd, COPY_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-            _refuse_unless(sha256, digest, source)
+            size = info.st_size
+            if not checked:
+                digest, size = hashlib.sha256(), 0
+                while chunk := os.read(fd, COPY_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                _refuse_unless(sha256, digest, source)
             os.fsync(fd)
             directory = self._make_levels(self.root / self.relative(sha256).parent)
             if not self._name(fd, directory, sha256):

@@ -61,7 +61,10 @@ class S3Archive:
             return None
         return self._head(sha256, versions[-1]["VersionId"])
 
-    def put(self, sha256: str, source: Path, footage_class: str, recorded_until: datetime) -> Stored:
+    def put(self, sha256: str, source: Path, footage_class: str, recorded_until: datetime,
+            checked: bool = False) -> Stored:
+        """checked is not used: the upload reads the file for its MD5 and SHA-256 anyway, and
+        the store checks both (docs/ARCHIVE.md)."""
         until = retain_until(footage_class, recorded_until, self.policy)
         size, sha_b64, md5 = _digests(check_sha256(sha256), source)
         found = self.find(sha256)

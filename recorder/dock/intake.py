@@ -26,6 +26,7 @@ class Wanted:
     path: str  # store-relative
     sha256: str | None  # None: named by path only (bytes an interruption set aside)
     size: int | None
+    segment: dict | None = None  # the body of the `segment` entry it belongs to
 
 
 def named_files(store: Path) -> dict[str, Wanted]:
@@ -42,9 +43,9 @@ def named_files(store: Path) -> dict[str, Wanted]:
         if not isinstance(body, dict):
             continue
         if entry.get("type") == "segment":
-            named[body["path"]] = Wanted(body["path"], body["file_sha256"], body["file_size"])
-            named[body["manifest"]] = Wanted(body["manifest"], body["manifest_sha256"], None)
-            _named_by_manifest(store, body["manifest"], body["manifest_sha256"], named)
+            named[body["path"]] = Wanted(body["path"], body["file_sha256"], body["file_size"], body)
+            named[body["manifest"]] = Wanted(body["manifest"], body["manifest_sha256"], None, body)
+            _named_by_manifest(store, body, named)
         elif entry.get("type") == "interruption":
             for path in body.get("set_aside") or []:
                 if isinstance(path, str) and path not in named:
@@ -52,14 +53,15 @@ def named_files(store: Path) -> dict[str, Wanted]:
     return {path: wanted for path, wanted in named.items() if safe_relative(store, path) is not None}
 
 
-def _named_by_manifest(store: Path, relative: str, sha256: str, named: dict) -> None:
+def _named_by_manifest(store: Path, segment: dict, named: dict) -> None:
     """Files a manifest the dock holds (with the hash the ledger sealed) names: a recovered
     segment's torn tail, an encrypted segment's fragment index (format 5)."""
+    relative = segment["manifest"]
     try:
         data = (store / relative).read_bytes()
     except OSError:
         return
-    if hashlib.sha256(data).hexdigest() != sha256:
+    if hashlib.sha256(data).hexdigest() != segment["manifest_sha256"]:
         return
     manifest = parse_object(data) or {}
     recovered = manifest.get("recovered") if isinstance(manifest.get("recovered"), dict) else {}
@@ -67,13 +69,17 @@ def _named_by_manifest(store: Path, relative: str, sha256: str, named: dict) -> 
     for member in (recovered.get("torn"), encryption.get("index")):
         if isinstance(member, dict) and isinstance(member.get("name"), str) and "/" not in member["name"]:
             path = f"{relative.rsplit('/', 1)[0]}/{member['name']}"
-            named[path] = Wanted(path, member.get("sha256"), member.get("size"))
+            named[path] = Wanted(path, member.get("sha256"), member.get("size"), segment)
 
 
 class UploadRefused(Exception):
     def __init__(self, status: int, message: str, offset: int | None = None):
         super().__init__(message)
         self.status, self.offset = status, offset
+
+
+class AlreadyHeld(Exception):
+    """The file is in the dock's store already (its answer was lost on a cut link): done."""
 
 
 class Staging:
@@ -103,7 +109,7 @@ class Staging:
         if wanted.size is not None and wanted.size != size:
             raise UploadRefused(403, f"{path} was sealed with {wanted.size} bytes, not {size}")
         if (self.store / path).exists():
-            raise UploadRefused(409, f"{path} is held already", offset=size)
+            raise AlreadyHeld(path)
         held = self.offset(sha256)
         if offset != held:
             raise UploadRefused(409, f"the dock holds {held} bytes of {path}, not {offset}", offset=held)
@@ -156,6 +162,13 @@ def _hash_file(path: Path, limit: int | None = None):
             digest.update(chunk)
             done += len(chunk)
     return digest
+
+
+def segment_members(named: dict[str, Wanted], path: str) -> list[Wanted]:
+    """Every file of the segment `path` belongs to (media, manifest, and what the manifest
+    names), or [] when it belongs to none."""
+    segment = named[path].segment if path in named else None
+    return [w for w in named.values() if segment is not None and w.segment is segment]
 
 
 def receipt_in_store(store: Path, sha256: str) -> Path:

@@ -52,14 +52,19 @@ def receipted(layout: DockLayout, device_id: str) -> dict[str, str]:
     return covered
 
 
-def issue(layout: DockLayout, device_id: str, keys, archive, head: str, now: datetime) -> tuple[bytes, Withheld]:
-    """(the signed receipt's bytes, what it withholds). The caller holds the device's lock."""
+def issue(layout: DockLayout, device_id: str, keys, archive, head: str, now: datetime,
+          checked: dict[str, dict] | None = None) -> tuple[bytes, Withheld]:
+    """(the signed receipt's bytes, what it withholds). The caller holds the device's lock.
+    checked: store path -> {"sha256", "size", "stored"} of files whose segments were checked
+    and archived as they arrived (precheck.py): not hashed or stored again."""
     store = layout.device_store(device_id)
     if held(store / LEDGER_PATH).ref != head:
         raise ValueError(f"the dock has witnessed {held(store / LEDGER_PATH).ref}, not {head}")
     earlier = receipted(layout, device_id)
+    checked = {path: c for path, c in (checked or {}).items() if path not in earlier}
+    hashed = [*earlier.items(), *((path, c["sha256"]) for path, c in checked.items())]
     report = verify_store(store, heads=[parse_head_ref(head)],
-                          hashed=[(path, sha) for path, sha in earlier.items() if path.startswith("media/")])
+                          hashed=[(path, sha) for path, sha in hashed if path.startswith("media/")])
     problems = [p for p in report.problems if p.severity == "problem"]
     withheld = Withheld([_problem(p) for p in problems if p.session_id is None], {})
     for p in problems:
@@ -74,8 +79,11 @@ def issue(layout: DockLayout, device_id: str, keys, archive, head: str, now: dat
         if path in earlier or session in withheld.sessions or not (store / path).is_file():
             continue
         sha256 = wanted.sha256 or _hash(store / path)
-        footage_class, until = classes.get(session, (PATROL, now))
-        stored = archive.put(sha256, store / path, footage_class, until)
+        if path in checked and checked[path]["sha256"] == sha256:
+            stored = checked[path]["stored"]
+        else:
+            footage_class, until = classes.get(session, (PATROL, now))
+            stored = archive.put(sha256, store / path, footage_class, until)
         files.append({"path": path, "sha256": sha256, "size": stored.size, "stored": stored.record()})
     files += _ledger_range(layout, device_id, store, earlier, archive, now)
     document = sign_receipt(keys.private_key(), keys.certificate, _dock_name(keys), device_id,

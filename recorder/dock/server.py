@@ -9,7 +9,9 @@ request acts on that device's own files only.
   POST /v1/ledger                {"public_key", "from" (a line, from 0), "head", "lines"}: witness first
                                  -> {"held", "missing": [{"path", "sha256", "size", "offset"}]}
   PUT  /v1/files/<sha256>        body = bytes from X-Offset of the file X-Path (X-Size bytes in
-                                 all) -> {"offset"} (durable), {"stored": true} once whole
+                                 all) -> {"offset"} (durable), {"stored": true} once whole (or
+                                 held already); a whole segment is then checked and archived
+                                 on a worker thread (precheck.py)
   POST /v1/receipt               {"head"} -> the signed receipt (verify, archive, sign)
   GET  /v1/time                  the dock's clock, for the device's offset (checkout):
                                  {"wall_ns", "source", "error_ns"}
@@ -33,9 +35,10 @@ from ..evidence.layout import MANIFEST_SUFFIX
 from ..evidence.ledger import parse_object
 from .checkout import latest_assignment
 from .events import append_event
-from .intake import Staging, UploadRefused, named_files, receipt_in_store
+from .intake import AlreadyHeld, Staging, UploadRefused, named_files, receipt_in_store, segment_members
 from .layout import DockLayout
-from .receipting import VerificationRefused, issue
+from .precheck import Prechecks
+from .receipting import PATROL, VerificationRefused, footage_classes, issue
 from .witness import Refused, append_witnessed, check_offer, held
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,8 @@ class DockService:
         self._staging: dict[str, Staging] = {}
         self._writers: dict[tuple[str, str], object] = {}  # (device, sha) -> the request that may write
         self._named: dict[str, tuple[int, dict]] = {}  # device -> (ledger size, named_files)
+        self._classes: dict[str, tuple[int, dict]] = {}  # device -> (ledger size, footage_classes)
+        self.prechecks = Prechecks(archive)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_LEDGER_REQUEST)
@@ -82,6 +87,23 @@ class DockService:
             cached = (size, named_files(self.layout.device_store(device_id)))
             self._named[device_id] = cached
         return cached[1]
+
+    def footage_class(self, device_id: str, session_id: str):
+        """(retention class, recorded until) of a session, as the witnessed ledger says."""
+        store = self.layout.device_store(device_id)
+        size = (store / "ledger" / "ledger.jsonl").stat().st_size
+        cached = self._classes.get(device_id)
+        if cached is None or cached[0] != size:
+            cached = self._classes[device_id] = (size, footage_classes(store))
+        return cached[1].get(session_id, (PATROL, self.now()))
+
+    def precheck(self, device_id: str, path: str) -> None:
+        """The segment `path` belongs to, to the worker thread once the dock holds all of it."""
+        store = self.layout.device_store(device_id)
+        members = segment_members(self.named(device_id), path)
+        if members and all((store / w.path).exists() for w in members):
+            footage_class, until = self.footage_class(device_id, members[0].segment["session_id"])
+            self.prechecks.submit(device_id, store, members, footage_class, until)
 
     def lock(self, device_id: str) -> asyncio.Lock:
         return self._locks.setdefault(device_id, asyncio.Lock())
@@ -158,6 +180,8 @@ class DockService:
         staging = self.staging(device_id)
         try:
             staging.check(self.named(device_id).get(path), path, sha256, offset, size)
+        except AlreadyHeld:
+            return web.json_response({"offset": size, "stored": True})
         except UploadRefused as exc:
             if exc.status == 409:  # not a refusal: the device is told where to go on from
                 return web.json_response({"offset": exc.offset, "detail": str(exc)}, status=409)
@@ -191,6 +215,7 @@ class DockService:
                                    path=path)
         if path.endswith(MANIFEST_SUFFIX):  # it may name more files (a torn tail, a fragment index)
             self._named.pop(device_id, None)
+        self.precheck(device_id, path)
         append_event(self.layout, device_id, self.now(), "received", path=path, sha256=sha256, size=size)
         return web.json_response({"offset": size, "stored": True}, status=201)
 
@@ -201,10 +226,11 @@ class DockService:
         except (ValueError, KeyError, TypeError):
             return self.refuse(device_id, 400, "bad-request", "a receipt request is {head}")
         async with self.lock(device_id):
+            checked = await self.prechecks.settled(device_id)
             loop = asyncio.get_running_loop()
             try:
                 data, withheld = await loop.run_in_executor(
-                    None, issue, self.layout, device_id, self.keys, self.archive, head, self.now())
+                    None, issue, self.layout, device_id, self.keys, self.archive, head, self.now(), checked)
             except VerificationRefused as exc:
                 return self.refuse(device_id, 422, "does-not-verify", str(exc), withheld=exc.withheld.record())
             except ValueError as exc:
@@ -268,5 +294,6 @@ async def serve(service: DockService, host: str, port: int, ready=None, stop: as
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
         await runner.cleanup()
+        service.prechecks.close()
 
 

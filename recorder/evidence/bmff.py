@@ -80,23 +80,25 @@ def layout_ranges(boxes: list[Box], file_size: int) -> dict:
     return {"init": (0, moofs[0]), "fragments": fragments, "tail": tail}
 
 
-def hash_layout(source) -> dict:
+def hash_layout(source, file_sha256: str | None = None) -> dict:
     """{"file": {size, sha256}, "init": {...}, "fragments": [...], "tail": {...}|None}.
 
     The layout comes from the file's own boxes. Reads the file once, in chunks (segments
     can be gigabytes on a long setting), feeding each chunk to the whole-file hash and to
-    the hash of the part it belongs to. `source`: a path, or a file open for reading."""
+    the hash of the part it belongs to. `source`: a path, or a file open for reading.
+    file_sha256: the whole file's digest, when the caller computed it as the bytes came
+    (the dock's intake): not computed again, and reported as given."""
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
-            return hash_layout(f)
+            return hash_layout(f, file_sha256)
     f = source
     size = os.fstat(f.fileno()).st_size
     ranges = layout_ranges(scan_file_boxes(f, size), size)
     parts = [ranges["init"], *ranges["fragments"]] + ([ranges["tail"]] if ranges["tail"] else [])
-    whole = hashlib.sha256()
+    whole = hashlib.sha256() if file_sha256 is None else None
     tiles_file = sum(n for _, n in parts) == size
     digests = [hash_range(f, offset, n, whole if tiles_file else None)[1] for offset, n in parts]
-    if not tiles_file:  # a torn last box: parts do not cover the file exactly
+    if whole is not None and not tiles_file:  # a torn last box: parts do not cover the file exactly
         hash_range(f, 0, size, whole)
 
     def part(rng, digest):
@@ -105,7 +107,7 @@ def hash_layout(source) -> dict:
     described = [part(r, d) for r, d in zip(parts, digests)]
     fragment_count = len(ranges["fragments"])
     return {
-        "file": {"size": size, "sha256": whole.hexdigest()},
+        "file": {"size": size, "sha256": whole.hexdigest() if whole is not None else file_sha256},
         "init": described[0],
         "fragments": described[1 : 1 + fragment_count],
         "tail": described[1 + fragment_count] if ranges["tail"] else None,

@@ -31,6 +31,7 @@ class SegmentCheck:
         self.store, self.key, self.device_id, self.problem = store, key, device_id, problem
         self.released: dict[str, dict] = {}  # path -> file record, freed under a dock receipt
         self.hashed: set[tuple[str, str]] = set()  # (path, sha256) checked before (verify_store)
+        self.digested: dict[str, str] = {}  # path -> whole-file SHA-256 the caller computed (check_segment)
         self.identities = list(identities)
         self.accounted: set[str] = set()  # store paths of files manifests name (fragment indexes)
 
@@ -174,7 +175,8 @@ class SegmentCheck:
             return self.encrypted_media(relative, body, manifest, entry_location)
         try:
             with os.fdopen(open_read_only(self.store.root / relative), "rb") as f:
-                own = hash_layout(f)  # the layout from the file's own boxes, and every hash, in one read
+                # the layout from the file's own boxes, and every hash, in one read
+                own = hash_layout(f, self.digested.get(relative))
                 samples = sample_counts(f) if manifest is not None else {}
                 if own["file"]["size"] == body["file_size"] and own["file"]["sha256"] == body["file_sha256"]:
                     if manifest is not None:
@@ -211,7 +213,8 @@ class SegmentCheck:
         self.account_index(relative, manifest)
         try:
             with os.fdopen(open_read_only(self.store.root / relative), "rb") as f:
-                size, digest = digest_open(f)
+                known = self.digested.get(relative)
+                size, digest = (os.fstat(f.fileno()).st_size, known) if known else digest_open(f)
                 if (size, digest) != (body["file_size"], body["file_sha256"]):
                     self.problem("hash-mismatch", relative,
                                  f"{size} bytes with SHA-256 {digest[:16]}…, sealed ({entry_location}) as "

@@ -73,6 +73,28 @@ def verify_store(store_root: Path, public_key_path: Path | None = None, heads=()
     return verification.run(ledger)
 
 
+def check_segment(store_root: Path, body: dict, digested: dict[str, str] | None = None) -> list[Problem]:
+    """One sealed segment's manifest and media file against the `segment` entry that sealed
+    them (`body`, from a ledger the caller trusts: the dock's witnessed copy), with the
+    store's key: the per-segment checks verify_store makes, for a caller that checks each
+    segment as it arrives and later passes the clean ones to verify_store as `hashed`. The
+    session checks (order, gaps, picture and sound as the session started) are left to
+    verify_store, which reads every manifest again.
+    digested: store path -> the whole file's SHA-256 as the caller computed it from the bytes
+    (the dock's intake, as they arrived): that hash is not computed again; every range's is."""
+    store = StoreLayout(Path(store_root))
+    key, _ = verifying_key(store, None)
+    problems: list[Problem] = []
+    unsafe = [body[m] for m in ("path", "manifest") if safe_relative(store.root, body[m]) is None]
+    if unsafe:
+        return [Problem("bad-path", repr(unsafe[0]), "not a path inside the store", body["session_id"])]
+    check = SegmentCheck(store, key, device_id_for(key), lambda *a: problems.append(Problem(*a)))
+    check.digested = dict(digested or {})
+    manifest = check.manifest(body["manifest"], body, None, "its segment entry")
+    check.media(body["path"], body, manifest, "its segment entry")
+    return problems
+
+
 def verifying_key(store: StoreLayout, public_key_path: Path | None):
     """(key, "given") from public_key_path, or (key, "store") from the store's device.pub."""
     if public_key_path is not None:

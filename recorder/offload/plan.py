@@ -1,7 +1,10 @@
 """The order files go to the dock (issue: "segments with marks or interruptions first, then
 oldest first; ledger and manifests before media"). The ledger goes first of all (witness);
-then every manifest; then the media and set-aside bytes, sessions with a mark or an
-interruption before the rest, each group oldest first (ledger order)."""
+then every manifest (run.py sends them alone, so that the dock can name the files they name);
+then the media, what the manifests name and the set-aside bytes, sessions with a mark or an
+interruption before the rest, each group oldest first (ledger order), and by name within a
+session (a segment's `.index` before its `.mp4.age`: the dock checks a segment once it holds
+all of it)."""
 
 from ..evidence.ledger import LedgerText
 

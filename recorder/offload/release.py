@@ -2,15 +2,18 @@
 
 The receipt must verify with the dock certificate provisioning pinned, be for this device,
 and name each file with the size and SHA-256 the file on the device has now (hashed here,
-not taken from the ledger). Then, in this order: the receipt is kept in the store
-(receipts/<sha256>.json, read-only, fsync'd), a `release` entry naming it, its head and
-every file is appended to the ledger (signed, fsync'd), and only then are the files
-unlinked and their directories fsync'd. A power cut between the entry and the unlinks
+not taken from the ledger; a file this offload sent whole was hashed as it was read for
+sending, and counts as unchanged while its inode, size, mode, mtime and ctime are those it
+had then — any write through the filesystem changes the ctime). Then, in this order: the
+receipt is kept in the store (receipts/<sha256>.json, read-only, fsync'd), a `release`
+entry naming it, its head and every file is appended to the ledger (signed, fsync'd), and
+only then are the files unlinked and their directories fsync'd. A power cut between the entry and the unlinks
 leaves files the ledger says were released: they still verify, and the next offload frees
 them under the same receipt. This is the one place in the package that removes a file
 (tests/test_no_deletion.py allows exactly it)."""
 
 import os
+import stat
 from dataclasses import dataclass
 
 from ..evidence import entries
@@ -22,13 +25,26 @@ from ..store.disk import fsync_dir, write_sealed_file
 
 
 @dataclass(frozen=True)
+class Sent:
+    """A file as the offload read it to send it whole."""
+
+    size: int
+    sha256: str
+    identity: tuple  # stat_identity when it was read
+
+
+def stat_identity(info: os.stat_result) -> tuple:
+    return (info.st_dev, info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+@dataclass(frozen=True)
 class Released:
     receipt: str  # its SHA-256
     files: list[dict]  # {"path", "sha256", "size"} freed
     kept: list[str]  # files the receipt names that the device no longer has or has otherwise
 
 
-def freeable(store: StoreLayout, receipt: Receipt) -> tuple[list[dict], list[str]]:
+def freeable(store: StoreLayout, receipt: Receipt, sent: dict[str, Sent] | None = None) -> tuple[list[dict], list[str]]:
     """(files the receipt covers exactly as the device holds them, the rest it names)."""
     free, other = [], []
     for record in receipt.files:
@@ -36,7 +52,7 @@ def freeable(store: StoreLayout, receipt: Receipt) -> tuple[list[dict], list[str
         if not path.startswith("media/") or "/../" in path or path.endswith(".partial"):
             continue  # the ledger's range, or nothing the device frees
         try:
-            size, sha256 = hash_regular(store.root / path)
+            size, sha256 = _as_read(store.root / path, (sent or {}).get(path)) or hash_regular(store.root / path)
         except FileNotFoundError:
             continue  # freed already (an earlier release)
         except OSError:
@@ -49,11 +65,23 @@ def freeable(store: StoreLayout, receipt: Receipt) -> tuple[list[dict], list[str
     return free, other
 
 
-def release_under_receipt(store: StoreLayout, ledger, stamp, data: bytes, dock_certificate, device_id: str) -> Released:
+def _as_read(path, sent: Sent | None) -> tuple[int, str] | None:
+    """(size, SHA-256) of a file sent whole, while it is unchanged since; else None."""
+    if sent is None:
+        return None
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (sent.size, sent.sha256) if stat.S_ISREG(info.st_mode) and stat_identity(info) == sent.identity else None
+
+
+def release_under_receipt(store: StoreLayout, ledger, stamp, data: bytes, dock_certificate, device_id: str,
+                          sent: dict[str, Sent] | None = None) -> Released:
     """Check the receipt, keep it, record the release, free the files. ReceiptError frees
-    nothing."""
+    nothing. sent: files this offload read whole to send them (not read again)."""
     receipt = check_receipt(data, dock_certificate, device_id)
-    free, other = freeable(store, receipt)
+    free, other = freeable(store, receipt, sent)
     if not free:
         return Released(receipt.sha256, [], other)
     kept = store.root / store.receipt_relative(receipt.sha256)
@@ -97,4 +125,4 @@ def pending_releases(store: StoreLayout, dock_certificate, device_id: str) -> li
     return pending
 
 
-__all__ = ["ReceiptError", "Released", "release_under_receipt", "pending_releases", "free_files"]
+__all__ = ["ReceiptError", "Released", "Sent", "stat_identity", "release_under_receipt", "pending_releases", "free_files"]

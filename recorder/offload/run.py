@@ -14,19 +14,22 @@ A cut link is retried with a back-off on the injected clock, up to `max_failures
 in a row; the next offload goes on from what the dock holds. Progress is reported as
 (files done, files in all, bytes sent)."""
 
+import hashlib
 import json
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..errors import ProvisioningError
 from ..evidence.files import open_read_only
 from ..evidence.keys import public_key_pem
-from ..evidence.layout import StoreLayout
+from ..evidence.layout import MANIFEST_SUFFIX, StoreLayout
 from ..evidence.ledger import LedgerText
 from .checkout import measure_offset, record_offset, take_assignment
 from .link import Dock, DockRefused, LinkError
 from .plan import ordered
-from .release import Released, free_files, pending_releases, release_under_receipt
+from .release import Released, Sent, free_files, pending_releases, release_under_receipt, stat_identity
 
 log = logging.getLogger(__name__)
 BLOCK = 1 << 20
@@ -64,6 +67,8 @@ class Offload:
         self.outcome = Outcome()
         self.identity_dir = identity_dir
         self._failures = 0
+        self._files_done = 0
+        self._sent_whole: dict[str, Sent] = {}  # store path -> what this offload read of it as it sent it
 
     def run(self) -> Outcome:
         device_id = self.identity.device_id
@@ -72,15 +77,19 @@ class Offload:
         if stale:
             free_files(self.store, stale)
             self.outcome.released += [r["path"] for r in stale]
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offload-hash")
         try:
             offset = self.retrying(lambda: measure_offset(self.dock, self.clock))
             record_offset(self.ledger, self.clock, certificate, offset)
             self.outcome.clock_offset = {"offset_us": offset.offset_us, "error_us": offset.error_us}
             missing = self.witness()
-            for _ in range(3):  # manifests name more files (a torn tail, a fragment index): ask again
+            for _ in range(4):
                 if not missing:
                     break
-                self.send(missing)
+                # the manifests alone first: held by the dock, they name more files (a torn tail,
+                # a fragment index), which the dock then lists and takes before the media
+                manifests = [item for item in missing if item["path"].endswith(MANIFEST_SUFFIX)]
+                self.send(manifests or missing)
                 missing = self.retrying(self.still_missing)
             self.receive_receipt(device_id, certificate)
             if self.identity_dir is not None:
@@ -92,6 +101,7 @@ class Offload:
         finally:
             self.outcome.cipher = self.outcome.cipher or self.dock.cipher
             self.dock.close()
+            self._hasher.shutdown(wait=True)
         return self.outcome
 
     def take_assignment(self, device_id: str, certificate) -> None:
@@ -145,9 +155,11 @@ class Offload:
 
     def send(self, missing: list[dict]) -> None:
         plan = ordered(missing, self.ledger_bytes)
+        before = self._files_done
         for number, item in enumerate(plan, start=1):
             self.retrying(lambda: self.send_file(item))
-            self.progress(number, len(plan), self.outcome.bytes_sent)
+            self._files_done = before + number
+            self.progress(self._files_done, before + len(plan), self.outcome.bytes_sent)
 
     def send_file(self, item: dict) -> None:
         """Send one file from the offset the dock holds; returns once the dock stored it."""
@@ -158,14 +170,18 @@ class Offload:
             offset = item.get("offset") or 0
             while True:
                 f.seek(offset)
+                reader = _Reader(f, size - offset, self.outcome, self._hasher if offset == 0 else None)
                 status, data, _ = self.dock.request(
-                    "PUT", f"/v1/files/{sha256}", body=_Reader(f, size - offset, self.outcome),
+                    "PUT", f"/v1/files/{sha256}", body=reader,
                     headers={"X-Path": item["path"], "X-Offset": str(offset), "X-Size": str(size),
                              "Content-Length": str(size - offset)})
                 answer = json.loads(data)
                 if answer.get("stored"):
                     if status == 201:
                         self.outcome.sent.append(item["path"])
+                        sent = reader.sent(f.fileno())
+                        if sent is not None:
+                            self._sent_whole[item["path"]] = sent
                     return
                 offset = answer["offset"]  # a 409 or a short body: on from what the dock holds
                 if status != 409:
@@ -176,7 +192,8 @@ class Offload:
             "POST", "/v1/receipt", json.dumps({"head": self.outcome.head}).encode(),
             {"Content-Type": "application/json"}))
         self.outcome.withheld = json.loads(headers.get("X-Withheld", "{}") or "{}")
-        released = release_under_receipt(self.store, self.ledger, self.stamp, data, certificate, device_id)
+        released = release_under_receipt(self.store, self.ledger, self.stamp, data, certificate, device_id,
+                                         self._sent_whole)
         self.outcome.receipt = released.receipt
         self.outcome.released += [r["path"] for r in released.files]
         self.outcome.kept = released.kept
@@ -184,22 +201,42 @@ class Offload:
 
 
 class _Reader:
-    """A file's bytes from its position, counted as they go (http.client reads blocks)."""
+    """A file's bytes from its position, counted as they go (http.client reads blocks); a
+    file sent whole is hashed as it goes too, so that its release need not read it again —
+    on the hashing thread, block n while block n is encrypted and sent (hashlib lets go of
+    the GIL: on a Pi, where the device's CPU is what limits an offload, they overlap)."""
 
-    def __init__(self, f, length: int, outcome: Outcome):
-        self.f, self.left, self.outcome = f, length, outcome
+    def __init__(self, f, length: int, outcome: Outcome, hasher: ThreadPoolExecutor | None):
+        self.f, self.left, self.outcome, self.hasher = f, length, outcome, hasher
+        self.digest = hashlib.sha256() if hasher is not None else None
+        self._hashing = None  # the block being hashed
+        self.read_bytes = 0
 
     def read(self, n: int = -1) -> bytes:
         n = self.left if n is None or n < 0 else min(n, self.left)
         data = self.f.read(n)
         self.left -= len(data)
+        self.read_bytes += len(data)
         self.outcome.bytes_sent += len(data)
+        if self.digest is not None:
+            self._wait()  # blocks go into the hash in order
+            self._hashing = self.hasher.submit(self.digest.update, data)
         return data
+
+    def _wait(self) -> None:
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
+
+    def sent(self, fd: int) -> "Sent | None":
+        """What was read, when it was the whole file: its size, hash and stat identity."""
+        if self.digest is None or self.left:
+            return None
+        self._wait()
+        return Sent(self.read_bytes, self.digest.hexdigest(), stat_identity(os.fstat(fd)))
 
 
 def _sha256(f) -> str:
-    import hashlib
-
     digest = hashlib.sha256()
     f.seek(0)
     while chunk := f.read(BLOCK):

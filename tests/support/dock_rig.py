@@ -152,7 +152,11 @@ class CuttingProxy:
             threading.Thread(target=self._pipe, args=(client, budget), daemon=True).start()
 
     def _pipe(self, client: socket.socket, budget: int | None):
-        upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10)
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10)
+        except OSError:  # the dock is down (killed by the test): the device sees its link fail
+            client.close()
+            return
         done = threading.Event()
 
         def cut():
