@@ -525,14 +525,15 @@ def _dock_audit(args) -> int:
 
 def _dock_export(args) -> int:
     """Export (or, `dock view`, copy for playback) a session or one segment, audited."""
+    import secrets
     import tempfile
 
     from .dock.access import Request, export
 
     request = Request(args.requester, args.reason, args.device, args.session, args.seq, args.dock_command)
     output = args.output
-    if output is None:  # a view: a new private directory for the player
-        output = Path(tempfile.mkdtemp(prefix="recorder-view-")) / args.session
+    if output is None:  # a view: a new private directory for the player, made (0700) only once granted
+        output = Path(tempfile.gettempdir()) / f"recorder-view-{secrets.token_hex(8)}-{args.session}"
     entry = export(Path(args.directory), request, output, Path(args.identity) if args.identity else None)
     result = entry["result"]
     for written in result["files"]:

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import multiprocessing
+import os
 import shutil
 import subprocess
 from datetime import datetime, timezone
@@ -237,8 +238,17 @@ def test_a_view_is_an_audited_copy_in_a_new_private_directory(dock, device_store
                       "--device", device_id_of(device_store), "--session", body["session_id"], "--seq", body["seq"])
     copy = Path(result.stdout.splitlines()[0].split()[0])
     assert sha256_of(copy) == body["file_sha256"] and frames_decoded(copy) == body["frames"]
-    assert copy.parent.parent.stat().st_mode & 0o077 == 0
+    assert copy.parent.stat().st_mode & 0o777 == 0o700
     assert [(e["action"], e["result"]["status"]) for e in audit_lines(dock)] == [("view", "granted"), ("view", "done")]
+
+
+def test_a_refused_view_leaves_no_directory(dock, device_store, tmp_path):
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    result = recorder("dock", "view", dock, "--requester", "Zhao", "--reason", "playback",
+                      "--device", device_id_of(device_store), "--session", "no-such-session", check=False, env=env)
+    assert result.returncode == 2 and list((tmp_path / "tmp").iterdir()) == []
+    assert [(e["action"], e["result"]["status"]) for e in audit_lines(dock)] == [("view", "refused")]
 
 
 # ------------------------------------------------------------------ encrypted segments
