@@ -119,6 +119,7 @@ def test_an_offload_end_to_end_frees_exactly_what_the_receipt_covers(world, devi
         assert outcome["cipher"] == "TLS_CHACHA20_POLY1305_SHA256"
         events = (dock_dir / "devices" / device.device_id / "events.jsonl").read_text()
         assert '"cipher": "TLS_CHACHA20_POLY1305_SHA256"' in events  # the dock's side of the same link
+        assert all(json.loads(line)["at"].endswith("Z") for line in events.splitlines())  # UTC, as receipts say it
         assert_settled(device, dock_dir, original)
         assert_counters_run_on(dock_store(dock_dir, device), world[0], tmp_path)
         first = receipts(dock_dir, device)[0]

@@ -12,7 +12,8 @@ from .layout import DockLayout
 def append_event(layout: DockLayout, device_id: str, at: datetime, event: str, **facts) -> None:
     path = layout.events_path(device_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"at": at.astimezone(timezone.utc).isoformat(timespec="milliseconds"), "event": event, **facts}
+    utc = at.astimezone(timezone.utc)  # written as receipts write time: UTC with a Z
+    record = {"at": f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z", "event": event, **facts}
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
