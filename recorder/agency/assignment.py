@@ -7,24 +7,19 @@ dock signs and the device checks against the dock certificate its bundle pinned.
 signature: ECDSA P-256 SHA-256 (DER, base64) by the dock's key over RFC 8785 JSON of the rest.
 """
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import ProvisioningError
-from .documents import read_document, signed_bytes
+from ..evidence.documents import ecdsa_signature_valid, ecdsa_signed
+from .documents import read_document
 from .timefmt import parse_utc, utc_text
 
 ASSIGNMENT_FORMAT = "recorder-assignment/1"
 FIELDS = ("format", "device_id", "officer_id", "valid_from", "valid_until", "issued_at", "config", "signature")
-SIGNATURE = ec.ECDSA(hashes.SHA256())
 OFFICER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -37,8 +32,7 @@ def build_assignment(dock_key, device_id: str, officer_id: str, valid_from: date
     document = {"format": ASSIGNMENT_FORMAT, "device_id": device_id, "officer_id": officer_id,
                 "valid_from": utc_text(valid_from), "valid_until": utc_text(valid_until),
                 "issued_at": utc_text(issued_at), "config": config_text}
-    signature = dock_key.sign(signed_bytes(document), SIGNATURE)
-    return {**document, "signature": base64.b64encode(signature).decode("ascii")}
+    return ecdsa_signed(dock_key, document)
 
 
 @dataclass(frozen=True)
@@ -64,11 +58,8 @@ def open_assignment(data: bytes, dock: x509.Certificate, device_id: str) -> Assi
         raise ProvisioningError("every member of the assignment is text")
     if document["device_id"] != device_id:
         raise ProvisioningError(f"the assignment is for device {document['device_id']}, not {device_id}")
-    try:
-        dock.public_key().verify(base64.b64decode(document["signature"], validate=True), signed_bytes(document),
-                                 SIGNATURE)
-    except (InvalidSignature, binascii.Error, ValueError, TypeError):
-        raise ProvisioningError("the assignment's signature does not verify with the dock's key") from None
+    if not ecdsa_signature_valid(dock.public_key(), document):
+        raise ProvisioningError("the assignment's signature does not verify with the dock's key")
     if not OFFICER_ID.match(document["officer_id"]):
         raise ProvisioningError(f"{document['officer_id']!r} is not an officer id")
     try:

@@ -10,28 +10,23 @@ from the CA it has pinned (its key's SPKI SHA-256), for itself, within its valid
 certificates the CA issued and one that certifies the device's own TLS key.
 """
 
-import base64
-import binascii
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import ProvisioningError
 from ..encryption.errors import KeyFormatError
 from ..encryption.keys import Recipient
+from ..evidence.documents import ecdsa_signature_valid, ecdsa_signed
 from .certs import BACKDATE, common_name, is_ca, is_p256, pem, signed_by, spki_sha256, valid_at
-from .documents import read_document, signed_bytes
+from .documents import read_document
 from .timefmt import parse_utc, utc_text
 
 BUNDLE_FORMAT = "recorder-bundle/1"
 FIELDS = ("format", "device_id", "issued_at", "not_after", "agency_ca", "device_certificate", "dock_certificate",
           "age_recipient", "config", "signature")
-SIGNATURE = ec.ECDSA(hashes.SHA256())
 
 
 def build_bundle(ca_key, ca: x509.Certificate, device: x509.Certificate, dock: x509.Certificate, recipient: str,
@@ -51,8 +46,7 @@ def build_bundle(ca_key, ca: x509.Certificate, device: x509.Certificate, dock: x
         "age_recipient": recipient,
         "config": config_text,
     }
-    signature = ca_key.sign(signed_bytes(bundle), SIGNATURE)
-    return {**bundle, "signature": base64.b64encode(signature).decode("ascii")}
+    return ecdsa_signed(ca_key, bundle)
 
 
 @dataclass(frozen=True)
@@ -79,11 +73,8 @@ def open_bundle(data: bytes, device_id: str, tls_public_key, pin: str, now: date
     if spki_sha256(ca.public_key()) != pin:
         raise ProvisioningError(f"the bundle is signed by CA {spki_sha256(ca.public_key())[:16]}…, not by the agency "
                                 f"CA this device trusts ({pin[:16]}…)")
-    try:
-        ca.public_key().verify(base64.b64decode(document["signature"], validate=True), signed_bytes(document),
-                               SIGNATURE)
-    except (InvalidSignature, binascii.Error, ValueError, TypeError):
-        raise ProvisioningError("the bundle's signature does not verify with the agency CA's key") from None
+    if not ecdsa_signature_valid(ca.public_key(), document):
+        raise ProvisioningError("the bundle's signature does not verify with the agency CA's key")
     if document["device_id"] != device_id:
         raise ProvisioningError(f"the bundle is for device {document['device_id']}, not for this one ({device_id})")
     try:

@@ -4,7 +4,7 @@ members, signed over the RFC 8785 canonical JSON of everything but `signature`."
 import json
 
 from ..errors import ProvisioningError
-from ..evidence.canonical import canonical_bytes
+from ..evidence.documents import without
 
 
 def read_document(data: bytes, format_name: str, fields: tuple, what: str) -> dict:
@@ -22,4 +22,4 @@ def read_document(data: bytes, format_name: str, fields: tuple, what: str) -> di
 
 def signed_bytes(document: dict) -> bytes:
     """What `signature` signs."""
-    return canonical_bytes({k: v for k, v in document.items() if k != "signature"})
+    return without(document, "signature")

@@ -18,8 +18,6 @@ writes a signed `repair` entry naming it (its line number, size and SHA-256), ch
 the last complete entry, as the device does with its ledger (seal/ledger.py).
 """
 
-import base64
-import binascii
 import errno
 import fcntl
 import os
@@ -27,13 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from ..durable import fsync_dir
 from ..errors import RecorderError
 from ..evidence.canonical import canonical_bytes, sha256_hex
+from ..evidence.documents import ecdsa_signature_valid, ecdsa_signed
 from ..evidence.ledger import GENESIS_PREV, LedgerText, entry_hash, head_ref, parse_object
 
 AUDIT_VERSION = 1
@@ -43,7 +38,6 @@ STATUSES = ("granted", "refused", "done", "failed")
 MEMBERS = {"v": int, "index": int, "prev": str, "at": str, "requester": str, "reason": str, "action": str,
            "subject": dict, "result": dict, "sig": str}
 SIGNATURE_FIELD = "sig"
-SIGNATURE = ec.ECDSA(hashes.SHA256())
 SYSTEM_REQUESTER = "recorder dock"  # the requester of the entries the dock writes itself (repairs)
 HEAD_WINDOW = 1 << 16
 
@@ -61,18 +55,11 @@ def unsigned(entry: dict) -> dict:
 
 
 def sign_entry(private_key, entry: dict) -> dict:
-    body = unsigned(entry)
-    signature = private_key.sign(canonical_bytes(body), SIGNATURE)
-    return {**body, SIGNATURE_FIELD: base64.b64encode(signature).decode("ascii")}
+    return ecdsa_signed(private_key, entry, SIGNATURE_FIELD)
 
 
 def signature_ok(public_key, entry: dict) -> bool:
-    try:
-        signature = base64.b64decode(entry[SIGNATURE_FIELD], validate=True)
-        public_key.verify(signature, canonical_bytes(unsigned(entry)), SIGNATURE)
-        return True
-    except (InvalidSignature, KeyError, binascii.Error, ValueError, TypeError):
-        return False
+    return ecdsa_signature_valid(public_key, entry, SIGNATURE_FIELD)
 
 
 def is_entry(value) -> bool:

@@ -16,24 +16,19 @@ certificate it pinned at provisioning, for its own device id, naming the file wi
 hash and size it has (recorder/offload/release.py). A third party checks one the same way.
 """
 
-import base64
-import binascii
 import hashlib
 import json
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 
-from .canonical import canonical_bytes
+from .documents import ecdsa_signature_valid, ecdsa_signed
 from .ledger import parse_head_ref
 
 RECEIPT_FORMAT = "recorder-receipt/1"
 FIELDS = ("format", "device_id", "issued_at", "dock", "ledger", "files", "signature")
 FILE_FIELDS = ("path", "sha256", "size", "stored")
-SIGNATURE = ec.ECDSA(hashes.SHA256())
 
 
 class ReceiptError(Exception):
@@ -42,10 +37,6 @@ class ReceiptError(Exception):
 
 def certificate_sha256(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-def _signed_bytes(document: dict) -> bytes:
-    return canonical_bytes({k: v for k, v in document.items() if k != "signature"})
 
 
 def sign_receipt(private_key, certificate: x509.Certificate, dock_name: str, device_id: str, issued_at: str,
@@ -58,8 +49,7 @@ def sign_receipt(private_key, certificate: x509.Certificate, dock_name: str, dev
         "ledger": {"head": head},
         "files": [{k: f[k] for k in FILE_FIELDS} for f in files],
     }
-    signature = private_key.sign(_signed_bytes(document), SIGNATURE)
-    return {**document, "signature": base64.b64encode(signature).decode("ascii")}
+    return ecdsa_signed(private_key, document)
 
 
 @dataclass(frozen=True)
@@ -96,11 +86,8 @@ def check_receipt(data: bytes, dock_certificate: x509.Certificate, device_id: st
     dock = document["dock"]
     if not isinstance(dock, dict) or dock.get("certificate_sha256") != certificate_sha256(dock_certificate):
         raise ReceiptError("the receipt names another dock certificate than the one this device trusts")
-    try:
-        dock_certificate.public_key().verify(base64.b64decode(document["signature"], validate=True),
-                                             _signed_bytes(document), SIGNATURE)
-    except (InvalidSignature, binascii.Error, ValueError, TypeError, AttributeError):
-        raise ReceiptError("the receipt's signature does not verify with the dock's key") from None
+    if not ecdsa_signature_valid(dock_certificate.public_key(), document):
+        raise ReceiptError("the receipt's signature does not verify with the dock's key")
     ledger = document["ledger"]
     try:
         parse_head_ref(ledger["head"])
