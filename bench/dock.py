@@ -9,7 +9,8 @@
      the release on the device (a fresh copy of the device each run, since it frees files);
    - baseline: `curl` PUTting the same files to the same kind of fresh dock, one curl
      invocation (one connection, `--next` between files), after the ledger was witnessed
-     untimed (POST /v1/ledger, by curl too); curl's own cipher suite.
+     untimed (POST /v1/ledger, by curl too); with the same TLS 1.3 suite as the run of ours
+     it is compared with (`--tls13-ciphers`), and run just before it.
    Throughput = bytes of the files sent / wall time; ratio = ours / curl. CPU of the dock
    process (psutil) and of the client are reported beside it.
 2. The dock's verification: `verify_store` on the dock's copy of the device's store after an
@@ -297,12 +298,16 @@ def ledger_offer(info: dict) -> dict:
             "head": head_ref(len(text.lines) - 1, text.head), "lines": [line.decode("utf-8") for line in text.lines]}
 
 
-def _curl_common(tls: dict, port: int) -> list[str]:
+SUITES = {"chacha20": "TLS_CHACHA20_POLY1305_SHA256", "aes": "TLS_AES_256_GCM_SHA384"}
+
+
+def _curl_common(tls: dict, port: int, cipher: str) -> list[str]:
     return [f'cert = "{tls["cert"]}"', f'key = "{tls["key"]}"', f'cacert = "{tls["cacert"]}"',
-            f'resolve = "dock.test:{port}:127.0.0.1"', "silent", "show-error", "http1.1", 'output = "/dev/null"']
+            f'resolve = "dock.test:{port}:127.0.0.1"', "silent", "show-error", "http1.1", 'output = "/dev/null"',
+            f'tls13-ciphers = "{SUITES[cipher]}"']
 
 
-def run_curl(info: dict, work: Path) -> dict:
+def run_curl(info: dict, work: Path, cipher: str) -> dict:
     """Witness untimed (curl POST /v1/ledger), then every missing file PUT by one curl."""
     curl = shutil.which("curl")
     tls = tls_files(info)
@@ -324,7 +329,7 @@ def run_curl(info: dict, work: Path) -> dict:
         blocks = []
         for item in missing:
             blocks.append("\n".join([
-                *_curl_common(tls, dock.port), f'url = "https://dock.test:{dock.port}/v1/files/{item["sha256"]}"',
+                *_curl_common(tls, dock.port, cipher), f'url = "https://dock.test:{dock.port}/v1/files/{item["sha256"]}"',
                 f'upload-file = "{store / item["path"]}"', f'header = "X-Path: {item["path"]}"',
                 'header = "X-Offset: 0"', f'header = "X-Size: {item["size"] or (store / item["path"]).stat().st_size}"',
                 'header = "Expect:"', 'write-out = "%{http_code} %{size_upload} %{num_connects}\\n"']))
@@ -360,17 +365,18 @@ def offer_cache(info: dict) -> dict:
 # -- 1. offload throughput ----------------------------------------------------------------------
 def offload_throughput(info: dict, repeats: int, ciphers=("chacha20", "aes")) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-curl-", dir=SCRATCH))
-    runs = {"curl": [], **{c: [] for c in ciphers}}
+    runs = {name: [] for c in ciphers for name in (f"curl-{c}", c)}
     loads = []
     try:
         for round_ in range(repeats + 1):  # the first round warms up, dropped below
             loads.append(load())
-            runs["curl"].append(run_curl(info, work))
-            for cipher in ciphers:
+            for cipher in ciphers:  # each of ours right after curl with the same suite
+                runs[f"curl-{cipher}"].append(run_curl(info, work, cipher))
                 runs[cipher].append(run_ours(info, cipher))
             if round_:
-                print(f"   round {round_}: curl {runs['curl'][-1]['wall']:.2f} s; "
-                      + "; ".join(f"{c} {runs[c][-1]['wall']:.2f} s" for c in ciphers) + f" (load {loads[-1]})")
+                print(f"   round {round_}: " + "; ".join(
+                    f"{c}: curl {runs[f'curl-{c}'][-1]['wall']:.2f} s, ours {runs[c][-1]['wall']:.2f} s" for c in ciphers)
+                    + f" (load {loads[-1]})")
     finally:
         _unlock_and_remove(work)
     return {name: r[1:] for name, r in runs.items()} | {"loads": loads}
@@ -465,27 +471,29 @@ def rows(seconds: int, repeats: int = 3, profile: bool = True, verify: bool = Tr
     store = Path(info["device"]) / "store"
     media = _media_files(store)
     size = sum(p.stat().st_size for p in media)
-    print(f"\ndock: a device that recorded {seconds} s at 1280x720 4 Mbit/s ({len(media) // 2} segments, "
+    segments = sum(1 for p in media if p.name.endswith(".manifest.json"))
+    print(f"\ndock: a device that recorded {seconds} s at 1280x720 4 Mbit/s ({segments} segments, "
           f"{size / MIB:.0f} MiB under media/; cached in {CACHE}, ready in {time.perf_counter() - started:.0f} s); "
           f"load average {load()}")
     read_all(media)
     o = offload_throughput(info, repeats)
-    curl = o["curl"]
-    mib = median_of(curl, "bytes") / MIB
-    print(f"   offload of {mib:.0f} MiB in {curl[0]['files']} files over loopback, wall s, median of {repeats}:")
-    print(f"   curl (one invocation, {curl[0]['connections']} connection(s), {curl[0]['cipher']}): "
-          f"{median_of(curl, 'wall'):.2f} s, {mib / median_of(curl, 'wall'):.0f} MiB/s; "
-          f"curl CPU {median_of(curl, 'cpu'):.2f} s, dock CPU {median_of(curl, 'dock_cpu'):.2f} s")
+    mib = median_of(o["curl-aes"], "bytes") / MIB
+    print(f"   offload of {mib:.0f} MiB in {o['curl-aes'][0]['files']} files over loopback, wall s, median of {repeats}:")
     out = []
-    curl_rate = mib / median_of(curl, "wall")
     for cipher in ("chacha20", "aes"):
-        ours = o[cipher]
+        curl, ours = o[f"curl-{cipher}"], o[cipher]
+        print(f"   curl (one invocation, {curl[0]['connections']} connection(s), {curl[0]['cipher']}): "
+              f"{median_of(curl, 'wall'):.2f} s, {mib / median_of(curl, 'wall'):.0f} MiB/s; "
+              f"curl CPU {median_of(curl, 'cpu'):.2f} s, dock CPU {median_of(curl, 'dock_cpu'):.2f} s")
+        curl_rate = mib / median_of(curl, "wall")
         wall = median_of(ours, "wall")
+        paired = statistics.median(c["wall"] / r["wall"] for c, r in zip(curl, ours))
         steps = {k: statistics.median(r["steps"].get(k, 0.0) for r in ours) for k in ("witness", "send", "receipt", "release")}
         print(f"   ours --cipher {cipher} ({ours[0]['cipher']}): {wall:.2f} s, {mib / wall:.0f} MiB/s; "
               f"device CPU {median_of(ours, 'cpu'):.2f} s, dock CPU {median_of(ours, 'dock_cpu'):.2f} s; steps: "
               + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items())
-              + f" (the receipt's POST: {steps['receipt'] - steps['release']:.2f} s)")
+              + f" (the receipt's POST: {steps['receipt'] - steps['release']:.2f} s); the median of the "
+              f"rounds' own ratios: {paired:.2f}")
         out.append((f"dock: offload MiB/s, ours {cipher} vs curl", mib / wall, curl_rate, "MiB/s", f">= {OFFLOAD_TARGET}"))
         out.append((f"  {cipher}: the uploads alone vs curl", mib / steps["send"], curl_rate, "MiB/s", None))
         out.append((f"  {cipher}: dock CPU s vs in curl's run", median_of(ours, "dock_cpu"), median_of(curl, "dock_cpu"),
@@ -531,7 +539,7 @@ def rows(seconds: int, repeats: int = 3, profile: bool = True, verify: bool = Tr
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="the dock's rows of make bench, alone")
-    parser.add_argument("seconds", type=int, nargs="?", default=480, help="seconds the device records (cached)")
+    parser.add_argument("seconds", type=int, nargs="?", default=1800, help="seconds the device records (cached)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--offload-only", action="store_true", help="the offload rows alone (no verify_store rows)")

@@ -190,7 +190,7 @@ def main() -> int:
                         help="MiB of the sample encrypted per run (bench/encryption.py); 0 skips it")
     parser.add_argument("--recovery-seconds", type=float, default=60,
                         help="open segment a dead run leaves for the recovery run (bench/recovery.py); 0 skips it")
-    parser.add_argument("--dock-seconds", type=int, default=480,
+    parser.add_argument("--dock-seconds", type=int, default=1800,
                         help="seconds the offloaded device records (bench/dock.py; cached); 0 skips it")
     parser.add_argument("--picamera2-seconds", type=float, default=picamera2_long.bench_seconds(),
                         help="picamera2 long run (default 600, or PICAMERA2_BENCH_SECONDS); 0 skips it")
