@@ -123,6 +123,7 @@ demo: runtime-deps $(RUNTIME_STAMP)
 	@echo "the last session's track: $(DEMO_STORE).gpx"
 	$(VENV)/bin/recorder export --media latest --store $(DEMO_STORE) --identity $(DEMO_AGENCY)/age-identity.txt \
 	  -o $$(mktemp -d $(DEMO_STORE).viewer.XXXXXX)
+	PATH=$(VENV)/bin:$$PATH demo/dock.sh recorder $(DEMO_AGENCY) $$(mktemp -d $(DEMO_STORE).dock.XXXXXX)
 
 test: test-deps $(TEST_STAMP)
 	$(PY) -m pytest -q
