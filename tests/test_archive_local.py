@@ -113,7 +113,7 @@ def test_a_source_the_caller_checked_is_linked_in_place_without_reading_it_and_a
     assert (dock / stored.location.removeprefix("file:")).stat().st_ino == source.stat().st_ino
     writable, wrong = staged(dock, b"other bytes", "writable.mp4")
     with pytest.raises(ArchiveError, match="not stored"):
-        unlocked.put(sha.replace(sha[0], "0" if sha[0] != "0" else "1", 1), writable, "patrol", RECORDED, checked=True)
+        unlocked.put(hashlib.sha256(b"what the caller claims").hexdigest(), writable, "patrol", RECORDED, checked=True)
     assert unlocked.put(wrong, writable, "patrol", RECORDED, checked=True).size == len(b"other bytes")
 
 

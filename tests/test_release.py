@@ -113,6 +113,30 @@ def test_a_file_changed_since_it_was_sent_is_hashed_again_and_not_freed(device, 
     assert second.exists() and not first.exists()
 
 
+def test_the_offload_takes_a_file_as_read_only_when_it_was_sent_whole_and_unchanged(tmp_path):
+    """What the offload's reader hands the release: the hash of the bytes it sent, for a file
+    sent whole that did not change while it was read (a chmod midway: nothing)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from recorder.offload.run import Outcome, _Reader
+
+    path = tmp_path / "segment"
+    path.write_bytes(bytes(range(256)) * 12_000)  # three reads of 1 MiB
+    for change_midway in (False, True):
+        with ThreadPoolExecutor(1) as hasher, open(path, "rb") as f:
+            reader = _Reader(f, path.stat().st_size, Outcome(), hasher)
+            reader.read(1 << 20)
+            if change_midway:
+                path.chmod(0o600)
+            while reader.read(1 << 20):
+                pass
+            sent = reader.sent(f.fileno())
+        if change_midway:
+            assert sent is None
+        else:
+            assert (sent.size, sent.sha256) == (path.stat().st_size, sha256_hex(path.read_bytes()))
+
+
 def tree(store: StoreLayout) -> dict:
     return {p.relative_to(store.root).as_posix(): p.read_bytes() for p in store.root.rglob("*") if p.is_file()}
 

@@ -50,10 +50,6 @@ def utc_now_text() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def unsigned(entry: dict) -> dict:
-    return {k: v for k, v in entry.items() if k != SIGNATURE_FIELD}
-
-
 def sign_entry(private_key, entry: dict) -> dict:
     return ecdsa_signed(private_key, entry, SIGNATURE_FIELD)
 

@@ -207,16 +207,15 @@ class _Reader:
     the GIL: on a Pi, where the device's CPU is what limits an offload, they overlap)."""
 
     def __init__(self, f, length: int, outcome: Outcome, hasher: ThreadPoolExecutor | None):
-        self.f, self.left, self.outcome, self.hasher = f, length, outcome, hasher
+        self.f, self.length, self.left, self.outcome, self.hasher = f, length, length, outcome, hasher
         self.digest = hashlib.sha256() if hasher is not None else None
         self._hashing = None  # the block being hashed
-        self.read_bytes = 0
+        self._identity = stat_identity(os.fstat(f.fileno())) if hasher is not None else None  # before any read
 
     def read(self, n: int = -1) -> bytes:
         n = self.left if n is None or n < 0 else min(n, self.left)
         data = self.f.read(n)
         self.left -= len(data)
-        self.read_bytes += len(data)
         self.outcome.bytes_sent += len(data)
         if self.digest is not None:
             self._wait()  # blocks go into the hash in order
@@ -229,11 +228,12 @@ class _Reader:
             self._hashing = None
 
     def sent(self, fd: int) -> "Sent | None":
-        """What was read, when it was the whole file: its size, hash and stat identity."""
-        if self.digest is None or self.left:
+        """What was read, when it was the whole file and did not change while it was read:
+        its size, hash and stat identity."""
+        if self.digest is None or self.left or stat_identity(os.fstat(fd)) != self._identity:
             return None
         self._wait()
-        return Sent(self.read_bytes, self.digest.hexdigest(), stat_identity(os.fstat(fd)))
+        return Sent(self.length, self.digest.hexdigest(), self._identity)
 
 
 def _sha256(f) -> str:
