@@ -14,8 +14,10 @@ battery) is told to listeners, which put it in the ledger.
 """
 
 import bisect
+import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -30,6 +32,19 @@ STEP_NS = 10_000_000
 DRIFT_PPB = 50_000
 MAPPINGS_KEPT = 4096  # the recent past: a whole shift's worth of changes
 _KEEP = object()
+
+
+def boot_id() -> str | None:
+    """The kernel's id of this boot: another id in the dead run's agent_start means the
+    device lost power (or was reset) since. RECORDER_BOOT_ID replaces it (tests that model
+    a reboot without one)."""
+    if os.environ.get("RECORDER_BOOT_ID"):
+        return os.environ["RECORDER_BOOT_ID"]
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as file:
+            return file.read().strip()
+    except OSError:
+        return None
 
 
 def iso_utc(wall_ns: int) -> str:
@@ -83,6 +98,13 @@ class Clock:
 
     def monotonic_ns(self) -> int:
         raise NotImplementedError
+
+    @property
+    def monotonic_id(self) -> str | None:
+        """Which monotonic clock `monotonic_ns` reads: two records that name the same one
+        may be compared on it (the dock's offset is carried back along it: docs/TIME.md);
+        None when it cannot be said."""
+        return None
 
     def sleep_until(self, monotonic_ns: int) -> None:
         raise NotImplementedError
@@ -202,6 +224,12 @@ class SystemClock(Clock):
     def monotonic_ns(self):
         return time.monotonic_ns()
 
+    @property
+    def monotonic_id(self) -> str | None:
+        # CLOCK_MONOTONIC: one clock for every process of one boot
+        boot = boot_id()
+        return None if boot is None else f"boot:{boot}"
+
     def sleep_until(self, monotonic_ns):
         delay = (monotonic_ns - time.monotonic_ns()) / 1e9
         if delay > 0:
@@ -232,15 +260,25 @@ class SimulatedClock(Clock):
     RTC_ERROR_NS = 2_000_000_000  # what a device states for its RTC before any sync (docs/TIME.md)
 
     def __init__(self, start_wall_ns: int | None = None, start_monotonic_ns: int = 1_000_000_000,
-                 wall_error_ns: int = 0, source: str = "rtc", error_ns: int | None = RTC_ERROR_NS):
+                 wall_error_ns: int = 0, source: str = "rtc", error_ns: int | None = RTC_ERROR_NS,
+                 rate_error_ppb: int = 0):
+        """rate_error_ppb: how much faster than the world's time the device's crystal (its
+        monotonic clock) runs: the world's time then falls behind the device's by that much."""
         self._now = start_monotonic_ns
         wall = time.time_ns() if start_wall_ns is None else start_wall_ns
         self.true_offset_ns = wall - start_monotonic_ns
+        self._start_ns, self._rate_error_ppb = start_monotonic_ns, rate_error_ppb
         self._lock = threading.Lock()
+        self._id = f"simulated:{uuid.uuid4().hex}"  # this object's time only
         super().__init__(TimeMapping(start_monotonic_ns, self.true_offset_ns + wall_error_ns, source, error_ns))
 
+    @property
+    def monotonic_id(self) -> str:
+        return self._id
+
     def true_wall_ns_at(self, monotonic_ns: int) -> int:
-        return monotonic_ns + self.true_offset_ns
+        gained = (monotonic_ns - self._start_ns) * self._rate_error_ppb // 1_000_000_000
+        return monotonic_ns + self.true_offset_ns - gained
 
     def monotonic_ns(self):
         return self._now

@@ -1,6 +1,9 @@
 """Wall-clock steps and stated error bounds, on the injected clock (the machine's clock is
 never set): the step is in the ledger with its size, media time stays continuous, and two
-devices whose clocks start off by known amounts line up within their stated bounds."""
+devices whose clocks start off by known amounts line up within their stated bounds — one by
+GNSS, the other by the offset a dock measured at its checkout."""
+
+import subprocess
 
 import threading
 import time
@@ -17,6 +20,7 @@ from recorder.systime import SystemDiscipline
 
 from conftest import require_tool
 from media import frame_indices, ledger_entries, manifest_of, segments_of
+from support.dock_rig import DockThread, make_agency, make_device, make_dock
 
 TINY = {
     "video": {"width": 160, "height": 120, "fps": 10, "bitrate": 200_000, "preset": "ultrafast"},
@@ -130,9 +134,9 @@ class StepWallClock:
             self.clock.step_wall(self.step_ns, source="rtc", error_ns=2 * S)
 
 
-def run_with_step(store, script, clock, at_s, step_ns, gnss=None):
+def run_with_step(store, script, clock, at_s, step_ns, gnss=None, identity_dir=None):
     settings = {**TINY, "gnss": gnss or {"receiver": "none"}}
-    agent = SimulatedAgent(config_from_dict(settings), store, clock)
+    agent = SimulatedAgent(config_from_dict(settings), store, clock, identity_dir=identity_dir)
     play = scripted(parse_timeline(script), in_step=True)
 
     def drive(agent):
@@ -167,20 +171,57 @@ def test_an_rtc_reset_while_recording_is_in_the_ledger_and_media_time_goes_on(tm
     assert report.sessions[0]["where_and_when"]["clock_steps"] == 1
 
 
+DOCKED_AFTER_S = 600  # B is docked ten minutes after the scene
+DOCK_ERROR_NS = 20_000  # what the dock states of its own clock (a GNSS-disciplined workstation)
+B_CRYSTAL_PPB = 40_000  # B's crystal runs 40 ppm fast: 24 ms gained by the checkout
+
+
 @pytest.fixture(scope="module")
 def two_devices(tmp_path_factory):
     """One scene, two devices: A's RTC lost its time with a flat battery (7.3 s off, and it
     says `none`: no bound) and GNSS corrects it; B's RTC is 0.8 s slow within its stated 2 s,
-    and B has no receiver (the dock will measure it: a later issue)."""
+    and B has no receiver, and its crystal runs fast: B is a provisioned device, docked after the scene at a dock on the
+    world's time, whose checkout measures B's offset. B is read from the dock's copy, as an
+    evidence clerk reads it."""
     require_tool("gpsd")
     root = tmp_path_factory.mktemp("two")
     world = 1_800_000_000 * S
     a = SimulatedClock(start_wall_ns=world, wall_error_ns=7_300_000_000, source="none", error_ns=None)
-    b = SimulatedClock(start_wall_ns=world, wall_error_ns=-800_000_000)
+    b = SimulatedClock(start_wall_ns=world, wall_error_ns=-800_000_000, rate_error_ppb=B_CRYSTAL_PPB)
     script = "start @2s; mark @15s; stop @25s"
     run_with_step(root / "a", script, a, at_s=999, step_ns=0, gnss={"receiver": "gpsd"})
-    run_with_step(root / "b", script, b, at_s=999, step_ns=0)
-    return (root / "a", a), (root / "b", b)
+    agency = make_agency(root / "agency")
+    device = make_device(root / "b", agency, root)
+    run_with_step(device.store, script, b, at_s=999, step_ns=0, identity_dir=device.identity)
+    b.advance(DOCKED_AFTER_S * S)
+    dock = make_dock(root / "dock", agency)
+    try:
+        with DockThread(dock, wall_ns=lambda: b.true_wall_ns_at(b.monotonic_ns()),
+                        clock_quality=lambda: ("gnss+pps", DOCK_ERROR_NS)) as served:
+            outcome = offload_on(device, served.port, b)
+        assert outcome.refused is None and outcome.receipt, outcome.record()
+        yield (root / "a", a), (dock / "devices" / device.device_id / "store", b)
+    finally:
+        subprocess.run(["chattr", "-R", "-f", "-i", str(root)], capture_output=True)
+
+
+def offload_on(device, port, clock):
+    """`recorder offload`, on the device's own (simulated) clock."""
+    from recorder.evidence.layout import StoreLayout
+    from recorder.offload.link import Dock
+    from recorder.offload.run import Offload
+    from recorder.provision.tls import dock_link
+    from recorder.seal.identity import open_identity
+    from recorder.seal.ledger import Ledger
+
+    store = StoreLayout(device.store)
+    identity = open_identity(device.identity, store, create=False)
+    dock = Dock("127.0.0.1", port, dock_link(device.identity))
+    try:
+        return Offload(store, identity, Ledger(store.ledger_path, identity), dock, clock,
+                       identity_dir=device.identity).run()
+    finally:
+        dock.close()
 
 
 def stamps(store):
@@ -218,6 +259,38 @@ def test_the_gnss_device_stepped_once_and_the_same_moment_lines_up(two_devices):
     # the mark was pressed at one moment of the world: its two wall times agree within the bounds
     assert abs(mark_a["wall_us"] - mark_b["wall_us"]) <= mark_a["error_us"] + mark_b["error_us"]
     assert abs(mark_a["wall_us"] - mark_b["wall_us"]) > 700_000  # B's 0.8 s is still there
+
+
+def test_the_dock_measured_offset_places_the_other_device_on_the_same_timeline(two_devices):
+    """B's stamps say `rtc ±2 s`; the dock's checkout, ten minutes later on the same monotonic
+    clock, places them on its own clock within its stated error plus the drift since: the
+    mark lines up with A's GNSS time within milliseconds, not seconds."""
+    (store_a, _), (store_b, clock_b) = two_devices
+    [offset] = [e for e in ledger_entries(store_b) if e["type"] == "clock_offset"]
+    at = offset["at"]
+    truly_us = clock_b.true_wall_ns_at(at["mono_us"] * 1000) // 1000 - at["wall_us"]  # 0.8 s − 24 ms gained
+    assert abs(offset["body"]["offset_us"] - truly_us) <= offset["body"]["error_us"] + 2
+    assert offset["body"]["monotonic"] == clock_b.monotonic_id
+    [session_b] = verify_store(store_b).sessions
+    placed = session_b["by_dock"]
+    assert placed is not None and placed["start"]["clock_offset"] == offset["index"]
+    # every placed moment is within its stated error of the world's time, and the error is the
+    # dock's plus 50 ppm of the time to the checkout (~600 s: 30 ms), far below the RTC's 2 s
+    for name, stamp in [("start", session_b["start"]), ("stop", session_b["stop"]),
+                        *[("mark", m["at"]) for m in session_b["marks"]]]:
+        moment = placed[name] if name != "mark" else placed["marks"][0]
+        truth_us = clock_b.true_wall_ns_at(stamp["mono_us"] * 1000) // 1000
+        assert abs(moment["wall_us"] - truth_us) <= moment["error_us"], (name, moment, truth_us)
+        assert moment["error_us"] < 40_000 and stamp["error_us"] >= 2_000_000
+        assert moment["wall_us"] - stamp["wall_us"] == offset["body"]["offset_us"]  # no step between
+        # the crystal's drift since is real: the measurement's error alone would not cover it
+        assert abs(moment["wall_us"] - truth_us) > offset["body"]["error_us"] + 15_000
+    mark_a = [e["at"] for e in ledger_entries(store_a) if e["type"] == "mark"][0]
+    mark_b = placed["marks"][0]
+    assert abs(mark_a["wall_us"] - mark_b["wall_us"]) <= mark_a["error_us"] + mark_b["error_us"]
+    assert abs(mark_a["wall_us"] - mark_b["wall_us"]) < 300_000  # B's 0.8 s is gone
+    [session_a] = verify_store(store_a).sessions
+    assert session_a["by_dock"] is None  # A was never docked
 
 
 def test_the_system_clock_never_states_a_bound_smaller_than_told():

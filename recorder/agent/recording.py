@@ -21,7 +21,7 @@ import uuid
 from contextlib import ExitStack
 
 from .. import __version__
-from ..clock import Clock
+from ..clock import Clock, boot_id
 from ..config import Config
 from ..encryption import Recipient
 from ..errors import CaptureError, StoreError
@@ -36,7 +36,7 @@ from ..pipeline.router import RecordingRouter
 from ..pipeline.writer import SegmentWriter, Session
 from ..seal.identity import DeviceIdentity, identity_dir_for, open_identity, require_identity
 from ..seal.ledger import Ledger
-from ..seal.recovery import SessionFacts, boot_id, interruption_facts, recover_open_sessions, seal_cut_segment
+from ..seal.recovery import SessionFacts, interruption_facts, recover_open_sessions, seal_cut_segment
 from ..seal.sealer import Sealer
 from ..store.ballast import Ballast
 from ..store.disk import Store
@@ -100,7 +100,8 @@ class SessionRecorder:
         self.capture = capture
         config_sha256 = sha256_hex(canonical_bytes(self.config.as_dict()))
         self.sealer.record("agent_start",
-                           entries.agent_start(__version__, os.getpid(), config_sha256, capture, boot_id()),
+                           entries.agent_start(__version__, os.getpid(), config_sha256, capture, boot_id(),
+                                               self.clock.monotonic_id),
                            self.clock.stamp())
 
     def recover(self) -> dict | None:

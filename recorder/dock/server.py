@@ -48,8 +48,10 @@ MAX_LEDGER_REQUEST = 256 << 20
 
 class DockService:
     def __init__(self, layout: DockLayout, keys, archive, now=lambda: datetime.now(timezone.utc),
-                 clock_quality=None):
-        self.layout, self.keys, self.archive, self.now = layout, keys, archive, now
+                 clock_quality=None, wall_ns=time.time_ns):
+        """wall_ns, clock_quality: the clock devices are checked out against (GET /v1/time) and
+        what the dock states of it, (source, error_ns); the system's unless given."""
+        self.layout, self.keys, self.archive, self.now, self.wall_ns = layout, keys, archive, now, wall_ns
         self.clock_quality = clock_quality or _system_clock_quality()
         self._locks: dict[str, asyncio.Lock] = {}
         self._staging: dict[str, Staging] = {}
@@ -243,7 +245,7 @@ class DockService:
 
     async def time(self, request):
         self.device_of(request)
-        wall_ns = time.time_ns()  # first: what is measured is this moment
+        wall_ns = self.wall_ns()  # first: what is measured is this moment
         source, error_ns = self.clock_quality()
         return web.json_response({"wall_ns": wall_ns, "source": source, "error_ns": error_ns})
 

@@ -117,12 +117,14 @@ def device_init(public_key_pem: str, agent_version: str) -> dict:
 
 
 def agent_start(agent_version: str, pid: int, config_sha256: str, capture: dict | None,
-                boot_id: str | None = None) -> dict:
+                boot_id: str | None = None, monotonic: str | None = None) -> dict:
     """capture: the sources the run records from (capture/body.py `capture_record`), or
     None when none could be opened. boot_id: the kernel's id of this boot — the next start
-    tells a crash (same boot) from a power loss (another boot) by it."""
+    tells a crash (same boot) from a power loss (another boot) by it. monotonic: which
+    monotonic clock the run's `mono_us` are on (clock.Clock.monotonic_id)."""
     body = {"agent_version": agent_version, "pid": pid, "config_sha256": config_sha256, "capture": capture}
-    return body if boot_id is None else {**body, "boot_id": boot_id}
+    body = body if boot_id is None else {**body, "boot_id": boot_id}
+    return body if monotonic is None else {**body, "monotonic": monotonic}
 
 
 def agent_stop(reason: str) -> dict:
@@ -179,11 +181,14 @@ def release(receipt: str, receipt_sha256: str, head: str, dock: str, files: list
             "files": [{"path": f["path"], "sha256": f["sha256"], "size": f["size"]} for f in files]}
 
 
-def clock_offset(dock: str, offset_us: int, error_us: int, rtt_us: int, samples: int, dock_clock: dict) -> dict:
+def clock_offset(dock: str, offset_us: int, error_us: int, rtt_us: int, samples: int, dock_clock: dict,
+                 monotonic: str | None = None) -> dict:
     """offset_us: the dock's wall clock minus the device's at the same moment; error_us: the
-    bound on that (half the best round trip plus the dock's own stated error)."""
-    return {"dock": dock, "offset_us": offset_us, "error_us": error_us, "rtt_us": rtt_us, "samples": samples,
+    bound on that (half the best round trip plus the dock's own stated error); monotonic:
+    the monotonic clock it was measured on (a reader carries it back along that clock only)."""
+    body = {"dock": dock, "offset_us": offset_us, "error_us": error_us, "rtt_us": rtt_us, "samples": samples,
             "dock_clock": dock_clock}
+    return body if monotonic is None else {**body, "monotonic": monotonic}
 
 
 def assignment(officer_id: str, assignment_sha256: str, valid_from: str, valid_until: str, dock: str) -> dict:

@@ -220,6 +220,8 @@ def session_lines(s: dict) -> list[str]:
         lines.append(f"  mark {m['number']}: {where}, {wall_text(m['at'])} ({m['cause']}){place_text(m.get('position'))}")
     if s.get("where_and_when"):
         lines.append(f"  {where_and_when_text(s['where_and_when'])}")
+    if s.get("by_dock"):
+        lines.append(f"  {by_dock_text(s['by_dock'])}")
     for t in s["stealth"]:
         lines.append(f"  stealth {'on' if t['enabled'] else 'off'}: {wall_text(t['at'])} ({t['cause']})")
     if s.get("resumes"):
@@ -261,6 +263,14 @@ def where_and_when_text(summary: dict) -> str:
     steps = summary.get("clock_steps") or 0
     return (f"where and when: {fix}; clock {', '.join(summary.get('clock_sources') or ['?'])}, worst stated "
             f"error {worst}" + (f"; {steps} clock step(s)" if steps else ""))
+
+
+def by_dock_text(placed: dict) -> str:
+    """The session on the clock of the dock that checked the device out."""
+    start, stop = placed["start"], placed["stop"]
+    return (f"on the dock's clock (its offset {placed['offset_us'] / 1e6:+.3f} s, entry {start['clock_offset']}): "
+            f"started {start['wall']} ±{start['error_us'] / 1e6:.3f} s, stopped {stop['wall']} "
+            f"±{stop['error_us'] / 1e6:.3f} s")
 
 
 def duration_text(us: int) -> str:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 from .canonical import canonical_bytes, sha256_hex
+from .dock_time import DockTime
 from .documents import signature_valid
 from .entries import BODY_MEMBERS, ENTRY_MEMBERS, ENTRY_TYPES, LEDGER_VERSIONS
 from .files import NotRegular, read_regular, safe_relative
@@ -176,6 +177,9 @@ class _Session:
     stealth: list = field(default_factory=list)
     resumes: dict | None = None  # format 3: the interrupted session it records on after
     whereabouts: WhereAndWhen = field(default_factory=WhereAndWhen)  # format 4: fix share, clock error
+    start_index: int | None = None  # ledger indexes: where its stamps can be placed by the dock's clock
+    stop_index: int | None = None
+    mark_indexes: list = field(default_factory=list)
 
 
 @dataclass
@@ -207,6 +211,7 @@ class _Verification:
         self.device_id = device_id_for(self.key)
         self.segment_check = SegmentCheck(self.store, self.key, self.device_id, self.problem, self.identities)
         self.interruptions = InterruptionCheck(self.store, self.problem)
+        self.dock_time = DockTime()  # version 5: the stamps a checkout's clock_offset reaches
         self.ref = ""  # INDEX:SHA256 of the entry being applied
 
     def problem(self, code, location, message, session_id=None):
@@ -416,6 +421,7 @@ class _Verification:
             "clock_step": self.on_clock_step,
             "release": self.on_release,
         }.get(entry["type"])
+        self.dock_time.add(entry)
         session = self.sessions.get(self.recording) if self.recording else None
         if session is not None:
             session.whereabouts.add_stamp(entry["at"])
@@ -461,6 +467,7 @@ class _Verification:
         session.marks.append(
             {"number": body["number"], "at": entry["at"], "cause": body["cause"], "position": body.get("position")}
         )
+        session.mark_indexes.append(entry["index"])
 
     def on_clock_step(self, entry: dict, location: str):
         if self.recording in self.sessions:
@@ -525,6 +532,7 @@ class _Verification:
             sid, body["officer_id"], location, entry["at"], body["cause"], video=video, audio=audio,
             prerecord_audio=bool(prerecord.get("audio")), capture=body.get("capture"),
             resumes=body.get("resumes") if isinstance(body.get("resumes"), dict) else None,
+            start_index=entry["index"],
         )
         self.recording = sid
         self.interruptions.session_start(entry, location)
@@ -542,6 +550,7 @@ class _Verification:
             )
             return
         session.stop_at, session.stop_cause, session.stop_location = entry["at"], body["cause"], location
+        session.stop_index = entry["index"]
         self.interruptions.session_stop(entry, location)
         if self.recording == sid:
             self.recording = None
@@ -594,6 +603,7 @@ class _Verification:
                 self.named_hashes[f"{manifest_path.rsplit('/', 1)[0]}/{index['name']}"] = index.get("sha256")
             if session is not None:
                 session.whereabouts.add_manifest(manifest)
+            self.dock_time.saw(entry["index"], manifest)
         if media:
             self.segment_check.media(media, body, manifest, location)
 
@@ -665,8 +675,8 @@ class _Verification:
             head_entry = f"{last.get('type')} at {at.get('wall', '?')}"
         return Report(
             problems=self.problems,
-            sessions=[_session_report(s, per_session.get(s.session_id, 0), self.interruptions.summary(s.session_id))
-                      for s in self.sessions.values()],
+            sessions=[_session_report(s, per_session.get(s.session_id, 0), self.interruptions.summary(s.session_id),
+                                      self.dock_time) for s in self.sessions.values()],
             segments=self.segments,
             total_duration_us=self.total_duration_us,
             key_source=self.key_source,
@@ -693,7 +703,7 @@ def released_files(key, text: LedgerText) -> dict[str, dict]:
     return released
 
 
-def _session_report(s: _Session, problems: int, interruption: dict | None) -> dict:
+def _session_report(s: _Session, problems: int, interruption: dict | None, dock_time: DockTime) -> dict:
     press_us = s.start_at.get("mono_us", 0)
     prerecord_us = max(0, press_us - s.first_start_us) if s.first_start_us is not None else 0
     capture = s.capture if isinstance(s.capture, dict) else None
@@ -716,8 +726,24 @@ def _session_report(s: _Session, problems: int, interruption: dict | None) -> di
         "interruption": interruption,
         "resumes": s.resumes,
         "where_and_when": s.whereabouts.summary(),
+        "by_dock": _placed_by_dock(s, dock_time),
         "problems": problems,
     }
+
+
+def _placed_by_dock(s: _Session, dock_time: DockTime) -> dict | None:
+    """The session's start, stop and marks on the clock of the dock that checked the device
+    out, when one checkout reaches them all (docs/TIME.md, "Placed by the dock")."""
+    if s.stop_index is None:
+        return None
+    placed = [dock_time.place(s.start_index, s.start_at), dock_time.place(s.stop_index, s.stop_at)]
+    placed += [dock_time.place(i, m["at"]) for i, m in zip(s.mark_indexes, s.marks)]
+    if None in placed:
+        return None
+    anchor = min(placed, key=lambda p: p.error_us).anchor
+    return {"dock": anchor.dock, "offset_us": anchor.offset_us,
+            "start": placed[0].record(), "stop": placed[1].record(), "marks": [p.record() for p in placed[2:]],
+            "worst_error_us": max(p.error_us for p in placed)}
 
 
 def _offset_in_files(files, at) -> dict:

@@ -53,7 +53,7 @@ def measure_offset(dock, clock, samples: int = SAMPLES) -> Offset:
 def record_offset(ledger, clock, dock_certificate, offset: Offset) -> dict:
     return ledger.append("clock_offset", entries.clock_offset(
         certificate_sha256(dock_certificate), offset.offset_us, offset.error_us, offset.rtt_us, offset.samples,
-        offset.dock_clock), clock.stamp(offset.at_mono_ns))
+        offset.dock_clock, clock.monotonic_id), clock.stamp(offset.at_mono_ns))
 
 
 def take_assignment(dock, ledger, clock, identity_dir, dock_certificate, device_id: str):

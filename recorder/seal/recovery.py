@@ -129,18 +129,6 @@ def interruption_facts(last_recorded: dict, recovered: list[dict] | None = None,
     return facts
 
 
-def boot_id() -> str | None:
-    """The kernel's id of this boot: another id in the dead run's agent_start means the
-    device lost power (or was reset) since. RECORDER_BOOT_ID replaces it (tests that model
-    a reboot without one)."""
-    if os.environ.get("RECORDER_BOOT_ID"):
-        return os.environ["RECORDER_BOOT_ID"]
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-
-
 def recover_open_sessions(store: Store, sealer: Sealer, history: History, this_boot: str | None,
                           at: dict, gop_frames: int | None = None) -> list[Interrupted]:
     """Seal and close every session a dead run left open; entries go through the sealer, in

@@ -113,6 +113,42 @@ class DockProcess:
         self.stop()
 
 
+class DockThread:
+    """The dock's service in this process, on a thread of its own, with the clock it checks
+    devices out against given (a simulated world's): what `recorder dock serve` runs."""
+
+    def __init__(self, root: Path, wall_ns, clock_quality):
+        import asyncio
+
+        from recorder.archive import open_archive
+        from recorder.dock.keys import load_dock_keys
+        from recorder.dock.layout import DockLayout
+        from recorder.dock.server import DockService, serve
+        from recorder.dock.settings import load_settings
+
+        layout = DockLayout(root)
+        self.archive = open_archive(load_settings(layout).archive, layout.root)
+        service = DockService(layout, load_dock_keys(root), self.archive, clock_quality=clock_quality,
+                              wall_ns=wall_ns)
+        self.loop = asyncio.new_event_loop()
+        self.stopping = asyncio.Event()
+        bound = []
+        self.thread = threading.Thread(target=self.loop.run_until_complete, daemon=True,
+                                       args=(serve(service, "127.0.0.1", 0, bound.append, self.stopping),))
+        self.thread.start()
+        assert wait_for(lambda: bound), "the dock did not start"
+        self.port = bound[0]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(10)  # serve() closes the service's prechecks on its way out
+        self.loop.close()
+        self.archive.close()
+
+
 def offload(device: Device, port: int, *extra: str, check: bool = False):
     """`recorder offload --json`: (exit code, its JSON outcome)."""
     result = recorder("offload", "--dock", f"127.0.0.1:{port}", "--store", device.store, "--identity",
