@@ -97,8 +97,8 @@ class DockTime:
             self._stretch += 1
             return
         values = (body.get("offset_us"), body.get("error_us"), at.get("wall_us"), at.get("mono_us"))
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            return
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or values[1] < 0:
+            return  # malformed: it places nothing
         offset, error, wall, mono = values
         self._anchors.setdefault(self._stretch, []).append(
             Anchor(index, str(body.get("dock")), offset, error, wall - mono, mono))
