@@ -448,4 +448,9 @@ def test_a_wall_clock_off_from_gnss_time_warns():
         receiver.close()
     assert result.status == WARN and "chrony" in result.action.en
     assert result.measured["clock_offset_s"] == pytest.approx(-5.0, abs=0.1)
-    assert result.measured["mode"] == 3
+    # the fix is where the simulated body stands; 2D or 3D: in its first cycle gpsd reports
+    # after every sentence, and its first TPV may hold RMC alone (docs/GNSS.md) — the check
+    # may be handed that one (seen once in CI, under load)
+    assert result.measured["mode"] in (2, 3)
+    assert (result.measured["lat"], result.measured["lon"]) == (pytest.approx(31.2304, abs=1e-5),
+                                                                pytest.approx(121.4737, abs=1e-5))
