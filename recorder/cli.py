@@ -483,18 +483,15 @@ def _dock_init(args) -> int:
 def _dock_serve(args) -> int:
     import asyncio
 
-    from .archive import open_archive
-    from .dock.keys import load_dock_keys
     from .dock.layout import DockLayout
-    from .dock.server import DockService, serve
+    from .dock.server import open_dock_service, serve
     from .dock.settings import load_settings, parse_address
 
     layout = DockLayout(Path(args.directory))
-    keys = load_dock_keys(layout.root)
     settings = load_settings(layout)
     host, port = parse_address(args.listen, settings.port) if args.listen else (settings.host, settings.port)
-    archive = open_archive(settings.archive, layout.root)
-    service = DockService(layout, keys, archive)
+    service = open_dock_service(layout.root, settings)
+    archive = service.archive
 
     def ready(bound: int):
         print(f"dock {layout.root}: listening on {host}:{bound} (archive: {archive.description})", flush=True)
@@ -596,28 +593,19 @@ def cmd_offload(args) -> int:
     from .clock import SystemClock
     from .config import load_config
     from .dock.settings import parse_address
-    from .evidence.layout import StoreLayout
-    from .offload.link import Dock
     from .offload.messages import message
-    from .offload.run import Offload, OffloadFailed
-    from .provision.tls import dock_link
-    from .seal.identity import open_identity
-    from .seal.ledger import Ledger
+    from .offload.run import OffloadFailed, device_offload
 
     config = load_config(args.config)
-    store = StoreLayout(_store_root(args, config))
-    identity_dir = _identity_dir(args, config)
-    link = dock_link(identity_dir)
-    identity = open_identity(identity_dir, store, create=False)
     host, port = parse_address(args.dock or config.device.dock)
-    clock = SystemClock()
 
     def progress(done, total, sent):
         if not args.json:
             print(message("progress", args.language, done=done, total=total, mib=sent / 2**20), file=sys.stderr)
 
-    offload = Offload(store, identity, Ledger(store.ledger_path, identity), Dock(host, port, link), clock,
-                      progress=progress, identity_dir=identity_dir)
+    offload = device_offload(_store_root(args, config), _identity_dir(args, config), host, port, SystemClock(),
+                             progress)
+    link = offload.dock.link
     try:
         outcome = offload.run()
     except OffloadFailed as exc:

@@ -206,21 +206,13 @@ def two_devices(tmp_path_factory):
 
 def offload_on(device, port, clock):
     """`recorder offload`, on the device's own (simulated) clock."""
-    from recorder.evidence.layout import StoreLayout
-    from recorder.offload.link import Dock
-    from recorder.offload.run import Offload
-    from recorder.provision.tls import dock_link
-    from recorder.seal.identity import open_identity
-    from recorder.seal.ledger import Ledger
+    from recorder.offload.run import device_offload
 
-    store = StoreLayout(device.store)
-    identity = open_identity(device.identity, store, create=False)
-    dock = Dock("127.0.0.1", port, dock_link(device.identity))
+    offload = device_offload(device.store, device.identity, "127.0.0.1", port, clock)
     try:
-        return Offload(store, identity, Ledger(store.ledger_path, identity), dock, clock,
-                       identity_dir=device.identity).run()
+        return offload.run()
     finally:
-        dock.close()
+        offload.dock.close()
 
 
 def stamps(store):

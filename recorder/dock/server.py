@@ -299,3 +299,15 @@ async def serve(service: DockService, host: str, port: int, ready=None, stop: as
         service.prechecks.close()
 
 
+def open_dock_service(root, settings=None, **clock) -> DockService:
+    """The dock directory's service as `recorder dock serve` runs it: its keys and archive
+    (settings: the directory's, read here unless given; clock: DockService's `wall_ns` and
+    `clock_quality`, the system's unless given)."""
+    from ..archive import open_archive
+    from .keys import load_dock_keys
+    from .settings import load_settings
+
+    layout = DockLayout(root)
+    keys = load_dock_keys(layout.root)
+    settings = settings or load_settings(layout)
+    return DockService(layout, keys, open_archive(settings.archive, layout.root), **clock)

@@ -268,7 +268,7 @@ def where_and_when_text(summary: dict) -> str:
 def by_dock_text(placed: dict) -> str:
     """The session on the clock of the dock that checked the device out."""
     start, stop = placed["start"], placed["stop"]
-    return (f"on the dock's clock (its offset {placed['offset_us'] / 1e6:+.3f} s, entry {start['clock_offset']}): "
+    return (f"on the dock's clock (its offset {placed['offset_us'] / 1e6:+.3f} s, entry {placed['clock_offset']}): "
             f"started {start['wall']} ±{start['error_us'] / 1e6:.3f} s, stopped {stop['wall']} "
             f"±{stop['error_us'] / 1e6:.3f} s")
 

@@ -741,7 +741,7 @@ def _placed_by_dock(s: _Session, dock_time: DockTime) -> dict | None:
     if None in placed:
         return None
     anchor = min(placed, key=lambda p: p.error_us).anchor
-    return {"dock": anchor.dock, "offset_us": anchor.offset_us,
+    return {"dock": anchor.dock, "clock_offset": anchor.index, "offset_us": anchor.offset_us,
             "start": placed[0].record(), "stop": placed[1].record(), "marks": [p.record() for p in placed[2:]],
             "worst_error_us": max(p.error_us for p in placed)}
 

@@ -242,3 +242,17 @@ def _sha256(f) -> str:
     while chunk := f.read(BLOCK):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def device_offload(store_root, identity_dir, host: str, port: int, clock, progress=None) -> Offload:
+    """The offload `recorder offload` runs: the device's store, its signing identity and
+    ledger, and the link pinned to the dock its installed bundle names."""
+    from ..provision.tls import dock_link
+    from ..seal.identity import open_identity
+    from ..seal.ledger import Ledger
+
+    link = dock_link(identity_dir)  # first: a device without a bundle is refused before anything is opened
+    store = StoreLayout(store_root)
+    identity = open_identity(identity_dir, store, create=False)
+    return Offload(store, identity, Ledger(store.ledger_path, identity), Dock(host, port, link), clock,
+                   progress=progress, identity_dir=identity_dir)

@@ -120,16 +120,10 @@ class DockThread:
     def __init__(self, root: Path, wall_ns, clock_quality):
         import asyncio
 
-        from recorder.archive import open_archive
-        from recorder.dock.keys import load_dock_keys
-        from recorder.dock.layout import DockLayout
-        from recorder.dock.server import DockService, serve
-        from recorder.dock.settings import load_settings
+        from recorder.dock.server import open_dock_service, serve
 
-        layout = DockLayout(root)
-        self.archive = open_archive(load_settings(layout).archive, layout.root)
-        service = DockService(layout, load_dock_keys(root), self.archive, clock_quality=clock_quality,
-                              wall_ns=wall_ns)
+        service = open_dock_service(root, clock_quality=clock_quality, wall_ns=wall_ns)
+        self.archive = service.archive
         self.loop = asyncio.new_event_loop()
         self.stopping = asyncio.Event()
         bound = []
